@@ -1,0 +1,93 @@
+"""Decode audio files or bytes to 16 kHz mono float32 numpy arrays.
+
+Whisper (and so every alm model) listens at 16 kHz, mono. Any format libsndfile reads
+(wav, flac, ogg/vorbis, opus, mp3) at any sample rate and channel count is accepted;
+channels are averaged and the signal is resampled with a windowed-sinc polyphase filter.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+from alm.errors import AudioError
+
+SAMPLE_RATE = 16_000
+
+
+def _resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
+    """Band-limited resampling with a Kaiser-windowed sinc, float32 in and out.
+
+    out[k] = sum_j wave[j] * h[k*down - j*up + half], h the low-pass on the upsampled grid;
+    evaluated for blocks of outputs at once, with only the taps that touch each output.
+    """
+    if orig_sr == target_sr:
+        return wave
+    gcd = math.gcd(orig_sr, target_sr)
+    up, down = target_sr // gcd, orig_sr // gcd
+    half = 16 * max(up, down)
+    cutoff = 1.0 / max(up, down)
+    n = np.arange(-half, half + 1)
+    h = up * cutoff * np.sinc(cutoff * n) * np.kaiser(len(n), 8.6)  # (2*half+1,)
+    taps_per_output = 2 * half // up + 2
+    out_len = int(math.ceil(len(wave) * up / down))
+    padded = np.concatenate([wave.astype(np.float64), np.zeros(taps_per_output)])
+    out = np.empty(out_len, dtype=np.float32)
+    block = max(1, 2**22 // taps_per_output)
+    for start in range(0, out_len, block):
+        k = np.arange(start, min(start + block, out_len))  # (K,)
+        first = -((half - k * down) // up)  # ceil((k*down - half) / up)
+        j = first[:, None] + np.arange(taps_per_output)[None, :]  # (K, M) input indices
+        tap = k[:, None] * down - j * up + half  # (K, M) filter indices
+        valid = (j >= 0) & (j < len(wave)) & (tap >= 0) & (tap < len(h))
+        values = padded[np.clip(j, 0, len(padded) - 1)] * h[np.clip(tap, 0, len(h) - 1)]
+        out[start : start + len(k)] = np.where(valid, values, 0.0).sum(axis=1)
+    return out
+
+
+def to_mono_16k(wave: np.ndarray, sample_rate: int, name: str = "audio") -> np.ndarray:
+    """(T,) or (T, C) at `sample_rate` -> (T',) float32 at 16 kHz; rejects empty or non-finite audio."""
+    wave = np.asarray(wave, dtype=np.float32)
+    if wave.ndim == 2:
+        wave = wave.mean(axis=1)  # T, C -> T
+    if wave.ndim != 1:
+        raise AudioError(f"{name}: expected mono or multichannel audio, got an array of shape {wave.shape}")
+    if wave.size == 0:
+        raise AudioError(f"{name}: the audio has zero length")
+    if not np.isfinite(wave).all():
+        raise AudioError(f"{name}: the audio contains NaN or infinite samples")
+    if sample_rate <= 0:
+        raise AudioError(f"{name}: invalid sample rate {sample_rate}")
+    return _resample(wave, int(sample_rate), SAMPLE_RATE)
+
+
+def _decode(source, name: str) -> np.ndarray:
+    try:
+        wave, sr = sf.read(source, dtype="float32", always_2d=True)  # T, C
+    except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
+        reason = str(exc).split("\n")[0]
+        raise AudioError(f"{name}: not a readable audio file (wav, flac, ogg, mp3): {reason}") from None
+    return to_mono_16k(wave, sr, name)
+
+
+def load_audio(path: str | Path) -> np.ndarray:
+    """Read an audio file -> (T,) float32 at 16 kHz mono. Raises AudioError with a one-line reason."""
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: the file is empty")
+    return _decode(str(path), str(path))
+
+
+def decode_audio_bytes(data: bytes, name: str = "audio") -> np.ndarray:
+    """Decode an in-memory audio file (e.g. base64-decoded upload) -> (T,) float32 at 16 kHz mono."""
+    if not data:
+        raise AudioError(f"{name}: the audio data is empty")
+    return _decode(io.BytesIO(data), name)

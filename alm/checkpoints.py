@@ -1,0 +1,36 @@
+"""Where alm checkpoints come from: packaged names, local folders, or Hugging Face ids."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from alm.errors import WeightsError
+
+PACKAGED = Path(__file__).parent / "pretrained"
+DEFAULT_MODEL = "alm-tiny"
+
+
+def packaged_models() -> list[str]:
+    return sorted(p.name for p in PACKAGED.iterdir() if (p / "config.json").is_file()) if PACKAGED.is_dir() else []
+
+
+def resolve_checkpoint(name_or_path: str) -> Path:
+    """A packaged name (`alm-tiny`), a folder holding an alm config.json, or a Hugging Face id -> a local folder."""
+    if (PACKAGED / name_or_path / "config.json").is_file():
+        return PACKAGED / name_or_path
+    path = Path(name_or_path).expanduser()
+    if path.exists():
+        if not (path / "config.json").is_file():
+            raise WeightsError(f"{path}: not an alm checkpoint (no config.json)")
+        return path
+    if re.fullmatch(r"[\w.-]+/[\w.-]+", name_or_path):
+        from huggingface_hub import snapshot_download
+
+        try:
+            return Path(snapshot_download(name_or_path))
+        except Exception as exc:  # noqa: BLE001 - hub errors are many; all mean "cannot get it"
+            raise WeightsError(f"cannot download {name_or_path!r} from the Hugging Face hub: "
+                               f"{str(exc).splitlines()[0]}") from None
+    raise WeightsError(f"unknown model {name_or_path!r}: not a packaged model ({', '.join(packaged_models()) or 'none'}),"
+                       f" an existing folder, or a Hugging Face id")

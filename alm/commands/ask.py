@@ -1,0 +1,86 @@
+"""`alm ask AUDIO [AUDIO...] "question"`: answer a question about sound files, streaming to the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from alm.checkpoints import DEFAULT_MODEL
+from alm.errors import AlmError
+from alm.processor import PLACEHOLDER
+
+UNTRAINED_NOTE = (
+    "note: {model} has an untrained aligner, so its answers do not yet reflect the audio "
+    "(train one with the training recipes, or pass --model)."
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Answer a question about one or more audio files (wav, flac, ogg, mp3; any rate; resampled to 16 kHz). "
+        f"The default model, {DEFAULT_MODEL}, is Whisper-base + an MLP aligner + SmolLM2-135M-Instruct with LoRA; "
+        "until trained weights ship its aligner is UNTRAINED, so its answers do not reflect the audio. "
+        f"Put {PLACEHOLDER} in the question to place clips inside the text; otherwise they come first."
+    )
+    parser.add_argument("inputs", nargs="+", metavar="AUDIO... QUESTION",
+                        help="one or more audio files, then the question (quote it)")
+    parser.add_argument("--model", default=DEFAULT_MODEL,
+                        help=f"packaged name, checkpoint folder or Hugging Face id (default: {DEFAULT_MODEL})")
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    parser.add_argument("--top-p", type=float, default=1.0)
+    parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--transcribe", action="store_true",
+                        help="also give the LLM a Whisper transcript of each clip (speech-aware, as LTU-AS)")
+    parser.add_argument("--show-transcript", action="store_true", help="print the transcripts (implies --transcribe)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default: cpu)")
+    parser.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
+    parser.add_argument("--timing", action="store_true", help="print load and answer times to stderr")
+
+
+def run(args: argparse.Namespace) -> int:
+    if len(args.inputs) < 2:
+        raise AlmError("give at least one audio file and a question, e.g. alm ask dog.wav \"What do you hear?\"")
+    *paths, question = args.inputs
+    if not question.strip():
+        raise AlmError("the question is empty")
+    from alm.audio import load_audio
+
+    clips = [load_audio(p) for p in paths]  # fail fast on bad files, before loading the model
+    content = question if PLACEHOLDER in question else PLACEHOLDER * len(clips) + "\n" + question
+
+    _quiet_transformers()
+    from alm.inference import Assistant, SamplingParams
+
+    start = time.perf_counter()
+    assistant = Assistant.load(args.model, device=args.device,
+                               speech_transcripts=args.transcribe or args.show_transcript or None)
+    loaded = time.perf_counter()
+    if not assistant.trained:
+        print(UNTRAINED_NOTE.format(model=args.model), file=sys.stderr)
+    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
+                            seed=args.seed)
+    messages = [{"role": "user", "content": content}]
+    if args.show_transcript:
+        for path, text in zip(paths, (assistant.transcriber.transcribe(c) for c in clips)):
+            print(f"[transcript of {path}] {text}", file=sys.stderr)
+    if args.no_stream:
+        print(assistant.answer(messages, clips, params).text)
+    else:
+        for piece in assistant.answer_stream(messages, clips, params):
+            print(piece, end="", flush=True)
+        print()
+    if args.timing:
+        print(f"[timing] load {loaded - start:.2f} s, answer {time.perf_counter() - loaded:.2f} s", file=sys.stderr)
+    return 0
+
+
+def _quiet_transformers() -> None:
+    import logging
+
+    import transformers
+
+    logging.getLogger("alm").setLevel(logging.ERROR)  # the CLI prints its own one-line notes
+    transformers.utils.logging.set_verbosity_error()
+    transformers.utils.logging.disable_progress_bar()

@@ -1,0 +1,61 @@
+"""The Whisper encoder, run at each window's own length.
+
+Hugging Face's `WhisperEncoder.forward` insists on 30 s (3000 mel frames) of input. Here the
+same modules are run on windows padded only to the longest in the batch, with the padding
+masked out of attention, so a 2 s clip costs 2 s of compute and its frames do not depend on
+what else is in the batch.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from transformers import WhisperConfig
+from transformers.models.whisper.modeling_whisper import WhisperEncoder
+
+from alm.model.audio_tokens import encoder_frames
+
+
+def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
+    """(B,) lengths -> (B, max_len) bool, True where a position holds real data."""
+    return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
+
+
+class WhisperAudioEncoder(nn.Module):
+    def __init__(self, config: WhisperConfig, encoder: WhisperEncoder | None = None):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder if encoder is not None else WhisperEncoder(config)
+
+    @property
+    def width(self) -> int:
+        return self.config.d_model
+
+    def forward(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encode windows.
+
+        mel: (W, M, Tm) log-mel windows, zero-padded after each window's `mel_lengths`.
+        Returns frames (W, T, C) with T = ceil(Tm / 2), and frame_lengths (W,).
+        """
+        enc = self.encoder
+        dtype = enc.conv1.weight.dtype
+        mel = mel.to(dtype) * padding_mask(mel_lengths, mel.shape[-1])[:, None, :].to(dtype)
+        x = nn.functional.gelu(enc.conv1(mel))  # W, M, Tm -> W, C, Tm
+        # Zero conv1 outputs past each length so conv2 sees what it would see on the window alone.
+        x = x * padding_mask(mel_lengths, x.shape[-1])[:, None, :].to(x.dtype)
+        x = nn.functional.gelu(enc.conv2(x))  # W, C, Tm -> W, C, T
+        x = x.permute(0, 2, 1)  # W, C, T -> W, T, C
+        num_frames = x.shape[1]
+        if num_frames > enc.embed_positions.num_embeddings:
+            raise ValueError(f"window of {num_frames} frames exceeds Whisper's {enc.embed_positions.num_embeddings}")
+        x = x + enc.embed_positions.weight[:num_frames].to(x.dtype)
+        x = nn.functional.dropout(x, p=enc.dropout, training=self.training)
+
+        frame_lengths = encoder_frames(mel_lengths)
+        keep = padding_mask(frame_lengths, num_frames)  # W, T
+        attn_mask = torch.zeros(keep.shape, dtype=x.dtype, device=x.device)
+        attn_mask = attn_mask.masked_fill(~keep, torch.finfo(x.dtype).min)[:, None, None, :]  # W, 1, 1, T
+        for layer in enc.layers:
+            x = layer(x, attn_mask)
+        x = enc.layer_norm(x)
+        return x, frame_lengths
