@@ -2,17 +2,17 @@
 
 Whisper (and so every alm model) listens at 16 kHz, mono. Any format libsndfile reads
 (wav, flac, ogg/vorbis, opus, mp3) at any sample rate and channel count is accepted;
-channels are averaged and the signal is resampled with a windowed-sinc polyphase filter.
+channels are averaged and the signal is resampled with libsoxr.
 """
 
 from __future__ import annotations
 
 import io
-import math
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
+import soxr
 
 from alm.errors import AudioError
 
@@ -20,33 +20,10 @@ SAMPLE_RATE = 16_000
 
 
 def _resample(wave: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
-    """Band-limited resampling with a Kaiser-windowed sinc, float32 in and out.
-
-    out[k] = sum_j wave[j] * h[k*down - j*up + half], h the low-pass on the upsampled grid;
-    evaluated for blocks of outputs at once, with only the taps that touch each output.
-    """
+    """Band-limited resampling (libsoxr, high quality), float32 in and out."""
     if orig_sr == target_sr:
         return wave
-    gcd = math.gcd(orig_sr, target_sr)
-    up, down = target_sr // gcd, orig_sr // gcd
-    half = 16 * max(up, down)
-    cutoff = 1.0 / max(up, down)
-    n = np.arange(-half, half + 1)
-    h = up * cutoff * np.sinc(cutoff * n) * np.kaiser(len(n), 8.6)  # (2*half+1,)
-    taps_per_output = 2 * half // up + 2
-    out_len = int(math.ceil(len(wave) * up / down))
-    padded = np.concatenate([wave.astype(np.float64), np.zeros(taps_per_output)])
-    out = np.empty(out_len, dtype=np.float32)
-    block = max(1, 2**22 // taps_per_output)
-    for start in range(0, out_len, block):
-        k = np.arange(start, min(start + block, out_len))  # (K,)
-        first = -((half - k * down) // up)  # ceil((k*down - half) / up)
-        j = first[:, None] + np.arange(taps_per_output)[None, :]  # (K, M) input indices
-        tap = k[:, None] * down - j * up + half  # (K, M) filter indices
-        valid = (j >= 0) & (j < len(wave)) & (tap >= 0) & (tap < len(h))
-        values = padded[np.clip(j, 0, len(padded) - 1)] * h[np.clip(tap, 0, len(h) - 1)]
-        out[start : start + len(k)] = np.where(valid, values, 0.0).sum(axis=1)
-    return out
+    return soxr.resample(wave, orig_sr, target_sr).astype(np.float32, copy=False)
 
 
 def to_mono_16k(wave: np.ndarray, sample_rate: int, name: str = "audio") -> np.ndarray:

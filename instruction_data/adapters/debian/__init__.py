@@ -1,0 +1,1 @@
+"""Adapters for the real labelled audio in Debian packages (see scripts/debian-packages.txt)."""

@@ -1,0 +1,1 @@
+"""Building a corpus: plan clips, split by source, render audio, generate records, write files."""

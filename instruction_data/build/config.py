@@ -1,0 +1,68 @@
+"""Build settings: one typed config, filled from CLI flags, with the default corpus sizes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from instruction_data.errors import DataError
+
+DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "gcompris", "speech", "tones")
+REASONING = ("auto", "templates", "endpoint", "smollm2")
+
+
+def default_out() -> Path:
+    """$ALM_HOME/data/offline-corpus when ALM_HOME is set, else ./data/offline-corpus."""
+    home = os.environ.get("ALM_HOME")
+    return (Path(home).expanduser() if home else Path.cwd()) / "data" / "offline-corpus"
+
+
+@dataclass
+class BuildConfig:
+    out: Path = field(default_factory=default_out)      # corpus folder
+    seed: int = 0                                       # every random choice derives from it
+    sources: tuple[str, ...] = DEFAULT_SOURCES          # Debian adapters + "speech" (espeak-ng) + "tones"
+    extra: tuple[tuple[str, str], ...] = ()             # (kind, path) of public/own sets (--source KIND=PATH)
+    limit: int | None = None                            # at most this many clips per source (quick builds)
+    scale: float = 1.0                                  # multiplies every synthesized/derived count below
+    n_sentences: int = 500                              # espeak-ng English sentences
+    n_commands: int = 150                               # espeak-ng one-word commands
+    n_foreign: int = 150                                # espeak-ng captions in other languages
+    n_tones: int = 480                                  # tones, sweeps, noise, clicks, beeps
+    n_sequences: int = 750                              # 2-3 sounds in a row (all splits together)
+    n_repeats: int = 450                                # one sound repeated (counting)
+    n_scenes: int = 250                                 # speech over a background sound
+    n_changes: int = 300                                # edited copies for "what changed?"
+    n_pairs: int = 1000                                 # random clip pairs for multi-clip questions
+    min_per_class: int = 4                              # augment train classes with fewer clips
+    dialogue_share: float = 0.10                        # share of clips that also get a multi-turn record
+    open_ended_per_clip: int = 1                        # reasoning pairs per clip
+    reasoning: str = "auto"                             # auto | templates | endpoint | smollm2
+    llm_base_url: str = ""                              # OpenAI-compatible endpoint (or ALM_LLM_BASE_URL)
+    llm_model: str = ""                                 # model name (or ALM_LLM_MODEL)
+    llm_api_key: str = ""                               # key (or ALM_LLM_API_KEY / OPENAI_API_KEY); never saved
+    llm_workers: int = 4                                # concurrent endpoint requests
+    workers: int = 2                                    # audio rendering threads
+    install: bool = True                                # apt-get missing Debian packages when root
+    force: bool = False                                 # rebuild records even when the manifest matches
+
+    def __post_init__(self) -> None:
+        if self.reasoning not in REASONING:
+            raise DataError(f"--reasoning must be one of {', '.join(REASONING)}")
+        if self.scale <= 0:
+            raise DataError("--scale must be positive")
+        self.out = Path(self.out).expanduser()
+
+    def n(self, name: str) -> int:
+        """A count scaled by `scale` (at least 1 when the base count is positive)."""
+        base = getattr(self, name)
+        return max(1, round(base * self.scale)) if base else 0
+
+    def fingerprint(self) -> str:
+        """Hash of everything that changes the corpus (not paths, keys, workers or force)."""
+        keep = {k: v for k, v in asdict(self).items()
+                if k not in ("out", "llm_api_key", "llm_workers", "workers", "install", "force")}
+        return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -1,0 +1,119 @@
+"""Reading and writing record files (OpenAQA JSON list, JSONL, either form) atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+
+from instruction_data.errors import DataError
+from instruction_data.schema import Record
+
+FORMS = ("openaqa", "conversation")
+
+
+@dataclass
+class RawItem:
+    """One object read from a file, with where it was; `error` is set when it is not JSON."""
+
+    location: str  # "line 12" (JSONL) or "index 3" (JSON list)
+    obj: Any
+    error: str = ""
+
+
+def atomic_write_bytes(path: str | Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then rename over `path`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_json(path: str | Path, obj: Any) -> None:
+    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
+
+
+def atomic_write_wav(path: str | Path, wave: np.ndarray, sample_rate: int) -> None:
+    """16-bit PCM wav, written atomically."""
+    import io
+
+    buf = io.BytesIO()
+    sf.write(buf, np.clip(wave, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def is_jsonl(path: Path) -> bool:
+    return path.suffix.lower() in (".jsonl", ".ndjson")
+
+
+def iter_raw(path: str | Path) -> Iterator[RawItem]:
+    """Objects of a .json (a list) or .jsonl file, each with its line or index."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file")
+    if is_jsonl(path):
+        with path.open(encoding="utf-8") as fh:
+            for n, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield RawItem(f"line {n}", json.loads(line))
+                except json.JSONDecodeError as exc:
+                    yield RawItem(f"line {n}", None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+        return
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        yield RawItem(f"line {exc.lineno}", None, f"not valid JSON: {exc.msg} (column {exc.colno})")
+        return
+    if not isinstance(data, list):
+        yield RawItem("index 0", None, "a .json record file must hold a list of objects (use .jsonl for one per line)")
+        return
+    for i, obj in enumerate(data):
+        yield RawItem(f"index {i}", obj)
+
+
+def dump_record(record: Record, form: str = "openaqa") -> dict[str, Any]:
+    if form not in FORMS:
+        raise DataError(f"unknown record form {form!r}; choose one of {', '.join(FORMS)}")
+    return record.to_openaqa() if form == "openaqa" else record.to_conversation()
+
+
+def write_records(path: str | Path, records: Iterable[Record], form: str = "openaqa") -> int:
+    """Write records as JSONL (one per line) or a JSON list, chosen by the suffix. Returns the count."""
+    path = Path(path)
+    objs = [dump_record(r, form) for r in records]
+    if is_jsonl(path):
+        text = "".join(json.dumps(o, ensure_ascii=False) + "\n" for o in objs)
+    else:
+        text = json.dumps(objs, ensure_ascii=False, indent=1) + "\n"
+    atomic_write_text(path, text)
+    return len(objs)
+
+
+def read_records(path: str | Path, skip_invalid: bool = False) -> list[Record]:
+    """Read and validate a record file (either form, .json or .jsonl).
+
+    A bad record raises `DataError` naming file, line/index, field and reason, unless
+    `skip_invalid`, which drops it (see `validate.validate_file` for the count).
+    """
+    from instruction_data.validate import validate_file
+
+    return validate_file(path, skip_invalid=skip_invalid).records

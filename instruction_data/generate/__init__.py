@@ -1,0 +1,1 @@
+"""Question-answer generation: closed-ended perception, open-ended reasoning, multi-clip."""

@@ -1,0 +1,96 @@
+"""Speech synthesized with espeak-ng: known text, language, voice (gender, accent) and speed."""
+
+from __future__ import annotations
+
+import random
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from instruction_data.adapters.debian import tuxpaint
+from instruction_data.clips import Clip, safe_id
+from instruction_data.errors import DataError
+from instruction_data.synth.sentences import COMMANDS, sentences
+
+# espeak-ng voice -> accent description
+ENGLISH_VOICES = {"en-us": "an American", "en-gb": "a British", "en-gb-scotland": "a Scottish",
+                  "en-029": "a Caribbean", "en-gb-x-rp": "a British (Received Pronunciation)",
+                  "en-gb-x-gbclan": "a Lancashire", "en-us-nyc": "a New York"}
+# variant -> (gender, extra description)
+VARIANTS = {"m1": ("male", ""), "m2": ("male", ""), "m3": ("male", ""), "m4": ("male", ""), "m7": ("male", ""),
+            "f1": ("female", ""), "f2": ("female", ""), "f3": ("female", ""), "f4": ("female", ""),
+            "f5": ("female", ""), "whisper": ("male", "whispering"), "croak": ("male", "croaky")}
+# tuxpaint caption language -> (espeak voice, language name)
+FOREIGN = {"de": ("de", "German"), "it": ("it", "Italian"), "pt": ("pt", "Portuguese"), "pl": ("pl", "Polish"),
+           "sv": ("sv", "Swedish"), "fi": ("fi", "Finnish"), "tr": ("tr", "Turkish"), "cs": ("cs", "Czech"),
+           "hu": ("hu", "Hungarian"), "es": ("es", "Spanish"), "fr": ("fr-fr", "French"), "nl": ("nl", "Dutch")}
+LICENCE = "generated (espeak-ng, GPL-3; text generated or from tuxpaint-stamps-default captions)"
+
+
+def speaker_text(voice: str, variant: str) -> str:
+    gender, extra = VARIANTS[variant]
+    accent = ENGLISH_VOICES.get(voice)
+    desc = f"a {extra + ' ' if extra else ''}{gender} voice"
+    return f"{desc} with {accent} accent" if accent else desc
+
+
+def _clip(cid: str, text: str, voice: str, variant: str, speed: int, language: str, group: str) -> Clip:
+    speaker = speaker_text(voice, variant)
+    return Clip(id=cid, dataset="synth_speech",
+                recipe={"op": "speech", "text": text, "voice": voice, "variant": variant, "speed": speed},
+                labels=["speech"], caption=f"{speaker[0].upper()}{speaker[1:]} says: \"{text}\"", transcript=text,
+                speaker=speaker, language=language, kind="speech", group=group, licence=LICENCE)
+
+
+def plan_speech(seed: int, n_sentences: int = 500, n_commands: int = 150, n_foreign: int = 150) -> list[Clip]:
+    """Recipes for English sentences, one-word commands and short foreign-language captions."""
+    rng = random.Random(seed)
+    clips: list[Clip] = []
+    voices, variants = sorted(ENGLISH_VOICES), sorted(VARIANTS)
+    for i, text in enumerate(sentences(n_sentences, seed)):
+        clips.append(_clip(safe_id("speech", f"s{i:04d}"), text, rng.choice(voices), rng.choice(variants),
+                           rng.randrange(120, 200, 10), "English", f"text:{text.lower()}"))
+    for i in range(n_commands):
+        word = COMMANDS[i % len(COMMANDS)]
+        clips.append(_clip(safe_id("speech", f"c{i:04d}"), word, rng.choice(voices), rng.choice(variants),
+                           rng.randrange(120, 200, 10), "English", f"text:{word}"))
+    clips += _plan_foreign(rng, n_foreign)
+    return clips
+
+
+def _plan_foreign(rng: random.Random, n: int) -> list[Clip]:
+    """Tux Paint captions in other languages, spoken by espeak-ng (none without tuxpaint)."""
+    if not tuxpaint.ROOT.exists() or n <= 0:
+        return []
+    pool = []
+    for txt in sorted(tuxpaint.ROOT.rglob("*.txt")):
+        if "/symbols/" in str(txt):
+            continue
+        captions = tuxpaint.read_captions(txt)
+        for lang, (voice, name) in FOREIGN.items():
+            text = captions.get(lang, "")
+            if 3 <= len(text) <= 80:
+                pool.append((lang, voice, name, text, f"tuxpaint:{txt.with_suffix('')}"))
+    rng.shuffle(pool)
+    variants = sorted(v for v in VARIANTS if VARIANTS[v][1] == "")
+    return [_clip(safe_id("speech", f"{lang}{i:04d}"), text, voice, rng.choice(variants),
+                  rng.randrange(130, 180, 10), name, group)
+            for i, (lang, voice, name, text, group) in enumerate(pool[:n])]
+
+
+def synthesize(text: str, voice: str, variant: str, speed: int) -> tuple[np.ndarray, int]:
+    """espeak-ng -> (samples, sample rate)."""
+    import soundfile as sf
+
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise DataError("espeak-ng is not installed: `apt-get install espeak-ng` (see scripts/debian-packages.txt)")
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "speech.wav"
+        subprocess.run([exe, "-v", f"{voice}+{variant}", "-s", str(speed), "-w", str(out), "--", text],
+                       check=True, capture_output=True, timeout=60)
+        wave, sr = sf.read(str(out), dtype="float32")
+    return wave, sr

@@ -1,0 +1,150 @@
+"""Corpus builds: splits disjoint by source clip, yes/no balance, determinism, reruns, loaders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from alm.cli import main
+from instruction_data import load_clips, load_hf_dataset, load_split, read_records
+from instruction_data.build.config import BuildConfig
+from instruction_data.build.corpus import build
+from instruction_data.build.splits import SPLITS, assign, check_disjoint
+from instruction_data.clips import Clip
+from instruction_data.errors import DataError
+from instruction_data.schema import NEGATIVE_MODES, STAGES, TASKS
+from instruction_data.taxonomy import related
+
+HAVE_ESPEAK = shutil.which("espeak-ng") is not None
+SOURCES = ("tones", "speech") if HAVE_ESPEAK else ("tones",)
+
+
+def small_config(out: Path, seed: int = 0) -> BuildConfig:
+    return BuildConfig(out=out, seed=seed, sources=SOURCES, n_sentences=12, n_commands=6, n_foreign=0, n_tones=48,
+                       n_sequences=16, n_repeats=10, n_scenes=5, n_changes=8, n_pairs=30, install=False)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    build(small_config(out), progress=False)
+    return out
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted([*folder.glob("*.jsonl"), *folder.rglob("*.wav")]):
+        h.update(path.relative_to(folder).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def test_layout_and_manifest(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    assert manifest["reasoning_generator"] == "templates"
+    assert set(manifest["splits"]) == set(SPLITS)
+    for split in SPLITS:
+        records = read_records(corpus / f"{split}.jsonl")
+        assert len(records) == manifest["splits"][split]["records"] > 0
+        assert all(r.task in TASKS and r.stage in STAGES for r in records)
+        assert all((corpus / s).is_file() for r in records for s in r.sound)
+    assert {"existence", "counting", "temporal_order", "open_ended", "multi_clip_change"} <= set(
+        manifest["totals"]["records_per_task"])
+
+
+def test_splits_disjoint_by_source_clip_and_group(corpus):
+    owner: dict[str, str] = {}
+    for clip in load_clips(corpus):
+        for key in [*clip["source_ids"], *clip["group"].split("+")]:
+            assert owner.setdefault(key, clip["split"]) == clip["split"], key
+    derived = [c for c in load_clips(corpus) if c["source_ids"] != [c["clip_id"]]]
+    assert derived, "mixtures/augmentations were made"
+    for split in SPLITS:  # every clip a record uses belongs to the record's split
+        split_audio = {c["audio"] for c in load_clips(corpus, split)}
+        assert all(s in split_audio for r in read_records(corpus / f"{split}.jsonl") for s in r.sound)
+
+
+def test_check_disjoint_catches_a_leak():
+    a = Clip(id="a", dataset="d", recipe={})
+    mix = Clip(id="m", dataset="d", recipe={}, sources=["a"], group="a")
+    with pytest.raises(DataError, match="split leak"):
+        check_disjoint({"train": [a], "validation": [], "test": [mix]})
+
+
+def test_assign_keeps_groups_together_and_honours_hints():
+    clips = [Clip(id=f"c{i}", dataset="d", recipe={}, group=f"g{i % 7}") for i in range(70)]
+    clips.append(Clip(id="hinted", dataset="d", recipe={}, split_hint="test"))
+    by_split = assign(clips, seed=3)
+    where = {c.group: s for s, cs in by_split.items() for c in cs}
+    assert all(where[c.group] == s for s, cs in by_split.items() for c in cs)
+    assert any(c.id == "hinted" for c in by_split["test"])
+
+
+def test_existence_balanced_per_mode_and_negatives_absent(corpus):
+    records = [r for s in SPLITS for r in read_records(corpus / f"{s}.jsonl") if r.task == "existence"]
+    counts = Counter((r.negative_mode, r.metadata["answer"]) for r in records)
+    for mode in NEGATIVE_MODES:
+        assert counts[(mode, "yes")] == counts[(mode, "no")] > 0, counts
+    for r in records:
+        asked, labels = r.metadata["asked_label"], r.metadata["labels"]
+        assert (asked in labels) == (r.metadata["answer"] == "yes")
+        if r.metadata["answer"] == "no":
+            assert asked not in related(labels)
+
+
+def test_same_seed_same_corpus_other_seed_differs(corpus, tmp_path):
+    build(small_config(tmp_path / "again"), progress=False)
+    assert _digest(tmp_path / "again") == _digest(corpus)
+    build(small_config(tmp_path / "other", seed=1), progress=False)
+    assert _digest(tmp_path / "other") != _digest(corpus)
+
+
+def test_rerun_skips_finished_work(tmp_path, capsys):
+    cfg = small_config(tmp_path / "c")
+    build(cfg, progress=False)
+    digest = _digest(cfg.out)
+    wav = next((cfg.out / "audio").rglob("*.wav"))
+    mtime = wav.stat().st_mtime_ns
+    build(cfg, progress=False)
+    assert "up to date" in capsys.readouterr().err
+    cfg.force = True
+    build(cfg, progress=False)  # records regenerated, audio reused
+    assert wav.stat().st_mtime_ns == mtime and _digest(cfg.out) == digest
+    assert not list(cfg.out.rglob("*.tmp"))
+
+
+def test_loaders(corpus):
+    records = load_split("validation", corpus, stages=["perception"])
+    assert records and all(Path(s).is_absolute() and Path(s).is_file() for r in records for s in r.sound)
+    assert {r.stage for r in records} == {"perception"}
+    with pytest.raises(DataError, match="no corpus"):
+        load_split("train", corpus / "nowhere")
+    datasets = pytest.importorskip("datasets")
+    dd = load_hf_dataset(corpus)
+    assert isinstance(dd, datasets.DatasetDict) and dd["train"].num_rows == len(load_split("train", corpus))
+    assert json.loads(dd["train"][0]["metadata"])["clip_id"]
+
+
+def test_cli_build_with_limit(tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert main(["data", "build", "--out", str(out), "--sources", "tones", "--limit", "12", "--scale", "0.05",
+                 "--quiet", "--no-install"]) == 0
+    assert "records" in capsys.readouterr().out
+    assert main(["data", "validate", str(out / "train.jsonl"), "--audio-root", str(out)]) == 0
+    assert main(["data", "stats", "--out", str(out)]) == 0
+    assert main(["data", "build", "--out", str(out), "--reasoning", "smollm2", "--quiet"]) == 1
+
+
+@pytest.mark.integration
+@pytest.mark.skipif(not Path("/usr/share/tuxpaint/stamps").exists(), reason="Debian audio packages not installed")
+def test_default_sources_reduced_build(tmp_path):
+    """The real Debian audio (installed by scripts/debian-packages.txt), a few clips per source."""
+    manifest = build(BuildConfig(out=tmp_path / "real", limit=15, scale=0.05, install=False), progress=False)
+    sources = set().union(*(s["clips_per_source"] for s in manifest["splits"].values()))
+    assert {"tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop"} <= sources
+    assert manifest["totals"]["records"] > 100
