@@ -18,6 +18,10 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("alm.commands.ask", "answer a question about one or more audio files"),
     "weights": ("alm.commands.weights", "prepare or check the built-in offline weights"),
     "data": ("instruction_data.cli", "build and check instruction data"),
+    "train": ("training.cli", "train a model through a curriculum of YAML stages"),
+    "eval": ("eval.cli", "run benchmarks and compare results"),
+    "serve": ("serve.cli", "serve the OpenAI-compatible API and the chat UI"),
+    "chat": ("serve.chat_cli", "open the Gradio chat with audio upload"),
 }
 
 

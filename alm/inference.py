@@ -96,7 +96,7 @@ class Assistant:
     def _with_transcripts(self, conv: Conversation) -> Conversation:
         if self.transcriber is None or conv.transcripts is not None:
             return conv
-        return Conversation(conv.messages, conv.audios, [self.transcriber.transcribe(w) for w in conv.audios])
+        return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
 
     def _inputs(self, convs: list[Conversation]) -> dict[str, torch.Tensor]:
         batch = self.processor(convs)
@@ -134,14 +134,23 @@ class Assistant:
                                   conv.transcripts))
         return answers
 
-    def answer(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None) -> Answer:
-        return self.answer_batch([Conversation(messages, audios)], params)[0]
+    def answer(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
+               transcripts: list[str | None] | None = None) -> Answer:
+        return self.answer_batch([Conversation(messages, audios, transcripts)], params)[0]
 
-    def answer_stream(self, messages: list[dict], audios: list[np.ndarray],
-                      params: SamplingParams | None = None) -> Iterator[str]:
-        """Yield the answer in pieces as it is generated (cut at the first stop string)."""
+    def transcribe(self, audios: list[np.ndarray]) -> list[str]:
+        if self.transcriber is None:
+            raise AlmError("this assistant was loaded without speech transcripts (speech_transcripts=False)")
+        return [self.transcriber.transcribe(w) for w in audios]
+
+    def answer_stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
+                      transcripts: list[str | None] | None = None) -> Iterator[str]:
+        """Yield the answer in pieces as it is generated (cut at the first stop string).
+
+        `transcripts` (one per clip) are used as given; if omitted and the assistant transcribes, it does so here.
+        """
         params = params or SamplingParams()
-        conv = self._with_transcripts(Conversation(messages, audios))
+        conv = self._with_transcripts(Conversation(messages, audios, transcripts))
         inputs = self._inputs([conv])
         kwargs = self._generate_kwargs(params)
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,

@@ -23,6 +23,15 @@ PLACEHOLDER = "<audio>"
 IGNORE_INDEX = -100
 
 
+def check_clip(wave: np.ndarray, config, name: str) -> None:
+    """A clip must be non-empty 16 kHz mono and no longer than `config.max_audio_seconds`."""
+    if wave.ndim != 1 or len(wave) == 0:
+        raise AudioError(f"{name}: expected non-empty 16 kHz mono audio")
+    if len(wave) > config.max_audio_seconds * SAMPLE_RATE:
+        raise AudioError(f"{name} is {len(wave) / SAMPLE_RATE:.1f} s long; the maximum is "
+                         f"{config.max_audio_seconds:g} s (max_audio_seconds)")
+
+
 @dataclass
 class Conversation:
     messages: list[dict]
@@ -66,13 +75,8 @@ class AlmProcessor:
             raise AlmError(f"the conversation has {placeholders} {PLACEHOLDER} placeholder(s) but {len(conv.audios)} clip(s)")
         if any(PLACEHOLDER in str(m["content"]) for m in conv.messages if m["role"] != "user"):
             raise AlmError(f"audio ({PLACEHOLDER}) may only appear in user messages")
-        limit = self.config.max_audio_seconds
         for i, wave in enumerate(conv.audios):
-            if wave.ndim != 1 or len(wave) == 0:
-                raise AudioError(f"clip {i + 1}: expected non-empty 16 kHz mono audio")
-            if len(wave) > limit * SAMPLE_RATE:
-                raise AudioError(f"clip {i + 1} is {len(wave) / SAMPLE_RATE:.1f} s long; the maximum is {limit:g} s "
-                                 f"(max_audio_seconds)")
+            check_clip(wave, self.config, f"clip {i + 1}")
 
     def _expand(self, text: str, conv: Conversation) -> str:
         """Replace the i-th placeholder with clip i's audio tokens (and its transcript, if any)."""

@@ -7,7 +7,10 @@ channels are averaged and the signal is resampled with libsoxr.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -42,11 +45,36 @@ def to_mono_16k(wave: np.ndarray, sample_rate: int, name: str = "audio") -> np.n
     return _resample(wave, int(sample_rate), SAMPLE_RATE)
 
 
+_STDERR_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced():
+    """libmpg123 prints resync notes straight to fd 2 on damaged mp3s; keep them off the user's terminal."""
+    with _STDERR_LOCK:
+        try:
+            saved = os.dup(2)
+        except OSError:  # no fd 2 (e.g. some daemons): nothing to silence
+            yield
+            return
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, 2)
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            os.close(devnull)
+
+
 def _decode(source, name: str) -> np.ndarray:
     try:
-        wave, sr = sf.read(source, dtype="float32", always_2d=True)  # T, C
+        with _native_stderr_silenced():
+            wave, sr = sf.read(source, dtype="float32", always_2d=True)  # T, C
     except (sf.LibsndfileError, RuntimeError, TypeError, ValueError) as exc:
         reason = str(exc).split("\n")[0]
+        if "does not exist" in reason:  # libsndfile's wording when no decoder accepts the bytes
+            reason = "no decoder recognises its contents"
         raise AudioError(f"{name}: not a readable audio file (wav, flac, ogg, mp3): {reason}") from None
     return to_mono_16k(wave, sr, name)
 

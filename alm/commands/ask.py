@@ -46,8 +46,14 @@ def run(args: argparse.Namespace) -> int:
     if not question.strip():
         raise AlmError("the question is empty")
     from alm.audio import load_audio
+    from alm.checkpoints import resolve_checkpoint
+    from alm.model import AlmConfig
+    from alm.processor import check_clip
 
-    clips = [load_audio(p) for p in paths]  # fail fast on bad files, before loading the model
+    config = AlmConfig.from_pretrained(resolve_checkpoint(args.model))
+    clips = [load_audio(p) for p in paths]  # fail fast on bad input, before loading the model
+    for path, clip in zip(paths, clips):
+        check_clip(clip, config, path)
     content = question if PLACEHOLDER in question else PLACEHOLDER * len(clips) + "\n" + question
 
     _quiet_transformers()
@@ -62,13 +68,14 @@ def run(args: argparse.Namespace) -> int:
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                             seed=args.seed)
     messages = [{"role": "user", "content": content}]
+    transcripts = assistant.transcribe(clips) if assistant.transcriber else None
     if args.show_transcript:
-        for path, text in zip(paths, (assistant.transcriber.transcribe(c) for c in clips)):
+        for path, text in zip(paths, transcripts):
             print(f"[transcript of {path}] {text}", file=sys.stderr)
     if args.no_stream:
-        print(assistant.answer(messages, clips, params).text)
+        print(assistant.answer(messages, clips, params, transcripts).text)
     else:
-        for piece in assistant.answer_stream(messages, clips, params):
+        for piece in assistant.answer_stream(messages, clips, params, transcripts):
             print(piece, end="", flush=True)
         print()
     if args.timing:

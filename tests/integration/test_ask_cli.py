@@ -1,0 +1,77 @@
+"""`alm ask` end to end on the real offline weights, and its one-line errors for bad input."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "examples" / "announcement.flac"
+ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison/demo-nogo.wav")
+
+
+def alm(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    return subprocess.run([sys.executable, "-m", "alm", *args], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=ROOT)
+
+
+def test_ask_answers_about_a_real_clip():
+    result = alm("ask", str(EXAMPLE), "What do you hear?", "--max-new-tokens", "24", "--timing")
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.strip().split()) >= 2
+    assert "[timing] load" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ask_with_two_clips_placed_in_the_text():
+    result = alm("ask", str(EXAMPLE), str(EXAMPLE), "Compare <audio> with <audio>.", "--max-new-tokens", "8",
+                 "--no-stream")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip()
+
+
+@pytest.mark.skipif(not ASTERISK.exists(), reason="asterisk-core-sounds-en-wav is not installed")
+def test_speech_aware_transcript():
+    result = alm("ask", str(ASTERISK), "What is said?", "--show-transcript", "--max-new-tokens", "8")
+    assert result.returncode == 0, result.stderr
+    transcript = next(line for line in result.stderr.splitlines() if line.startswith("[transcript of"))
+    # published text: "I am afraid I was unable to create a connection to the Digium demonstration Asterisk server..."
+    for word in ("unable", "connection", "demonstration", "server", "console"):
+        assert word in transcript.lower(), transcript
+
+
+def _zero_length(path: Path) -> None:
+    sf.write(path, np.zeros(0, np.float32), 16_000, format="WAV")
+
+
+def _too_long(path: Path) -> None:
+    sf.write(path, np.zeros(16_000 * 601, np.float32), 16_000, format="FLAC")
+
+
+@pytest.mark.parametrize(
+    "name, make, message",
+    [
+        ("missing.wav", None, "no such file"),
+        ("empty.wav", lambda p: p.write_bytes(b""), "the file is empty"),
+        ("notes.wav", lambda p: p.write_text("not audio at all\n" * 100), "not a readable audio file"),
+        ("corrupt.mp3", lambda p: p.write_bytes(b"ID3\x03\x00\x00\x00\x00\x00\x00" + os.urandom(3000)),
+         "not a readable audio file"),
+        ("zero.wav", _zero_length, "zero length"),
+        ("long.flac", _too_long, "the maximum is 600 s"),
+    ],
+)
+def test_bad_input_gives_one_error_line(tmp_path, name, make, message):
+    path = tmp_path / name
+    if make:
+        make(path)
+    result = alm("ask", str(path), "What do you hear?")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("alm ask: error:") and message in lines[0], result.stderr
