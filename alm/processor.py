@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from transformers import AutoTokenizer, WhisperFeatureExtractor
 
+from alm.audio.features import mel_windows
 from alm.errors import AlmError, AudioError
-from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens, split_windows
+from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
 
 PLACEHOLDER = "<audio>"
 IGNORE_INDEX = -100
@@ -129,15 +130,6 @@ class AlmProcessor:
         return self._expand(prefix, sub)
 
     # ------------------------------------------------------------------ audio
-    def _mel_windows(self, wave: np.ndarray) -> list[np.ndarray]:
-        """(N,) -> list of (M, Tm) log-mel windows, each at its own length."""
-        out = []
-        for window in split_windows(wave, self.config.window_seconds):
-            feats = self.feature_extractor(window, sampling_rate=SAMPLE_RATE, padding=False, truncation=False,
-                                           return_tensors="np")["input_features"][0]
-            out.append(feats)
-        return out
-
     def _instruction_text(self, conv: Conversation) -> list[str]:
         """For each clip, the text of the user message it appears in (placeholders removed)."""
         texts = []
@@ -156,7 +148,7 @@ class AlmProcessor:
             ids.append(conv_ids)
             labels.append(conv_labels)
             for wave, text in zip(conv.audios, self._instruction_text(conv)):
-                windows = self._mel_windows(wave)
+                windows = mel_windows(wave, self.config.window_seconds, self.feature_extractor)
                 mels += windows
                 instructions += [text] * len(windows)
         batch = self._pad_text(ids, labels if train else None, left=not train)

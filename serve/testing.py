@@ -1,0 +1,58 @@
+"""Helpers for tests and benchmarks: wav bytes, OpenAI content parts, a tiny checkpoint."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+
+
+def wav_bytes(wave: np.ndarray, sample_rate: int = 16_000, fmt: str = "WAV") -> bytes:
+    buf = io.BytesIO()
+    sf.write(buf, np.asarray(wave, dtype=np.float32), sample_rate, format=fmt)
+    return buf.getvalue()
+
+
+def input_audio(wave: np.ndarray, fmt: str = "wav") -> dict:
+    data = base64.b64encode(wav_bytes(wave, fmt=fmt.upper())).decode()
+    return {"type": "input_audio", "input_audio": {"data": data, "format": fmt}}
+
+
+def audio_url(wave: np.ndarray) -> dict:
+    data = base64.b64encode(wav_bytes(wave)).decode()
+    return {"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{data}"}}
+
+
+def text(value: str) -> dict:
+    return {"type": "text", "text": value}
+
+
+def tone(freq: float, seconds: float = 1.0, sr: int = 16_000) -> np.ndarray:
+    t = np.arange(int(seconds * sr)) / sr
+    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def save_tiny_checkpoint(path: Path, audio_base: str, text_base: str, audio_config: dict, seed: int = 0,
+                         **overrides) -> Path:
+    """A tiny random alm checkpoint (with non-trivial LoRA) on the given tiny bases."""
+    import torch
+
+    from alm.model import AlmConfig, AlmForConditionalGeneration
+    from alm.processor import AlmProcessor
+
+    fields = dict(audio_config=audio_config, text_base=text_base, audio_base=audio_base, aligner_hidden=64,
+                  lora_targets=["q_proj", "v_proj"])
+    fields.update(overrides)
+    config = AlmConfig(**fields)
+    processor = AlmProcessor.from_pretrained(config)
+    model = AlmForConditionalGeneration.from_bases(config, seed=seed)
+    with torch.no_grad(), torch.random.fork_rng():
+        torch.manual_seed(seed)
+        for name, param in model.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.1)
+    model.save_pretrained(path, processor=processor)
+    return path

@@ -1,0 +1,86 @@
+"""vLLM's own OpenAI server on alm-tiny (out-of-tree model via the plugin), queried with the SDK.
+
+Greedy answers must equal the transformers engine's on the same input. Needs the vLLM venv
+(`bash serve/vllm/setup_vllm_env.sh`); skipped cleanly without it.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openai", reason="needs the serve extras: pip install -e .[serve]")
+import openai  # noqa: E402
+
+from alm.errors import AlmError  # noqa: E402
+from alm.inference import Assistant, SamplingParams  # noqa: E402
+from serve.server import free_port  # noqa: E402
+from serve.testing import audio_url, input_audio, text, tone  # noqa: E402
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+VLLM_PYTHON = Path(os.environ.get("ALM_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
+
+
+@pytest.fixture(scope="module")
+def vllm_url(tmp_path_factory):
+    from serve.vllm.launch import check_python, start_vllm, stop, wait_healthy
+
+    try:
+        check_python(VLLM_PYTHON)
+    except AlmError as exc:
+        pytest.skip(str(exc))
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("vllm") / "vllm.log"
+    with open(log_path, "w") as log:
+        proc = start_vllm("alm-tiny", VLLM_PYTHON, "127.0.0.1", port, "alm-tiny", log=log)
+        try:
+            try:
+                wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=420)
+            except AlmError as exc:
+                pytest.fail(f"{exc}\n{log_path.read_text()[-4000:]}")
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            stop(proc)
+
+
+@pytest.fixture(scope="module")
+def assistant():
+    return Assistant.load("alm-tiny")
+
+
+CASES = {
+    "one clip": ([{"role": "user", "content": [input_audio(tone(440, 3.0)), text("What do you hear?")]}],
+                 [{"role": "user", "content": "<audio>\nWhat do you hear?"}], [tone(440, 3.0)]),
+    "two clips, two turns": (
+        [{"role": "user", "content": [text("Compare these:"), input_audio(tone(300, 2.0)), audio_url(tone(900, 12.0))]},
+         {"role": "assistant", "content": "The second is higher."},
+         {"role": "user", "content": "How long is the second one?"}],
+        [{"role": "user", "content": "Compare these:\n<audio>\n<audio>"},
+         {"role": "assistant", "content": "The second is higher."},
+         {"role": "user", "content": "How long is the second one?"}], [tone(300, 2.0), tone(900, 12.0)]),
+}
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_greedy_parity_with_the_transformers_engine(vllm_url, assistant, case):
+    api_messages, alm_messages, clips = CASES[case]
+    client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
+    resp = client.chat.completions.create(model="alm-tiny", messages=api_messages, max_tokens=24, temperature=0)
+    want = assistant.answer(alm_messages, clips, SamplingParams(max_new_tokens=24))
+    assert resp.choices[0].message.content.strip() == want.text
+    assert resp.usage.prompt_tokens == want.prompt_tokens  # same placeholder expansion
+    assert resp.choices[0].finish_reason == want.finish_reason
+    # vLLM also counts the end-of-turn token it stopped at; alm's Answer does not
+    ended = want.finish_reason == "stop" and want.completion_tokens < 24
+    assert resp.usage.completion_tokens == want.completion_tokens + ended
+
+
+def test_streaming_and_models(vllm_url):
+    client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
+    assert [m.id for m in client.models.list().data] == ["alm-tiny"]
+    messages = CASES["one clip"][0]
+    whole = client.chat.completions.create(model="alm-tiny", messages=messages, max_tokens=16, temperature=0)
+    pieces = [c.choices[0].delta.content or "" for c in client.chat.completions.create(
+        model="alm-tiny", messages=messages, max_tokens=16, temperature=0, stream=True) if c.choices]
+    assert "".join(pieces) == whole.choices[0].message.content and len(pieces) > 2

@@ -1,0 +1,77 @@
+"""The vLLM export (no vLLM needed): merged LoRA weights, chat template, launcher command and errors."""
+
+import json
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from transformers import AutoTokenizer, LlamaForCausalLM
+
+from alm.model import AlmForConditionalGeneration
+from alm.processor import AlmProcessor, Conversation
+from conftest import tiny_whisper_config
+from serve.testing import save_tiny_checkpoint, tone
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_bases, tmp_path_factory):
+    from serve.vllm.export import export_for_vllm
+
+    audio_base, text_base = tiny_bases
+    root = tmp_path_factory.mktemp("vllm-export")
+    ckpt = save_tiny_checkpoint(root / "ckpt", audio_base, text_base, tiny_whisper_config().to_dict())
+    return ckpt, export_for_vllm(str(ckpt), root / "out", max_audio_seconds=45)
+
+
+def test_merged_llm_matches_the_lora_model(exported):
+    ckpt, out = exported
+    model = AlmForConditionalGeneration.from_pretrained(ckpt)
+    config = json.loads((out / "config.json").read_text())
+    assert config["architectures"] == ["AlmForConditionalGeneration"] and config["max_audio_seconds"] == 45
+    state = load_file(out / "model.safetensors")
+    assert any(k.startswith("audio_encoder.") for k in state) and any(k.startswith("aligner.") for k in state)
+    assert not any("lora_" in k for k in state)
+    llm = LlamaForCausalLM(model.language_model.base_model.model.config)
+    llm_state = {k.removeprefix("language_model."): v for k, v in state.items() if k.startswith("language_model.")}
+    missing, unexpected = llm.load_state_dict(llm_state, strict=False)
+    assert not unexpected and set(missing) <= {"lm_head.weight"}  # tied to the embeddings
+    llm.tie_weights()
+    ids = torch.tensor([[1, 5, 9, 13, 17, 21]])
+    with torch.no_grad():
+        want = model.language_model(input_ids=ids).logits
+        got = llm.eval()(input_ids=ids).logits
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=1e-4)
+    aligner = {k.removeprefix("aligner."): v for k, v in state.items() if k.startswith("aligner.")}
+    for k, v in model.aligner.state_dict().items():
+        torch.testing.assert_close(aligner[k], v)
+
+
+def test_chat_template_adds_alm_system_prompt_and_audio_token(exported):
+    ckpt, out = exported
+    model = AlmForConditionalGeneration.from_pretrained(ckpt)
+    processor = AlmProcessor.from_pretrained(model.config, checkpoint=ckpt)
+    tok = AutoTokenizer.from_pretrained(out)
+    messages = [{"role": "user", "content": "<|audio|>\nWhat is it?"}]
+    prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    audio_id = tok.convert_tokens_to_ids("<|audio|>")
+    n = int((processor([Conversation([{"role": "user", "content": "<audio>\nWhat is it?"}], [tone(440, 2.0)])])
+             ["input_ids"][0] == audio_id).sum())
+    expanded = []
+    for i in ids:  # what vLLM's PromptReplacement does
+        expanded += [audio_id] * n if i == audio_id else [i]
+    want = processor([Conversation([{"role": "user", "content": "<audio>\nWhat is it?"}], [tone(440, 2.0)])])
+    assert expanded == want["input_ids"][0].tolist()
+    assert model.config.system_prompt in prompt
+
+
+def test_launcher_command_and_missing_venv(tmp_path):
+    from alm.cli import main
+    from serve.vllm.launch import is_cpu_build, vllm_command
+
+    cmd = vllm_command(tmp_path / "python", tmp_path / "model", "m", "127.0.0.1", 9000, api_key="k", cpu=True)
+    assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
+    for flag in ("--interleave-mm-strings", "--api-key", "--gpu-memory-utilization"):
+        assert flag in cmd
+    assert not is_cpu_build(tmp_path / "bin" / "python")
+    assert main(["serve", "--engine", "vllm", "--vllm-python", str(tmp_path / "none" / "python")]) == 1
