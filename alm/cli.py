@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import os
 import sys
 
@@ -39,6 +40,9 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    # bitsandbytes (the qlora extra) warns at import about an optional CPU kernel package it could not
+    # fetch; peft imports it whenever it is installed. Keep that off every command's output.
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     wanted = next((a for a in argv if not a.startswith("-")), None)
     if wanted in SUBCOMMANDS:
         try:

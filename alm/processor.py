@@ -93,7 +93,7 @@ class AlmProcessor:
             out.append(pieces[i + 1])
         return "".join(out)
 
-    def _tokenize(self, conv: Conversation, train: bool, add_generation_prompt: bool):
+    def tokenize(self, conv: Conversation, train: bool, add_generation_prompt: bool = True):
         """-> (input_ids list, labels list or None)."""
         messages = self._with_system(conv.messages)
         full = self._render(messages, add_generation_prompt=add_generation_prompt and not train)
@@ -144,7 +144,7 @@ class AlmProcessor:
         ids, labels, mels, instructions = [], [], [], []
         for conv in conversations:
             self.check_clips(conv)
-            conv_ids, conv_labels = self._tokenize(conv, train, add_generation_prompt)
+            conv_ids, conv_labels = self.tokenize(conv, train, add_generation_prompt)
             ids.append(conv_ids)
             labels.append(conv_labels)
             for wave, text in zip(conv.audios, self._instruction_text(conv)):

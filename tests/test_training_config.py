@@ -1,0 +1,83 @@
+"""The training config: YAML + --set overrides, typed filling, one-line validation errors; packaged recipes."""
+
+import pytest
+import yaml
+
+from training.config import ConfigError, TrainConfig, config_from_dict, load_config, resume_differences
+from training.curriculum import RECIPES, load_stages
+
+BASE = {"model": {"audio_base": "builtin:whisper-base", "text_base": "builtin:smollm2-135m-instruct"},
+        "output_dir": "runs/x"}
+
+
+def write(tmp_path, data, name="stage.yaml"):
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_load_with_overrides(tmp_path):
+    path = write(tmp_path, {**BASE, "lr": "1e-3", "data": {"tasks": ["caption"]}})
+    config = load_config(path, ["max_steps=5", "data.max_samples=100", "data.tasks=[classification, caption]",
+                                "aligner_lr=2e-3", "model.lora_targets=q_proj,v_proj", "precision=fp32"])
+    assert isinstance(config, TrainConfig)
+    assert config.lr == 1e-3 and config.aligner_lr == 2e-3 and config.max_steps == 5
+    assert config.data.max_samples == 100 and config.data.tasks == ["classification", "caption"]
+    assert config.model.lora_targets == ["q_proj", "v_proj"] and config.precision == "fp32"
+    assert config.data.split == "train"  # defaults kept
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"lerning_rate": 1}, "unknown key 'lerning_rate'"),
+    ({"data": {"taks": ["caption"]}}, "unknown key 'data.taks'"),
+    ({"lr": "fast"}, "lr: expected a number"),
+    ({"batch_size": 2.5}, "batch_size: expected an integer"),
+    ({"gradient_checkpointing": "yes"}, "gradient_checkpointing: expected true or false"),
+    ({"encoder": "lora"}, "LoRA applies to the LLM only"),
+    ({"llm": "tuned"}, "llm: must be one of frozen, lora, train"),
+    ({"llm": "train"}, "full fine-tuning"),
+    ({"aligner": "frozen", "llm": "frozen"}, "nothing to train"),
+    ({"schedule": "step"}, "schedule: must be one of cosine, linear, constant"),
+    ({"data": {"tasks": ["sing"]}}, "unknown task 'sing'"),
+    ({"data": {"split": "dev"}}, "data.split: must be one of"),
+    ({"batch_size": 0}, "batch_size: must be > 0"),
+    ({"model": {"init_from": "runs/a", "aligner": "pool"}}, "model.aligner: not allowed with model.init_from"),
+    ({"model": {"audio_base": "x"}}, "give init_from"),
+    ({"output_dir": ""}, "output_dir: required"),
+])
+def test_validation_errors_are_one_line(tmp_path, change, message):
+    data = {**BASE, **change}
+    path = write(tmp_path, data)
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    text = str(info.value)
+    assert message in text and "\n" not in text and text.startswith("stage.yaml: ")
+
+
+def test_bad_override_and_bad_yaml(tmp_path):
+    path = write(tmp_path, BASE)
+    with pytest.raises(ConfigError, match="expected KEY=VALUE"):
+        load_config(path, ["max_steps"])
+    with pytest.raises(ConfigError, match="max_stepz"):
+        load_config(path, ["max_stepz=3"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("lr: [1,\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_resume_differences_ignore_logging_fields():
+    a = config_from_dict({**BASE})
+    b = config_from_dict({**BASE, "eval_every": 7, "lr": 0.5})
+    assert resume_differences(a.to_dict(), b) == ["lr"]
+
+
+def test_packaged_curriculum_chains_stages():
+    stages = load_stages(RECIPES / "alm-tiny")
+    assert [s.name for s in stages] == ["stage1", "stage2", "stage3"]
+    s1, s2, s3 = (s.config for s in stages)
+    assert (s1.encoder, s1.aligner, s1.llm) == ("frozen", "train", "frozen")
+    assert set(s1.data.tasks) == {"classification", "caption"}
+    assert (s2.aligner, s2.llm) == ("train", "lora") and s2.data.stages == ["perception"]
+    assert s3.data.stages is None and s3.data.tasks is None  # perception and reasoning together
+    assert s2.model.init_from == s1.output_dir and s3.model.init_from == s2.output_dir

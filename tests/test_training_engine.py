@@ -1,0 +1,199 @@
+"""The training engine on tiny random bases and a synthetic corpus: a short run, resume equivalence,
+the frozen-encoder feature cache, and a curriculum whose stage 2 starts from stage 1."""
+
+import json
+
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from safetensors.torch import load_file
+
+from conftest import tone
+from instruction_data.schema import Record
+from training.checkpointing import list_checkpoints
+from training.config import config_from_dict
+from training.curriculum import run_curriculum
+from training.engine import RECORD_FILE, answer_loss, build_model, train_stage
+from training.logs import read_metrics
+
+FREQS = {"low tone": 220.0, "middle tone": 440.0, "high tone": 880.0, "very high tone": 1760.0}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A corpus folder with manifest, train/validation JSONL and short tone clips."""
+    root = tmp_path_factory.mktemp("corpus")
+    (root / "audio").mkdir()
+    (root / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": "synthetic"}))
+    splits = {"train": [], "validation": []}
+    for i, (name, freq) in enumerate(FREQS.items()):
+        for k, seconds in enumerate((0.6, 1.1, 1.7)):
+            clip = f"audio/{name.replace(' ', '_')}-{k}.wav"
+            sf.write(root / clip, tone(freq, seconds) * (0.5 + 0.15 * k), 16_000, subtype="FLOAT")
+            split = "validation" if k == 2 else "train"
+            for task, question, answer in (("classification", "What sound is this?", name.capitalize() + "."),
+                                           ("caption", "Describe the audio.", f"A steady {name} at {freq:g} Hz.")):
+                rec = Record(id=f"{name}-{k}-{task}", instruction=question, output=answer, sound=[clip],
+                             dataset="synthetic", task=task, stage="perception")
+                splits[split].append(json.dumps(rec.to_openaqa()))
+    for split, lines in splits.items():
+        (root / f"{split}.jsonl").write_text("\n".join(lines) + "\n")
+    (root / "test.jsonl").write_text("")
+    return root
+
+
+@pytest.fixture
+def stage(tiny_bases, corpus, tmp_path):
+    audio_base, text_base = tiny_bases
+
+    def make(out="run", **over):
+        data = {"model": {"audio_base": audio_base, "text_base": text_base, "aligner_hidden": 64,
+                          "lora_targets": ["q_proj", "v_proj"], "lora_dropout": 0.1},
+                "encoder": "frozen", "aligner": "train", "llm": "lora",
+                "data": {"root": str(corpus), "eval_samples": 2, "sample_answers": 1},
+                "output_dir": str(tmp_path / out), "lr": 1e-2, "batch_size": 2, "max_length": 256,
+                "precision": "fp32", "feature_cache": "off", "log_every": 1, "eval_every": 0,
+                "checkpoint_every": 0, "tensorboard": False, "warmup_steps": 1}
+        for key, value in over.items():
+            section, _, name = key.partition("__")
+            if name:
+                data[section] = {**data[section], name: value}
+            else:
+                data[key] = value
+        return config_from_dict(data)
+
+    return make
+
+
+def final_weights(model_dir):
+    weights = load_file(str(model_dir / "aligner.safetensors"))
+    lora = model_dir / "lora" / "adapter_model.safetensors"
+    if lora.exists():
+        weights.update({f"lora.{k}": v for k, v in load_file(str(lora)).items()})
+    return weights
+
+
+def test_two_step_run_writes_model_record_and_metrics(stage):
+    config = stage(max_steps=2, precision="bf16", eval_every=1, checkpoint_every=1, gradient_checkpointing=True)
+    result = train_stage(config, progress=False)
+    assert result.steps == 2 and not result.stopped and np.isfinite(result.train_loss)
+    record = json.loads((config.model_dir / RECORD_FILE).read_text())
+    assert record["steps"] == 2 and record["corpus"]["fingerprint"] == "synthetic"
+    assert len(record["corpus"]["manifest_sha256"]) == 64 and record["config"]["max_steps"] == 2
+    assert record["data"]["kept"] == 16 and record["final_eval_loss"] is not None
+    saved = json.loads((config.model_dir / "config.json").read_text())
+    assert saved["trained"] is True and (config.model_dir / "lora").is_dir()
+    metrics = read_metrics(config.run_dir)
+    assert [m["step"] for m in metrics if "loss" in m] == [1, 2]
+    evals = [m for m in metrics if "eval_loss" in m]
+    assert [m["step"] for m in evals] == [0, 1, 2] and evals[0]["samples"][0]["expected"]
+    assert list_checkpoints(config.run_dir) == []  # removed once the model is saved
+
+
+def test_qlora_without_bitsandbytes_or_cuda_is_a_clear_error(stage):
+    from alm.errors import AlmError
+    from training.engine import check_quantization
+
+    with pytest.raises(AlmError, match="bitsandbytes|CUDA GPU"):
+        check_quantization(stage(model__quantization="4bit"))
+
+
+def test_loss_is_on_answer_tokens_only(stage):
+    """The engine's loss equals the model's own labels loss (which the processor masks to answers)."""
+    config = stage()
+    model, processor, _ = build_model(config)
+    from training.data import Collator, prepare_examples, select_records
+
+    examples, _ = prepare_examples(select_records(config.data, 0)[:3], processor, 256, "skip")
+    batch = Collator(processor, 256)(examples)
+    model.eval()
+    with torch.no_grad():
+        total, tokens = answer_loss(model, batch)
+        reference = model(**batch).loss
+    assert tokens == int((batch["labels"][:, 1:] != -100).sum()) > 0
+    torch.testing.assert_close(total / tokens, reference, rtol=1e-5, atol=1e-6)
+
+
+def test_killed_and_resumed_run_ends_with_the_same_weights(stage):
+    # 16 samples / (2 x accum 2) = 4 steps per epoch; 7 steps cross an epoch boundary.
+    common = dict(max_steps=7, grad_accum=2, checkpoint_every=2, keep_checkpoints=1)
+    straight = stage("straight", **common)
+    train_stage(straight, progress=False)
+
+    broken = stage("broken", **common)
+    first = train_stage(broken, progress=False, stop_after=5, checkpoint_on_stop=False)  # "killed" after step 5
+    assert first.stopped and [p.name for p in list_checkpoints(broken.run_dir)] == ["step-00000004"]
+    with pytest.raises(Exception, match="--resume"):
+        train_stage(broken, progress=False)
+    resumed = train_stage(broken, progress=False, resume=True)  # redoes step 5 from the step-4 checkpoint
+    assert resumed.steps == 7
+    a, b = final_weights(straight.model_dir), final_weights(broken.model_dir)
+    assert a.keys() == b.keys()
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+    losses = lambda cfg: [m["loss"] for m in read_metrics(cfg.run_dir) if "loss" in m]  # noqa: E731
+    assert losses(straight) == pytest.approx(losses(broken), abs=1e-6)
+
+
+def test_feature_cache_hits_on_second_run_and_keeps_the_loss(stage, tmp_path):
+    cache_dir = tmp_path / "feature-cache"
+    plain = train_stage(stage("plain", max_steps=3), progress=False)
+    first_cfg = stage("cached1", max_steps=3, feature_cache=str(cache_dir), cache_dtype="float32")
+    first = train_stage(first_cfg, progress=False)
+    second_cfg = stage("cached2", max_steps=3, feature_cache=str(cache_dir), cache_dtype="float32")
+    second = train_stage(second_cfg, progress=False)
+    r1 = json.loads((first_cfg.model_dir / RECORD_FILE).read_text())["feature_cache"]
+    r2 = json.loads((second_cfg.model_dir / RECORD_FILE).read_text())["feature_cache"]
+    clips = r1["precompute_misses"]  # 8 train clips + the validation records' clips, one window each
+    assert clips >= 9 and r1["precompute_hits"] == 0
+    assert (r2["precompute_hits"], r2["precompute_misses"]) == (clips, 0)
+    assert r2["lookup_hits"] > 0 and r2["lookup_misses"] == 0
+    assert len(list((cache_dir).glob("*/shard-*.safetensors"))) == 1
+    assert first.train_loss == pytest.approx(plain.train_loss, rel=1e-4)
+    assert second.train_loss == pytest.approx(first.train_loss, rel=1e-6)
+    # float16 storage (the default) stays close
+    half = train_stage(stage("half", max_steps=3, feature_cache=str(tmp_path / "fc16")), progress=False)
+    assert half.train_loss == pytest.approx(plain.train_loss, rel=1e-2)
+
+
+def test_curriculum_stage2_starts_from_stage1(stage, tmp_path):
+    import yaml
+
+    folder = tmp_path / "recipe"
+    folder.mkdir()
+    s1 = stage("s1", max_steps=2, llm="frozen", data__tasks=["classification"]).to_dict()
+    s2 = stage("s2", max_steps=2).to_dict()
+    s2["model"] = {"init_from": s1["output_dir"]}
+    (folder / "stage1.yaml").write_text(yaml.safe_dump(s1))
+    (folder / "stage2.yaml").write_text(yaml.safe_dump(s2))
+    results = run_curriculum(folder, progress=False, say=lambda *_: None)
+    assert [r.steps for r in results] == [2, 2]
+    out1, out2 = results[0].model_dir, results[1].model_dir
+    assert not (out1 / "lora").exists() and (out2 / "lora").is_dir()
+    record2 = json.loads((out2 / RECORD_FILE).read_text())
+    assert record2["init"] == str(out1) and record2["init_record"]["stage"] == "stage1"
+    assert record2["curriculum_wall_time_s"] >= record2["wall_time_s"]
+    # stage 2 began from stage 1's aligner: with lr 0 it would be unchanged; check it is not the fresh init
+    a1 = load_file(str(out1 / "aligner.safetensors"))
+    fresh, _, _ = build_model(stage("fresh"))
+    assert not torch.equal(a1["fc1.weight"], fresh.aligner.fc1.weight.detach())
+    again = run_curriculum(folder, progress=False, say=lambda *_: None)
+    assert again == []  # both stages done: skipped
+
+
+def test_overlong_samples_are_skipped_or_truncated_and_counted(stage):
+    from training.data import Collator, prepare_examples, select_records
+
+    config = stage()
+    _, processor, _ = build_model(config)
+    records = select_records(config.data, 0)
+    full, _ = prepare_examples(records, processor, 10_000, "skip")
+    limit = sorted(e.length for e in full)[len(full) // 2]  # half the samples are longer
+    over = sum(e.length > limit for e in full)
+    kept, stats = prepare_examples(records, processor, limit, "skip")
+    assert stats.skipped_overlong == over and len(kept) == len(full) - over
+    cut, stats = prepare_examples(records, processor, limit, "truncate")
+    assert stats.truncated + stats.skipped_overlong == over and stats.truncated > 0
+    batch = Collator(processor, limit)([e for e in cut if e.truncated][:2])
+    assert batch["input_ids"].shape[1] == limit and (batch["labels"][:, 1:] != -100).any()

@@ -1,0 +1,90 @@
+"""Recipes and curricula: a stage is a YAML file; a curriculum is a folder of them, run in name order.
+
+Each stage names the previous stage's `output_dir` as `model.init_from`. Stages whose final model
+already exists are skipped, so rerunning a curriculum after an interruption continues where it was.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+from alm.errors import AlmError
+from training.config import TrainConfig, load_config
+
+RECIPES = Path(__file__).parent / "recipes"
+
+
+@dataclass
+class Stage:
+    name: str  # the file's stem, e.g. stage1
+    path: Path  # the YAML file
+    config: TrainConfig
+
+
+def packaged_recipes() -> list[str]:
+    return sorted(p.name for p in RECIPES.iterdir() if p.is_dir() or p.suffix == ".yaml") if RECIPES.is_dir() else []
+
+
+def find_recipe(name: str | Path) -> Path:
+    """A path to a YAML file or folder, else a packaged recipe (`alm-tiny`, `alm-tiny/stage1`)."""
+    path = Path(name).expanduser()
+    if path.exists():
+        return path
+    for candidate in (RECIPES / str(name), RECIPES / f"{name}.yaml"):
+        if candidate.exists():
+            return candidate
+    known = ", ".join(packaged_recipes()) or "none"
+    raise AlmError(f"{name}: no such recipe file or folder (packaged recipes: {known})")
+
+
+def load_stages(recipe: str | Path, overrides: list[str] | None = None) -> list[Stage]:
+    """The stage files of a recipe, loaded and validated (all of them, before anything trains)."""
+    path = find_recipe(recipe)
+    files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+    if not files:
+        raise AlmError(f"{path}: no stage files (*.yaml) in this folder")
+    stages = [Stage(f.stem, f, load_config(f, overrides)) for f in files]
+    outputs = [s.config.run_dir for s in stages]
+    if len(set(outputs)) != len(outputs):
+        raise AlmError(f"{path}: two stages share one output_dir")
+    for i, stage in enumerate(stages):
+        init = stage.config.model.init_from
+        if init and Path(init).expanduser().resolve() in outputs[i:]:
+            raise AlmError(f"{stage.path.name}: model.init_from {init} is this or a later stage's output_dir")
+    return stages
+
+
+def describe(stage: Stage) -> str:
+    """One line per stage for `--check`: where it starts, what trains, how much data."""
+    from training.data import select_records
+    from training.engine import stage_done
+
+    c = stage.config
+    records = select_records(c.data, c.seed)
+    steps = c.max_steps or math.ceil(len(records) / (c.batch_size * c.grad_accum)) * c.epochs
+    m = c.model
+    origin = f"init_from {m.init_from}" if m.init_from else f"new {m.audio_base} + {m.text_base}"
+    status = "done" if stage_done(c) else "to train"
+    return (f"{stage.name}: {status}; {origin}; encoder={c.encoder} aligner={c.aligner} llm={c.llm}; "
+            f"{len(records)} samples, ~{steps} steps of {c.batch_size}x{c.grad_accum}; lr {c.lr:g}; -> {c.output_dir}")
+
+
+def run_curriculum(recipe: str | Path, overrides: list[str] | None = None, *, resume: bool = False,
+                   restart: bool = False, force: bool = False, stop_after: int | None = None,
+                   progress: bool = True, command: str | None = None, say=print) -> list:
+    """Train each stage in order, skipping finished ones (unless `force`); stops early if one is stopped."""
+    from training.engine import stage_done, train_stage
+
+    results = []
+    for stage in load_stages(recipe, overrides):
+        if stage_done(stage.config) and not force:
+            say(f"[{stage.name}] already trained: {stage.config.model_dir} (use --force to retrain)")
+            continue
+        result = train_stage(stage.config, recipe=stage.path, resume=resume, restart=restart, stop_after=stop_after,
+                             command=command, progress=progress, name=stage.name)
+        results.append(result)
+        if result.stopped:
+            break
+    return results

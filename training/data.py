@@ -1,0 +1,189 @@
+"""From corpus records to batches: the stage's data mix, token lengths, length-grouped batches, collation.
+
+A record becomes a conversation the way `alm ask` builds one: the first user message is one
+`<audio>` per clip, a newline, then the question; earlier turns (`history`) come first. The
+processor masks labels to the assistant's tokens, so the loss is on answers only.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from alm.audio.io import load_audio
+from alm.model.audio_tokens import SAMPLE_RATE, split_windows
+from alm.processor import IGNORE_INDEX, PLACEHOLDER, AlmProcessor, Conversation
+from instruction_data.errors import DataError
+from instruction_data.loader import load_split
+from instruction_data.schema import Record
+from training.config import DataSection
+
+BUCKET_BATCHES = 16  # batches formed together from one length-sorted pool of shuffled samples
+
+
+# --------------------------------------------------------------------------- which records
+def select_records(data: DataSection, seed: int) -> list[Record]:
+    """The stage's training records: filter by task/stage, cap per task, weight per task, cap the total."""
+    records = load_split(data.split, data.root, tasks=data.tasks, stages=data.stages)
+    rng = random.Random(f"{seed}:{data.split}")
+    by_task: dict[str, list[Record]] = defaultdict(list)
+    for record in records:
+        by_task[record.task].append(record)
+    selected: list[Record] = []
+    for task in sorted(by_task):
+        group = by_task[task]
+        rng.shuffle(group)
+        if data.max_per_task is not None:
+            group = group[: data.max_per_task]
+        weight = data.task_weights.get(task, 1.0)
+        count = round(len(group) * weight)
+        selected += (group * math.ceil(weight))[:count]  # weight > 1 repeats the task's records
+    if data.max_samples is not None and len(selected) > data.max_samples:
+        selected = rng.sample(selected, data.max_samples)
+    if not selected:
+        raise DataError(f"{data.root}: no {data.split} records match tasks={data.tasks} stages={data.stages}")
+    return selected
+
+
+def select_eval_records(data: DataSection, seed: int) -> list[Record]:
+    """A fixed, seeded subset of the validation split with the same task/stage filters."""
+    if data.eval_samples == 0:
+        return []
+    records = load_split(data.eval_split, data.root, tasks=data.tasks, stages=data.stages)
+    rng = random.Random(f"{seed}:{data.eval_split}")
+    return rng.sample(records, min(len(records), data.eval_samples))
+
+
+def record_messages(record: Record) -> list[dict]:
+    """The record as chat messages (user/assistant), clips placed as `alm ask` places them."""
+    turns = [*[(t.instruction, t.output) for t in record.history], (record.instruction, record.output)]
+    messages = []
+    for i, (question, answer) in enumerate(turns):
+        if i == 0:
+            question = PLACEHOLDER * len(record.sound) + "\n" + question
+            if record.input:
+                question += "\n" + record.input
+        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+    return messages
+
+
+# --------------------------------------------------------------------------- lengths
+@dataclass
+class Example:
+    """One training sample, ready to collate."""
+
+    id: str
+    task: str
+    messages: list[dict]  # user/assistant turns with `<audio>` placeholders
+    sound: list[str]  # absolute audio paths, one per placeholder
+    length: int  # tokens after placeholder expansion (<= max_length)
+    truncated: bool = False  # cut to max_length at collation
+
+
+@dataclass
+class DataStats:
+    selected: int = 0  # records chosen by the data mix
+    kept: int = 0  # examples after the length limit
+    skipped_overlong: int = 0  # dropped: longer than max_length (and not truncatable)
+    truncated: int = 0  # kept but cut to max_length
+    per_task: dict[str, int] = field(default_factory=dict)  # kept examples per task
+    mean_tokens: float = 0.0  # mean tokens per kept example
+
+
+class ClipLengths:
+    """Samples at 16 kHz of each audio file, read from the header when the file is already 16 kHz."""
+
+    def __init__(self):
+        self._known: dict[str, int] = {}
+
+    def __call__(self, path: str) -> int:
+        if path not in self._known:
+            try:
+                info = sf.info(path)
+            except (sf.LibsndfileError, RuntimeError) as exc:
+                raise DataError(f"{path}: cannot read audio: {str(exc).splitlines()[0]}") from None
+            self._known[path] = info.frames if info.samplerate == SAMPLE_RATE else len(load_audio(path))
+        return self._known[path]
+
+
+def prepare_examples(records: list[Record], processor: AlmProcessor, max_length: int, overlong: str,
+                     clip_lengths: ClipLengths | None = None) -> tuple[list[Example], DataStats]:
+    """Token length of every record (exact: the real chat template and audio token counts); apply max_length."""
+    clip_lengths = clip_lengths or ClipLengths()
+    audio_id = processor.config.audio_token_id
+    examples, stats = [], DataStats(selected=len(records))
+    for record in records:
+        messages = record_messages(record)
+        silent = [np.zeros(clip_lengths(p), dtype=np.float32) for p in record.sound]  # only lengths matter here
+        ids, labels = processor.tokenize(Conversation(messages, silent), train=True, add_generation_prompt=False)
+        length, truncated = len(ids), False
+        if length > max_length:
+            audio_end = max((i + 1 for i, t in enumerate(ids) if t == audio_id), default=0)
+            answer_kept = any(label != IGNORE_INDEX for label in labels[1:max_length])
+            if overlong == "truncate" and audio_end <= max_length and answer_kept:
+                length, truncated = max_length, True
+                stats.truncated += 1
+            else:
+                stats.skipped_overlong += 1
+                continue
+        examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated))
+    stats.kept = len(examples)
+    stats.per_task = dict(sorted(Counter(e.task for e in examples).items()))
+    stats.mean_tokens = round(sum(e.length for e in examples) / max(1, len(examples)), 1)
+    return examples, stats
+
+
+# --------------------------------------------------------------------------- order
+def epoch_batches(lengths: list[int], batch_size: int, seed: int, epoch: int) -> list[list[int]]:
+    """Length-grouped batches for one epoch, the same for the same (seed, epoch).
+
+    Samples are shuffled, cut into pools of BUCKET_BATCHES batches, each pool sorted by length and
+    cut into batches (so a batch holds similar lengths and little padding), then batches are shuffled.
+    """
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    order = torch.randperm(len(lengths), generator=g).tolist()
+    pool = batch_size * BUCKET_BATCHES
+    batches = []
+    for start in range(0, len(order), pool):
+        part = sorted(order[start : start + pool], key=lambda i: lengths[i])
+        batches += [part[k : k + batch_size] for k in range(0, len(part), batch_size)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=g).tolist()]
+
+
+def rank_steps(batches: list[list[int]], num_processes: int, rank: int, grad_accum: int) -> list[list[list[int]]]:
+    """This process's micro-batches grouped per optimizer step: global batch i*P + rank, whole steps only."""
+    per_rank = len(batches) // num_processes
+    mine = [batches[i * num_processes + rank] for i in range(per_rank)]
+    steps = per_rank // grad_accum
+    return [mine[s * grad_accum : (s + 1) * grad_accum] for s in range(steps)]
+
+
+# --------------------------------------------------------------------------- batches
+class Collator:
+    """Examples -> model inputs: audio loaded, processor applied, cut to max_length, cached frames if any."""
+
+    def __init__(self, processor: AlmProcessor, max_length: int, cache=None):
+        self.processor = processor
+        self.max_length = max_length
+        self.cache = cache
+
+    def __call__(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound]) for ex in examples]
+        batch = self.processor(convs, train=True)
+        if batch["input_ids"].shape[1] > self.max_length:  # only `truncated` examples are this long
+            for key in ("input_ids", "attention_mask", "labels"):
+                batch[key] = batch[key][:, : self.max_length]
+        if self.cache is not None:
+            windows = [w for conv in convs for wave in conv.audios
+                       for w in split_windows(wave, self.processor.config.window_seconds)]
+            frames = self.cache.lookup(windows)
+            if frames is not None:
+                batch["audio_frames"], batch["audio_frame_lengths"] = frames
+                del batch["audio_mel"], batch["audio_mel_lengths"]
+        return batch

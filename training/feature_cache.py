@@ -1,0 +1,172 @@
+"""Frozen-encoder feature cache: Whisper outputs per window, computed once, reused across epochs and stages.
+
+A window's entry is keyed by the sha256 of its 16 kHz float32 samples; entries live under a folder
+named for the encoder's identity (its base name and a hash of its weights), so a different or
+retrained encoder never reads another's features. Entries are stored as (T, C) tensors in
+safetensors shards written atomically (temp file + rename); a shard's tensor names are the keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import uuid
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from tqdm.auto import tqdm
+
+from alm.audio.io import load_audio
+from alm.model.audio_tokens import split_windows
+from alm.processor import PLACEHOLDER, Conversation
+
+logger = logging.getLogger(__name__)
+
+SHARD_BYTES = 256 * 2**20  # a shard is written once this many bytes are pending
+ENCODE_BATCH = 16  # windows per encoder call in the precompute pass
+DTYPES = {"float16": torch.float16, "float32": torch.float32}
+
+
+def default_cache_root() -> Path:
+    from alm.weights.cache import alm_home
+
+    return alm_home() / "feature-cache"
+
+
+def encoder_identity(model) -> str:
+    """`<base name>-<16 hex>`: the encoder's base and a sha256 over its parameter names, shapes and bytes."""
+    digest = hashlib.sha256(str(model.config.audio_base).encode())
+    for name, tensor in sorted(model.audio_encoder.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
+        digest.update(t.view(torch.uint8).numpy().tobytes())
+    base = str(model.config.audio_base).rstrip("/").replace("builtin:", "")
+    label = re.sub(r"[^A-Za-z0-9._-]+", "-", base.rsplit("/", 1)[-1])[:40] or "encoder"
+    return f"{label}-{digest.hexdigest()[:16]}"
+
+
+def window_key(window: np.ndarray) -> str:
+    return hashlib.sha256(np.ascontiguousarray(window, dtype=np.float32).tobytes()).hexdigest()
+
+
+class FeatureCache:
+    """Encoder frames (T, C) per window key, in `<root>/<encoder_id>/shard-*.safetensors`."""
+
+    def __init__(self, root: str | Path, encoder_id: str, dtype: str = "float16"):
+        self.dir = Path(root).expanduser() / encoder_id
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dtype = DTYPES[dtype]
+        self.hits = 0  # windows found by `lookup` in this process
+        self.misses = 0  # windows `lookup` did not find
+        self.reload()
+
+    def reload(self) -> None:
+        """Re-read the shard headers (after other processes wrote shards)."""
+        self._index: dict[str, str] = {}
+        for shard in sorted(self.dir.glob("shard-*.safetensors")):
+            with safe_open(str(shard), framework="pt") as f:
+                for key in f.keys():
+                    self._index[key] = shard.name
+        self._handles: dict[str, object] = {}
+        self._pid = os.getpid()
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._index
+
+    def get(self, key: str) -> torch.Tensor | None:
+        """(T, C) float32 frames of one window, or None."""
+        shard = self._index.get(key)
+        if shard is None:
+            return None
+        if self._pid != os.getpid():  # a DataLoader worker: open its own handles
+            self._handles, self._pid = {}, os.getpid()
+        if shard not in self._handles:
+            self._handles[shard] = safe_open(str(self.dir / shard), framework="pt")
+        return self._handles[shard].get_tensor(key).float()
+
+    def lookup(self, windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Frames (W, T, C) zero-padded, and lengths (W,), for windows in order; None if any is missing."""
+        found = [self.get(window_key(w)) for w in windows]
+        missing = sum(f is None for f in found)
+        self.hits += len(found) - missing
+        self.misses += missing
+        if missing:
+            return None
+        lengths = torch.tensor([f.shape[0] for f in found])
+        frames = torch.zeros(len(found), int(lengths.max()), found[0].shape[1])  # W, T, C
+        for i, f in enumerate(found):
+            frames[i, : f.shape[0]] = f
+        return frames, lengths
+
+    def write_shard(self, entries: dict[str, torch.Tensor]) -> None:
+        """Store entries as one new shard (temp file, then rename)."""
+        if not entries:
+            return
+        name = f"shard-{uuid.uuid4().hex[:12]}.safetensors"
+        tmp = self.dir / f".{name}.tmp"
+        try:
+            save_file({k: v.to(self.dtype).contiguous() for k, v in entries.items()}, str(tmp))
+            os.replace(tmp, self.dir / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+        for key in entries:
+            self._index[key] = name
+
+
+@torch.no_grad()
+def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: int = 0, num_processes: int = 1,
+               progress: bool = True) -> tuple[int, int]:
+    """Encode every window of `paths[rank::num_processes]` not yet cached; returns (hits, misses)."""
+    encoder = model.audio_encoder
+    device = next(encoder.parameters()).device
+    was_training = encoder.training
+    encoder.eval()
+    hits = misses = 0
+    queue: list[tuple[str, np.ndarray]] = []
+    pending: dict[str, torch.Tensor] = {}
+    pending_bytes = 0
+
+    def encode(items):
+        nonlocal pending_bytes
+        items = sorted(items, key=lambda kw: len(kw[1]))
+        for start in range(0, len(items), ENCODE_BATCH):
+            chunk = items[start : start + ENCODE_BATCH]
+            # Each window as its own clip: the processor makes exactly the mel that training would.
+            batch = processor([Conversation([{"role": "user", "content": PLACEHOLDER}], [w]) for _, w in chunk])
+            frames, lengths = encoder(batch["audio_mel"].to(device), batch["audio_mel_lengths"].to(device))  # W, T, C
+            for (key, _), f, n in zip(chunk, frames, lengths.tolist()):
+                pending[key] = f[:n].to(cache.dtype).cpu().clone()
+                pending_bytes += pending[key].numel() * pending[key].element_size()
+
+    mine = sorted(set(paths))[rank::num_processes]
+    queued: set[str] = set()
+    bar = tqdm(mine, desc="feature cache", unit="clip", disable=not progress, dynamic_ncols=True)
+    for path in bar:
+        for window in split_windows(load_audio(path), processor.config.window_seconds):
+            key = window_key(window)
+            if key in cache or key in queued:
+                hits += 1
+                continue
+            misses += 1
+            queued.add(key)
+            queue.append((key, window))
+        if len(queue) >= 8 * ENCODE_BATCH:
+            encode(queue)
+            queue = []
+        if pending_bytes >= SHARD_BYTES:
+            cache.write_shard(pending)
+            pending, pending_bytes = {}, 0
+        bar.set_postfix(hits=hits, misses=misses, refresh=False)
+    encode(queue)
+    cache.write_shard(pending)
+    bar.close()
+    encoder.train(was_training)
+    return hits, misses
