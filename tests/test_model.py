@@ -99,14 +99,14 @@ def test_gradients_reach_every_aligner_parameter(tiny_model, overrides):
 def test_tiny_model_learns_to_tell_four_tones_apart(tiny_model):
     """End to end: a few dozen steps on 4 clips make greedy answers name each clip's own label."""
     torch.manual_seed(0)
-    model, processor = tiny_model()
+    model, processor = tiny_model(lora_dropout=0.0)
     labels = {200: "low tone", 500: "bell", 1200: "beep", 3000: "siren"}
     train = processor([Conversation([{"role": "user", "content": "<audio>What sound is this?"},
                                      {"role": "assistant", "content": label}], [tone(freq, 1.0)])
                        for freq, label in labels.items()], train=True)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
-    for _ in range(60):
+    for _ in range(100):
         loss = model(**train).loss
         loss.backward()
         optimizer.step()

@@ -99,15 +99,15 @@ class AlmForConditionalGeneration(PreTrainedModel):
     # ----------------------------------------------------------------- building and saving
     @classmethod
     def from_bases(cls, config: AlmConfig, dtype=torch.float32, lora: bool = True, seed: int = 0):
-        """A new model: pretrained encoder and LLM from the config's bases, a fresh aligner (seeded), fresh LoRA."""
+        """A new model: pretrained encoder and LLM from the config's bases, a fresh aligner and LoRA (seeded)."""
         encoder = load_audio_encoder(config, dtype)
         llm = load_language_model(config, dtype)
-        with torch.random.fork_rng():
+        with torch.random.fork_rng():  # aligner and LoRA initialisation depend on `seed` alone
             torch.manual_seed(seed)
             model = cls(config, audio_encoder=encoder, language_model=llm)
+            if lora:
+                model.language_model = add_lora(model.language_model, config)
         model.aligner.to(dtype)
-        if lora:
-            model.language_model = add_lora(model.language_model, config)
         model.freeze_defaults()
         return model
 
