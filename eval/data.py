@@ -17,6 +17,7 @@ from typing import Any
 
 from alm.errors import AlmError
 from eval.metrics.aqa import WORD, YES_NO, majority
+from eval.metrics.speech import normalize_transcript
 from eval.registry import Benchmark
 from eval.text import normalize
 
@@ -100,6 +101,8 @@ def _offline_reference(bench: Benchmark, record, meta: dict[str, Any]) -> dict[s
     if family == "captioning":
         captions = [c for c in meta.get("captions") or [meta.get("caption") or record.output] if c]
         return {"captions": captions} if captions else None
+    if family == "speech":
+        return _speech_reference(meta.get("transcript"), meta.get("language") or "")
     if family == "hallucination":
         answer = str(meta.get("answer", "")).lower()
         if record.negative_mode is None or answer not in ("yes", "no"):
@@ -118,6 +121,13 @@ def _offline_reference(bench: Benchmark, record, meta: dict[str, Any]) -> dict[s
     kind = record.id.rsplit(":", 1)[-1].split("#")[0]
     group = record.task if kind.isdigit() or kind == record.task else f"{record.task}:{kind}"
     return {"answers": [text], "kind": WORD, "group": group}
+
+
+def _speech_reference(transcript: Any, language: str) -> dict[str, Any] | None:
+    """What is said (kept as written; scored after `normalize_transcript`); None when nothing is."""
+    if not isinstance(transcript, str) or not normalize_transcript(transcript):
+        return None
+    return {"transcript": transcript, "language": language}
 
 
 # --------------------------------------------------------------------------------------- public sets
@@ -159,6 +169,12 @@ def _public(bench: Benchmark, root: str | Path | None) -> BenchmarkData:
             if clip.captions:
                 items.append(Item(clip.id, _audio(clip), prompts[i % len(prompts)].format(label="", question=""),
                                   {"captions": list(clip.captions)}, info={"dataset": clip.dataset}))
+    elif family == "speech":
+        for i, clip in enumerate(clips):
+            ref = _speech_reference(clip.transcript, clip.language)
+            if ref:
+                items.append(Item(clip.id, _audio(clip), prompts[i % len(prompts)].format(label="", question=""),
+                                  ref, info={"dataset": clip.dataset}))
     elif family == "aqa":
         annotators = _clotho_aqa_annotators(folder, bench.data.split) if bench.data.source == "clotho_aqa" else {}
         k = 0

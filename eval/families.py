@@ -21,7 +21,8 @@ from eval.metrics.aqa import YES_NO, AqaReference, aqa_scores, majority, read_an
 from eval.metrics.captioning import CaptionScorer
 from eval.metrics.classification import accuracy, confusion_matrix, mean_average_precision, per_class_accuracy
 from eval.metrics.hallucination import yes_no_scores
-from eval.registry import Benchmark
+from eval.metrics.speech import item_scores, normalize_transcript, read_transcript, speech_scores
+from eval.registry import Benchmark, lower_is_better
 from eval.text import parse_pope
 
 MODEL, NO_AUDIO, CHANCE, MAJORITY = "model", "no_audio", "chance", "majority"
@@ -203,11 +204,54 @@ def score_hallucination(bench: Benchmark, data: BenchmarkData, texts: dict[str, 
     return Scored(scores, baselines, {"per_mode": per_mode}, _per_item(texts, fields))
 
 
+# ------------------------------------------------------------------------------------ speech content
+def score_speech(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder=None) -> Scored:
+    refs = [normalize_transcript(it.reference["transcript"]) for it in data.items]
+    languages = [it.reference.get("language") or "unknown" for it in data.items]
+    systems: dict[str, list[str]] = {}
+    fields: dict[str, dict[str, list[Any]]] = {}
+    quoted: dict[str, float] = {}
+    for system, answers in texts.items():
+        read = [read_transcript(a) for a in answers]
+        systems[system] = [text for text, _ in read]
+        quoted[system] = sum(q for _, q in read) / len(read)
+        per_item = [item_scores(r, h) for r, h in zip(refs, systems[system])]
+        fields[system] = {"read": systems[system], "quoted": [q for _, q in read],
+                          "wer": [p["wer"] for p in per_item], "correct": [bool(p["exact_match"]) for p in per_item]}
+    baselines = {}
+    if len(refs) > 1:
+        order = list(range(len(refs)))
+        random.Random(bench.seed).shuffle(order)
+        other = {order[k]: order[(k + 1) % len(order)] for k in range(len(order))}
+        systems[CHANCE] = [refs[other[i]] for i in range(len(refs))]
+        baselines[CHANCE] = "the transcript of another, randomly paired clip"
+    counts = Counter(normalize_transcript(it.reference["transcript"]) for it in data.pool or data.items)
+    common = sorted(counts.items(), key=lambda kv: (-kv[1], len(kv[0]), kv[0]))[0][0]
+    systems[MAJORITY] = [common] * len(refs)
+    baselines[MAJORITY] = f"always the benchmark's most frequent transcript ({common!r})"
+    scores = {system: speech_scores(refs, hyps) for system, hyps in systems.items()}
+    for system, share in quoted.items():
+        scores[system]["quoted"] = share  # share of answers read from a quotation
+    per_language = {system: _language_scores(languages, refs, systems[system]) for system in texts}
+    return Scored(scores, baselines, {"per_language": per_language}, _per_item(texts, fields))
+
+
+def _language_scores(languages: list[str], refs: list[str], hyps: list[str]) -> dict[str, dict[str, float]]:
+    """Corpus-level scores per spoken language, most frequent language first."""
+    order = sorted(Counter(languages).items(), key=lambda kv: (-kv[1], kv[0]))
+    out = {}
+    for lang, n in order:
+        pairs = [(r, h) for r, h, l in zip(refs, hyps, languages) if l == lang]
+        out[lang] = {**speech_scores([r for r, _ in pairs], [h for _, h in pairs]), "support": n}
+    return out
+
+
 SCORERS = {
     "classification": score_classification,
     "captioning": score_captioning,
     "aqa": score_aqa,
     "hallucination": score_hallucination,
+    "speech": score_speech,
 }
 
 
@@ -220,17 +264,27 @@ def score(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], em
 
 
 def headline(bench: Benchmark, scored: Scored) -> dict[str, Any]:
-    """The headline metric for every system, and whether the model beats no-audio and the baselines."""
+    """The headline metric for every system, and whether the model beats no-audio and the baselines.
+
+    "Beats" follows the metric's direction: larger for scores, smaller for error rates (WER, CER).
+    """
     metric = bench.metric
+    lower = lower_is_better(metric)
     values = {s: scored.scores.get(s, {}).get(metric) for s in (MODEL, NO_AUDIO, CHANCE, MAJORITY)}
     # compared as shown (3 decimals): a difference the report cannot show is not a win
     numbers = {s: round(float(v), 3) for s, v in values.items()
-               if isinstance(v, (int, float)) and not np.isnan(v)}
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and not np.isnan(v)}
     model = numbers.get(MODEL)
-    best_baseline = max((numbers[s] for s in (CHANCE, MAJORITY) if s in numbers), default=None)
+    baselines = [numbers[s] for s in (CHANCE, MAJORITY) if s in numbers]
+    best_baseline = (min if lower else max)(baselines, default=None)
+
+    def beats(a: float, b: float) -> bool:
+        return a < b if lower else a > b
+
     return {
         "metric": metric,
+        "lower_is_better": lower,
         **values,
-        "beats_no_audio": None if model is None or NO_AUDIO not in numbers else model > numbers[NO_AUDIO],
-        "beats_baselines": None if model is None or best_baseline is None else model > best_baseline,
+        "beats_no_audio": None if model is None or NO_AUDIO not in numbers else beats(model, numbers[NO_AUDIO]),
+        "beats_baselines": None if model is None or best_baseline is None else beats(model, best_baseline),
     }

@@ -1,5 +1,5 @@
 """PNG plots (matplotlib, Agg backend): per-class accuracy, confusion matrix, yes-ratio per
-negative-sampling mode, accuracy per question group, caption metrics per system."""
+negative-sampling mode, accuracy per question group, caption and speech metrics per system."""
 
 from __future__ import annotations
 
@@ -156,4 +156,7 @@ def plot_benchmark(folder: Path, name: str, family: str, scores: dict[str, Any],
         out.append(metric_bars(folder / f"{name}-metrics.png", scores,
                                ["bleu_1", "bleu_4", "meteor", "rouge_l", "cider_d", "spice", "spider",
                                 "embedding_similarity"], f"{name}: caption metrics"))
+    elif family == "speech":
+        out.append(metric_bars(folder / f"{name}-metrics.png", scores, ["wer", "cer", "exact_match"],
+                               f"{name}: WER and CER (lower is better), exact match (higher is better)"))
     return [p.name for p in out]

@@ -7,7 +7,7 @@ replaces the built-in one). Suites are the `suites:` tags of the files.
 
 ```yaml
 name: esc50                      # unique; also the results key
-family: classification           # classification | captioning | aqa | hallucination
+family: classification           # classification | captioning | aqa | hallucination | speech
 description: ESC-50 test fold, 50 classes, top-1 accuracy
 suites: [public]
 data:
@@ -32,14 +32,20 @@ import yaml
 from alm.errors import AlmError
 
 BUILTIN_DIR = Path(__file__).parent / "benchmarks"
-FAMILIES = ("classification", "captioning", "aqa", "hallucination")
-# family -> metrics that may be the headline (all higher is better)
+FAMILIES = ("classification", "captioning", "aqa", "hallucination", "speech")
+# family -> metrics that may be the headline (higher is better, except those in LOWER_IS_BETTER)
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "hit_at_1", "map"),
     "captioning": ("cider_d", "spider", "spice", "meteor", "bleu_4", "rouge_l", "embedding_similarity"),
     "aqa": ("accuracy", "accuracy_any", "yes_no_accuracy", "word_accuracy"),
     "hallucination": ("accuracy", "f1", "precision", "recall"),
+    "speech": ("wer", "cer", "exact_match"),
 }
+LOWER_IS_BETTER = frozenset({"wer", "cer"})   # error rates: a win is a smaller number
+
+
+def lower_is_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER
 SPLITS = ("train", "validation", "test", "all")
 LABEL_FIELDS = ("labels", "answer", "transcript")
 NEGATIVE_MODES = ("random", "popular", "adversarial")

@@ -5,10 +5,15 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from eval.registry import lower_is_better
+
 SYSTEMS = ("model", "no_audio", "chance", "majority")
 HEADERS = {"model": "model", "no_audio": "no audio", "chance": "chance", "majority": "majority"}
 WARN_NO_AUDIO = "⚠ NOT above no-audio"
 WARN_BASELINE = "⚠ not above chance/majority"
+# the same flags for an error rate (WER, CER), where the model must be below the others
+WARN_NO_AUDIO_LOWER = "⚠ NOT below no-audio (lower is better)"
+WARN_BASELINE_LOWER = "⚠ not below chance/majority (lower is better)"
 # metrics shown as counts or shares that are not scores
 NOT_SCORES = {"n_yes_no", "n_word"}
 EXAMPLES = 5
@@ -26,13 +31,24 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def _lower(head: dict[str, Any]) -> bool:
+    """Whether the headline is an error rate (results written before the flag existed: by name)."""
+    return bool(head.get("lower_is_better", lower_is_better(str(head.get("metric", "")))))
+
+
+def metric_label(metric: str) -> str:
+    """The metric's name, with ↓ when lower is better."""
+    return f"{metric} ↓" if lower_is_better(metric) else metric
+
+
 def verdict(head: dict[str, Any]) -> str:
-    """The at-a-glance flag of a headline score."""
+    """The at-a-glance flag of a headline score (`beats_*` already follow the metric's direction)."""
     flags = []
+    lower = _lower(head)
     if head.get("beats_no_audio") is False:
-        flags.append(WARN_NO_AUDIO)
+        flags.append(WARN_NO_AUDIO_LOWER if lower else WARN_NO_AUDIO)
     if head.get("beats_baselines") is False:
-        flags.append(WARN_BASELINE)
+        flags.append(WARN_BASELINE_LOWER if lower else WARN_BASELINE)
     if head.get("beats_no_audio") is None and head.get("model") is not None:
         flags.append("no no-audio score")
     return "; ".join(flags) if flags else "ok"
@@ -70,13 +86,16 @@ def render(results: dict[str, Any]) -> str:
     lines.append(f"- label mapping and caption similarity: {settings.get('embedding_model')}")
     lines.append("- baselines: *no audio* = the same LLM given the question without the clip; *chance* and "
                  "*majority* are described per benchmark")
+    if any(lower_is_better(m) for b in results["benchmarks"].values() for sc in b["scores"].values() for m in sc):
+        lines.append("- ↓ marks error rates (lower is better); every other metric is higher-is-better")
     lines.append("")
     lines.append("## Summary")
     lines.append("")
     rows = []
     for name, b in results["benchmarks"].items():
         head = b["headline"]
-        rows.append([name, b["family"], head["metric"], *(fmt(head.get(s)) for s in SYSTEMS), str(b["n_items"]),
+        rows.append([name, b["family"], metric_label(head["metric"]), *(fmt(head.get(s)) for s in SYSTEMS),
+                     str(b["n_items"]),
                      verdict(head)])
     lines += _table(rows, ["benchmark", "family", "metric", *(HEADERS[s] for s in SYSTEMS), "items", "flag"])
     for name, why in results.get("skipped", {}).items():
@@ -105,13 +124,13 @@ def _section(name: str, b: dict[str, Any]) -> list[str]:
     head = b["headline"]
     flag = verdict(head)
     if flag != "ok":
-        lines.append(f"- **{flag}** on {head['metric']}")
+        lines.append(f"- **{flag}** on {metric_label(head['metric'])}")
     lines.append("")
     scores = b["scores"]
     unavailable: dict[str, str] = {}
     rows = []
     for metric in _metric_names(scores):
-        row = [metric]
+        row = [metric_label(metric)]
         for s in SYSTEMS:
             value = scores.get(s, {}).get(metric)
             if isinstance(value, str) and value.startswith("unavailable"):
@@ -133,6 +152,9 @@ def _section(name: str, b: dict[str, Any]) -> list[str]:
                                                           ("accuracy", "precision", "recall", "f1", "yes_ratio"))])
         lines += _table(rows, ["mode", "system", "accuracy", "precision", "recall", "f1", "yes-ratio"])
         lines.append("")
+    per_language = b.get("breakdown", {}).get("per_language")
+    if per_language:
+        lines += _language_table(per_language)
     for plot in b.get("plots", []):
         lines += [f"![{plot}](plots/{plot})", ""]
     examples = b.get("items", [])[:EXAMPLES]
@@ -148,6 +170,17 @@ def _section(name: str, b: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _language_table(per_language: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    rows = []
+    for lang, s in per_language.get("model", {}).items():
+        for system in ("model", "no_audio"):
+            if lang in per_language.get(system, {}):
+                v = per_language[system][lang]
+                rows.append([lang, HEADERS[system], *(fmt(v.get(k)) for k in ("wer", "cer", "exact_match")),
+                             str(s["support"])])
+    return [*_table(rows, ["language", "system", "wer ↓", "cer ↓", "exact match", "items"]), ""]
+
+
 def _short(text: str, n: int = 90) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -157,6 +190,8 @@ def _ref_text(ref: dict[str, Any]) -> str:
     for key in ("label", "answer"):
         if key in ref:
             return str(ref[key])
+    if "transcript" in ref:
+        return _short(ref["transcript"], 60)
     if "answers" in ref:
         return "/".join(ref["answers"])
     if "captions" in ref:
@@ -189,8 +224,9 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str = "A", name_b: str
     rows = []
     for n in shared:
         ha, hb = a["benchmarks"][n]["headline"], b["benchmarks"][n]["headline"]
-        rows.append([n, ha["metric"], fmt(ha.get("model")), fmt(hb.get("model")), _delta(ha.get("model"),
-                     hb.get("model")), fmt(ha.get("no_audio")), fmt(hb.get("no_audio")), verdict(ha), verdict(hb)])
+        rows.append([n, metric_label(ha["metric"]), fmt(ha.get("model")), fmt(hb.get("model")),
+                     _delta(ha.get("model"), hb.get("model")), fmt(ha.get("no_audio")), fmt(hb.get("no_audio")),
+                     verdict(ha), verdict(hb)])
     lines += _table(rows, ["benchmark", "metric", label_a, label_b, "B − A", f"{name_a} no audio",
                            f"{name_b} no audio", f"{name_a} flag", f"{name_b} flag"])
     lines.append("")
@@ -198,7 +234,8 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str = "A", name_b: str
         sa, sb = a["benchmarks"][n]["scores"].get("model", {}), b["benchmarks"][n]["scores"].get("model", {})
         metrics = [m for m in dict.fromkeys([*sa, *sb]) if m not in NOT_SCORES]
         lines += [f"## {n}", ""]
-        lines += _table([[m, fmt(sa.get(m)), fmt(sb.get(m)), _delta(sa.get(m), sb.get(m))] for m in metrics],
+        lines += _table([[metric_label(m), fmt(sa.get(m)), fmt(sb.get(m)), _delta(sa.get(m), sb.get(m))]
+                         for m in metrics],
                         ["metric", name_a, name_b, "B − A"])
         lines.append("")
     for n in only_a:

@@ -45,7 +45,7 @@ def test_builtin_benchmarks_are_valid():
     for b in benchmarks.values():
         assert b.metric in HEADLINE_METRICS[b.family]
     offline = select(benchmarks, ["offline"], None)
-    assert [b.family for b in offline] == ["classification", "captioning", "aqa", "hallucination"]
+    assert [b.family for b in offline] == ["classification", "captioning", "aqa", "hallucination", "speech"]
 
 
 def test_user_folder_adds_and_replaces(tmp_path: Path):

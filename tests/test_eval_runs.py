@@ -59,6 +59,10 @@ def make_corpus(root: Path) -> Path:
                                 {**meta, "answer": "yes", "asked_label": name}, negative_mode=mode))
             recs.append(_record(f"{name}:existence:{mode}-no", "existence", f"Is there {other}?", "No.", [path],
                                 {**meta, "answer": "no", "asked_label": other}, negative_mode=mode))
+        said, language = {"dog": ("eight", "English"), "rain": ("eight", "English"), "bell": ("Un tucà.", "Catalan"),
+                          "speech": ("Set an alarm for tonight.", "English")}[name]
+        recs.append(_record(f"{name}:speech_content:0", "speech_content", "What is being said?", said, [path],
+                            {**meta, "transcript": said, "language": language, "answer": said}))
         loud = "loud" if name in ("dog", "bell") else "quiet"
         recs.append(_record(f"{name}:loudness:0", "loudness", "Is it loud or quiet?", f"It is {loud}.", [path],
                             {**meta, "answer": loud}))
@@ -282,7 +286,7 @@ def test_alm_eval_local_tiny_model_end_to_end(tiny_model, corpus: Path, tmp_path
     assert results["format"] == "alm-eval/1" and results["model"]["kind"] == "local"
     assert results["settings"]["limit"] == 4 and results["settings"]["max_new_tokens"] == 4
     assert set(results["benchmarks"]) == {"offline-classification", "offline-captioning", "offline-aqa",
-                                          "offline-hallucination"}
+                                          "offline-hallucination", "offline-speech"}
     for b in results["benchmarks"].values():
         assert b["n_items"] == 4 and b["decoding"]["max_new_tokens"] == 4
         assert set(b["scores"]) >= {"model", "no_audio", "chance", "majority"}
