@@ -19,8 +19,9 @@ UNTRAINED_NOTE = (
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Answer a question about one or more audio files (wav, flac, ogg, mp3; any rate; resampled to 16 kHz). "
-        f"The default model, {DEFAULT_MODEL}, is Whisper-base + an MLP aligner + SmolLM2-135M-Instruct with LoRA; "
-        "until trained weights ship its aligner is UNTRAINED, so its answers do not reflect the audio. "
+        f"The default model, {DEFAULT_MODEL}, is Whisper-base + an MLP aligner + SmolLM2-135M-Instruct with LoRA, "
+        "trained on CPU for about an hour on the small offline corpus: it hears coarse sound classes, speech, "
+        "yes/no existence and simple properties, but it is a tiny model, not a general-purpose listener. "
         f"Put {PLACEHOLDER} in the question to place clips inside the text; otherwise they come first."
     )
     parser.add_argument("inputs", nargs="+", metavar="AUDIO... QUESTION",
