@@ -57,22 +57,6 @@ def measure(base_url: str, model: str, concurrency: int, rounds: int, max_tokens
             "tok_per_s": sum(r[1] for r in results) / wall}
 
 
-def wait(url: str, proc: subprocess.Popen | None, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise SystemExit(f"the server exited with status {proc.returncode}")
-        try:
-            if httpx.get(url + "/health", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    raise SystemExit(f"{url} did not come up in {timeout:.0f} s")
-
-
 def start_server(engine: str, model: str, port: int, vllm_python: Path) -> subprocess.Popen:
     if engine == "vllm":
         from serve.vllm.launch import start_vllm
@@ -97,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from serve.server import free_port
+    from serve.vllm.launch import wait_healthy
 
     engines = ["transformers", "vllm"] if args.engine == "both" else [args.engine]
     print(f"# {args.model}, {args.clip_seconds:g} s clip, greedy, max_tokens={args.max_tokens}, "
@@ -107,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
         if url is None:
             port = free_port()
             proc = start_server(engine, args.model, port, args.vllm_python)
-            wait(f"http://127.0.0.1:{port}", proc, args.start_timeout)
+            wait_healthy(f"http://127.0.0.1:{port}", proc, args.start_timeout, name=f"the {engine} server")
             url = f"http://127.0.0.1:{port}/v1"
         try:
             for c in args.concurrency:

@@ -80,20 +80,21 @@ def start_vllm(model: str, python: Path, host: str, port: int, served_name: str 
                             start_new_session=True)
 
 
-def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 300) -> None:
+def wait_healthy(url: str, proc: subprocess.Popen | None, timeout: float = 300, name: str = "vLLM") -> None:
+    """Poll `url`/health until it answers 200; fail early if `proc` (when given) exits."""
     import httpx
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AlmError(f"vLLM exited with status {proc.returncode} before it was ready (see its log above)")
+        if proc is not None and proc.poll() is not None:
+            raise AlmError(f"{name} exited with status {proc.returncode} before it was ready (see its log above)")
         try:
             if httpx.get(url + "/health", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(1)
-    raise AlmError(f"vLLM did not become ready within {timeout:.0f} s")
+    raise AlmError(f"{name} did not become ready within {timeout:.0f} s")
 
 
 def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
