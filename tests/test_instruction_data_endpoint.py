@@ -4,9 +4,6 @@ cache and resume."""
 from __future__ import annotations
 
 import json
-import threading
-from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -14,57 +11,12 @@ from instruction_data.clips import Clip
 from instruction_data.errors import EndpointError
 from instruction_data.generate.endpoint import EndpointGenerator, check_pair, parse_pairs
 from instruction_data.generate.llm_client import ChatClient, EndpointConfig
+from fake_openai import serve  # noqa: F401 - pytest fixture
 
 GOOD_REPLY = json.dumps([{"question": "Where might this be recorded?", "answer": "On a farm, near a barn."},
                          {"question": "What happens next?", "answer": "The rooster may crow again."}])
 
 
-class FakeServer:
-    """An OpenAI-style /v1/chat/completions whose replies come from `respond(request_body, n)`."""
-
-    def __init__(self, respond: Callable[[dict, int], tuple[int, str]]) -> None:
-        self.respond, self.requests = respond, []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                server.requests.append((self.path, self.headers.get("Authorization"), body))
-                status, content = server.respond(body, len(server.requests))
-                payload = (json.dumps({"choices": [{"message": {"role": "assistant", "content": content}}]})
-                           if status == 200 else json.dumps({"error": content}))
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                if status == 429:
-                    self.send_header("Retry-After", "0")
-                self.end_headers()
-                self.wfile.write(payload.encode())
-
-            def log_message(self, *args) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
-
-
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable], FakeServer]]:
-    servers = []
-
-    def start(respond):
-        server = FakeServer(respond)
-        server.thread.start()
-        servers.append(server)
-        return server
-
-    yield start
-    for server in servers:
-        server.httpd.shutdown()
-        server.httpd.server_close()
 
 
 def _clips(n: int) -> list[Clip]:
