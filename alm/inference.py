@@ -85,7 +85,7 @@ class Assistant:
         if use_transcripts:
             from alm.transcribe import Transcriber
 
-            transcriber = Transcriber(alm.config.audio_base, dtype=dtype, device=device)
+            transcriber = Transcriber(alm.config.audio_base, device=device)
         return cls(alm, processor, transcriber)
 
     @property
@@ -93,7 +93,8 @@ class Assistant:
         return bool(self.model.config.trained)
 
     # ------------------------------------------------------------------ internals
-    def _with_transcripts(self, conv: Conversation) -> Conversation:
+    def with_transcripts(self, conv: Conversation) -> Conversation:
+        """The conversation with its clips' Whisper transcripts, if this assistant transcribes and it has none."""
         if self.transcriber is None or conv.transcripts is not None:
             return conv
         return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
@@ -116,7 +117,7 @@ class Assistant:
     def answer_batch(self, conversations: list[Conversation], params: SamplingParams | None = None) -> list[Answer]:
         """Answer several conversations in one batched generate call."""
         params = params or SamplingParams()
-        convs = [self._with_transcripts(c) for c in conversations]
+        convs = [self.with_transcripts(c) for c in conversations]
         inputs = self._inputs(convs)
         kwargs = self._generate_kwargs(params)
         with self._lock:
@@ -150,7 +151,7 @@ class Assistant:
         `transcripts` (one per clip) are used as given; if omitted and the assistant transcribes, it does so here.
         """
         params = params or SamplingParams()
-        conv = self._with_transcripts(Conversation(messages, audios, transcripts))
+        conv = self.with_transcripts(Conversation(messages, audios, transcripts))
         inputs = self._inputs([conv])
         kwargs = self._generate_kwargs(params)
         streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,

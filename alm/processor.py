@@ -33,6 +33,11 @@ def check_clip(wave: np.ndarray, config, name: str) -> None:
                          f"{config.max_audio_seconds:g} s (max_audio_seconds)")
 
 
+def transcript_text(transcript: str) -> str:
+    """What follows a clip's audio tokens in a speech-aware prompt (the vLLM plugin uses the same words)."""
+    return f' (speech transcript: "{transcript.strip()}")'
+
+
 @dataclass
 class Conversation:
     messages: list[dict]
@@ -89,7 +94,7 @@ class AlmProcessor:
             out.append(self.config.audio_token * num_audio_tokens(len(wave), self.config))
             transcript = conv.transcripts[i] if conv.transcripts else None
             if transcript is not None:
-                out.append(f' (speech transcript: "{transcript.strip()}")')
+                out.append(transcript_text(transcript))
             out.append(pieces[i + 1])
         return "".join(out)
 

@@ -145,7 +145,7 @@ def build_chat(backend, title: str = "alm chat") -> gr.Blocks:
             show_transcripts = gr.Checkbox(value=False, label="Show speech transcripts",
                                            interactive=backend.can_transcribe,
                                            info=None if backend.can_transcribe else
-                                           "start with --transcribe to get Whisper transcripts")
+                                           "this model does not transcribe; start with --transcribe for Whisper transcripts")
         settings = [temperature, top_p, max_tokens, seed, show_transcripts]
         box.submit(submit, [box, turns, *settings], [chatbot, turns, box], api_name="chat")
         regen.click(regenerate, [turns, *settings], [chatbot, turns], api_name="regenerate")

@@ -14,8 +14,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--transcribe", action="store_true",
-                        help="give the LLM Whisper transcripts of the clips and allow showing them")
+    parser.add_argument("--transcribe", action=argparse.BooleanOptionalAction, default=None,
+                        help="give the LLM Whisper's transcript of each clip and allow showing them, or not "
+                             "(default: as the model was trained; alm-tiny: yes)")
     parser.add_argument("--api-url", default=None,
                         help="talk to this OpenAI-compatible server (e.g. http://127.0.0.1:8000/v1) instead of "
                              "loading the model")

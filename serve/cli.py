@@ -32,7 +32,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="require 'Authorization: Bearer KEY' on /v1 (default: $ALM_API_KEY; none = open). "
                              "The chat then asks for user 'alm' with this key as password.")
     parser.add_argument("--no-chat", action="store_true", help="do not serve the Gradio chat")
-    parser.add_argument("--transcribe", action="store_true", help="give the LLM Whisper transcripts of clips")
+    parser.add_argument("--transcribe", action=argparse.BooleanOptionalAction, default=None,
+                        help="give the LLM Whisper's transcript of each clip (LTU-AS) or not (default: as the model "
+                             "was trained; alm-tiny: yes)")
     group = parser.add_argument_group("limits and batching (transformers engine)")
     group.add_argument("--max-request-mb", type=float, default=64, help="request body limit (413 above)")
     group.add_argument("--max-in-flight", type=int, default=32, help="queued + running requests (503 above)")
@@ -55,11 +57,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="extra argument for vLLM's server (repeatable), e.g. --vllm-arg=--max-num-seqs=16")
 
 
-def load_assistant(model: str, device: str = "cpu", transcribe: bool = False):
+def load_assistant(model: str, device: str = "cpu", transcribe: bool | None = None):
+    """`transcribe`: None follows the model's config (`speech_transcripts`)."""
     _quiet()
     from alm.inference import Assistant
 
-    return Assistant.load(model, device=device, speech_transcripts=True if transcribe else None)
+    return Assistant.load(model, device=device, speech_transcripts=transcribe)
 
 
 def _quiet() -> None:

@@ -225,7 +225,8 @@ class TransformersEngine:
 
     def usage(self, conv: Conversation, text: str) -> tuple[int, int]:
         """(prompt_tokens, completion_tokens) for a streamed answer (answer_stream does not report them)."""
-        batch = self.assistant.processor([conv])
+        conv = self.assistant.with_transcripts(conv)
+        batch = self.assistant.processor([conv])  # transcripts come from the cache the stream just filled
         completion = self.assistant.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
         return int(batch["attention_mask"].sum()), len(completion)
 

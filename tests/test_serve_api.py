@@ -126,6 +126,36 @@ def test_streaming_matches_non_streaming_and_reports_usage(client):
     assert usage.prompt_tokens == whole.usage.prompt_tokens
 
 
+class _WordTranscriber:
+    """Stands in for Whisper: every clip 'says' the same few words."""
+
+    def transcribe(self, wave):
+        return "the quick brown fox jumps"
+
+
+def test_transcripts_are_in_the_prompt_and_in_streamed_usage(tiny_bases, tmp_path):
+    """A speech-aware assistant: the transcript tokens count in prompt_tokens, streamed or not."""
+    audio_base, text_base = tiny_bases
+    path = save_tiny_checkpoint(tmp_path / "ckpt", audio_base, text_base, tiny_whisper_config().to_dict())
+    plain = Assistant.load(str(path))
+    aware = Assistant(plain.model, plain.processor, transcriber=_WordTranscriber())
+    messages = [user(input_audio(tone(500, 1.0)), text("What is said?"))]
+    counts = {}
+    for name, assistant in (("plain", plain), ("aware", aware)):
+        thread, _ = serve(assistant)
+        with thread as url:
+            client = openai.OpenAI(base_url=url + "/v1", api_key="unused", max_retries=0, timeout=120)
+            whole = client.chat.completions.create(model=MODEL, messages=messages, max_tokens=4)
+            usage = [c.usage for c in client.chat.completions.create(
+                model=MODEL, messages=messages, max_tokens=4, stream=True, stream_options={"include_usage": True})
+                if c.usage][0]
+            assert usage.prompt_tokens == whole.usage.prompt_tokens
+            counts[name] = whole.usage.prompt_tokens
+    extra = len(plain.processor.tokenizer(' (speech transcript: "the quick brown fox jumps")',
+                                          add_special_tokens=False)["input_ids"])
+    assert counts["aware"] == counts["plain"] + extra
+
+
 def test_max_tokens_stop_and_seed(client):
     messages = [user(input_audio(tone(700, 1.0)), text("Tell me."))]
     long = client.chat.completions.create(model=MODEL, messages=messages, max_tokens=16).choices[0]

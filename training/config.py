@@ -46,10 +46,12 @@ class ModelSection:
     lora_dropout: float | None = None  # new model: LoRA dropout
     lora_targets: list[str] | None = None  # new model: LLM modules given LoRA adapters
     quantization: Literal["4bit"] | None = None  # QLoRA: load the LLM in 4 bit (needs bitsandbytes and CUDA)
+    speech_transcripts: bool | None = None  # give the LLM Whisper transcripts of the clips (LTU-AS); unset: keep
 
 
+# AlmConfig fields only a new model sets (quantization and speech_transcripts also apply to init_from)
 NEW_MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSection)
-                         if f.name not in ("init_from", "quantization"))  # AlmConfig fields of a new model
+                         if f.name not in ("init_from", "quantization", "speech_transcripts"))
 
 
 @dataclass
@@ -100,6 +102,7 @@ class TrainConfig:
     precision: Literal["bf16", "fp16", "fp32"] = "bf16"  # autocast dtype (fp16 needs a GPU)
     gradient_checkpointing: bool = False  # recompute LLM activations in backward (less memory, ~30% slower)
     feature_cache: str = "auto"  # frozen encoder outputs: auto ($ALM_HOME/feature-cache), off, or a folder
+    transcript_cache: str = "auto"  # Whisper transcripts (speech-aware models): auto ($ALM_HOME/transcript-cache) or a folder
     cache_dtype: Literal["float16", "float32"] = "float16"  # how cached encoder outputs are stored
     tensorboard: bool = True  # also log to TensorBoard in <output_dir>/tensorboard, if it is installed
     description: str = ""  # free text, kept in the training record
@@ -117,7 +120,7 @@ class TrainConfig:
 
 
 # Fields that may differ between a checkpoint's config and the resuming one.
-RESUME_FREE_FIELDS = ("checkpoint_every", "keep_checkpoints", "eval_every", "log_every", "tensorboard",
+RESUME_FREE_FIELDS = ("checkpoint_every", "keep_checkpoints", "eval_every", "log_every", "tensorboard", "transcript_cache",
                       "description", "data.num_workers", "data.sample_answers")
 
 

@@ -84,6 +84,7 @@ class Example:
     sound: list[str]  # absolute audio paths, one per placeholder
     length: int  # tokens after placeholder expansion (<= max_length)
     truncated: bool = False  # cut to max_length at collation
+    transcripts: list[str] | None = None  # Whisper transcript per clip (speech-aware models), else None
 
 
 @dataclass
@@ -113,15 +114,18 @@ class ClipLengths:
 
 
 def prepare_examples(records: list[Record], processor: AlmProcessor, max_length: int, overlong: str,
-                     clip_lengths: ClipLengths | None = None) -> tuple[list[Example], DataStats]:
-    """Token length of every record (exact: the real chat template and audio token counts); apply max_length."""
+                     clip_lengths: ClipLengths | None = None,
+                     transcripts: dict[str, str] | None = None) -> tuple[list[Example], DataStats]:
+    """Token length of every record (exact: the real chat template, audio token counts and transcripts, if
+    `transcripts` maps each audio path to its text); apply max_length."""
     clip_lengths = clip_lengths or ClipLengths()
     audio_id = processor.config.audio_token_id
     examples, stats = [], DataStats(selected=len(records))
     for record in records:
         messages = record_messages(record)
         silent = [np.zeros(clip_lengths(p), dtype=np.float32) for p in record.sound]  # only lengths matter here
-        ids, labels = processor.tokenize(Conversation(messages, silent), train=True, add_generation_prompt=False)
+        texts = [transcripts[p] for p in record.sound] if transcripts is not None else None
+        ids, labels = processor.tokenize(Conversation(messages, silent, texts), train=True, add_generation_prompt=False)
         length, truncated = len(ids), False
         if length > max_length:
             audio_end = max((i + 1 for i, t in enumerate(ids) if t == audio_id), default=0)
@@ -132,7 +136,7 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
             else:
                 stats.skipped_overlong += 1
                 continue
-        examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated))
+        examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated, texts))
     stats.kept = len(examples)
     stats.per_task = dict(sorted(Counter(e.task for e in examples).items()))
     stats.mean_tokens = round(sum(e.length for e in examples) / max(1, len(examples)), 1)
@@ -174,7 +178,7 @@ class Collator:
         self.cache = cache
 
     def __call__(self, examples: list[Example]) -> dict[str, torch.Tensor]:
-        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound]) for ex in examples]
+        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts) for ex in examples]
         batch = self.processor(convs, train=True)
         if batch["input_ids"].shape[1] > self.max_length:  # only `truncated` examples are this long
             for key in ("input_ids", "attention_mask", "labels"):

@@ -40,6 +40,8 @@ from training.config import NEW_MODEL_FIELDS, TrainConfig, resume_differences
 from training.data import (ClipLengths, Collator, Example, epoch_batches, prepare_examples, rank_steps,
                            select_eval_records, select_records)
 from training.feature_cache import FeatureCache, default_cache_root, encoder_identity, precompute
+from training.transcript_cache import (TranscriptCache, default_transcript_root, precompute_transcripts,
+                                       transcripts_by_path)
 from training.logs import MetricsLog
 
 logger = logging.getLogger(__name__)
@@ -114,6 +116,8 @@ def build_model(config: TrainConfig) -> tuple[AlmForConditionalGeneration, AlmPr
         processor = AlmProcessor.from_pretrained(alm_config)  # adds the audio token to the config first
         model = AlmForConditionalGeneration.from_bases(alm_config, lora=config.llm == "lora", seed=config.seed)
         origin = f"new: {m.audio_base} + {m.text_base}"
+    if m.speech_transcripts is not None:
+        model.config.speech_transcripts = m.speech_transcripts
     set_trainable(model, encoder=config.encoder, aligner=config.aligner, llm=config.llm)
     model.config.freeze_encoder = bool(model.config.freeze_encoder and config.encoder == "frozen")
     if config.gradient_checkpointing:
@@ -191,7 +195,7 @@ def sample_answers(accelerator, model, processor, examples: list[Example]) -> li
     out = []
     model.eval()
     for ex in examples:
-        conv = Conversation(ex.messages[:-1], [load_audio(p) for p in ex.sound])
+        conv = Conversation(ex.messages[:-1], [load_audio(p) for p in ex.sound], ex.transcripts)
         batch = to_device(processor([conv], train=False), accelerator.device)
         with accelerator.autocast():
             ids = model.generate(**batch, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, do_sample=False, use_cache=True,
@@ -204,6 +208,22 @@ def sample_answers(accelerator, model, processor, examples: list[Example]) -> li
 
 
 # --------------------------------------------------------------------------- the stage
+def stage_transcripts(config: TrainConfig, audio_base: str, paths: list[str], accelerator,
+                      progress: bool) -> tuple[dict[str, str], dict]:
+    """Whisper transcripts of the stage's clips (path -> text), from the transcript cache, filled first."""
+    from alm.transcribe import Transcriber, default_dtype, transcriber_identity
+
+    root = default_transcript_root() if config.transcript_cache == "auto" else Path(config.transcript_cache)
+    device = str(accelerator.device)
+    cache = TranscriptCache(root, transcriber_identity(audio_base, default_dtype(device)))
+    hits, misses = precompute_transcripts(cache, lambda: Transcriber(audio_base, device=device),
+                                          paths, accelerator.process_index, accelerator.num_processes, progress)
+    accelerator.wait_for_everyone()
+    cache.reload()
+    stats = {"enabled": True, "dir": str(cache.dir), "precompute_hits": hits, "precompute_misses": misses}
+    return transcripts_by_path(cache, paths), stats
+
+
 def manifest_info(root: str) -> dict:
     folder = corpus_dir(root)
     data = (folder / "manifest.json").read_bytes()
@@ -247,11 +267,19 @@ def train_stage(config: TrainConfig, *, recipe: Path | None = None, resume: bool
         f"({sum(p.numel() for p in model.parameters() if p.requires_grad) / 1e6:.2f}M parameters)")
 
     # ---- data
+    records = select_records(config.data, config.seed)
+    eval_records = select_eval_records(config.data, config.seed)
+    transcripts, transcript_stats = None, {"enabled": False}
+    if model.config.speech_transcripts:
+        transcripts, transcript_stats = stage_transcripts(config, model.config.audio_base,
+                                                          [p for r in [*records, *eval_records] for p in r.sound],
+                                                          accelerator, progress and main)
+        say(f"[{name}] transcripts {transcript_stats['dir']}: {transcript_stats['precompute_hits']} clips found, "
+            f"{transcript_stats['precompute_misses']} transcribed")
     lengths = ClipLengths()
-    examples, stats = prepare_examples(select_records(config.data, config.seed), processor, config.max_length,
-                                       config.overlong, lengths)
-    eval_examples, _ = prepare_examples(select_eval_records(config.data, config.seed), processor,
-                                        config.max_length, config.overlong, lengths)
+    examples, stats = prepare_examples(records, processor, config.max_length, config.overlong, lengths, transcripts)
+    eval_examples, _ = prepare_examples(eval_records, processor, config.max_length, config.overlong, lengths,
+                                        transcripts)
     if not examples:
         raise AlmError(f"no training samples fit max_length={config.max_length}")
     say(f"[{name}] data: {stats.kept} samples ({stats.skipped_overlong} over max_length skipped, "
@@ -415,6 +443,7 @@ def train_stage(config: TrainConfig, *, recipe: Path | None = None, resume: bool
             "resumed_from_step": resumed_from,
             "final_train_loss": train_loss,
             "final_eval_loss": eval_loss,
+            "transcripts": transcript_stats,
             "feature_cache": {**cache_stats, "lookup_hits": cache.hits if cache else 0,
                               "lookup_misses": cache.misses if cache else 0},
             "hardware": {"device": str(accelerator.device), "processes": world, "precision": config.precision,

@@ -20,8 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Answer a question about one or more audio files (wav, flac, ogg, mp3; any rate; resampled to 16 kHz). "
         f"The default model, {DEFAULT_MODEL}, is Whisper-base + an MLP aligner + SmolLM2-135M-Instruct with LoRA, "
-        "trained on CPU for about an hour on the small offline corpus: it hears coarse sound classes, speech, "
-        "yes/no existence and simple properties, but it is a tiny model, not a general-purpose listener. "
+        "trained on CPU for about an hour on the small offline corpus; it also reads Whisper's transcript of each "
+        "clip. It hears coarse sound classes, what is said, yes/no existence and simple properties, but it is a "
+        "tiny model, not a general-purpose listener. "
         f"Put {PLACEHOLDER} in the question to place clips inside the text; otherwise they come first."
     )
     parser.add_argument("inputs", nargs="+", metavar="AUDIO... QUESTION",
@@ -32,8 +33,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--temperature", type=float, default=0.0, help="0 = greedy (default)")
     parser.add_argument("--top-p", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--transcribe", action="store_true",
-                        help="also give the LLM a Whisper transcript of each clip (speech-aware, as LTU-AS)")
+    parser.add_argument("--transcribe", action=argparse.BooleanOptionalAction, default=None,
+                        help="give the LLM Whisper's transcript of each clip (LTU-AS) or not (default: as the model "
+                             "was trained; alm-tiny: yes)")
     parser.add_argument("--show-transcript", action="store_true", help="print the transcripts (implies --transcribe)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default: cpu)")
     parser.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
@@ -62,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     assistant = Assistant.load(args.model, device=args.device,
-                               speech_transcripts=args.transcribe or args.show_transcript or None)
+                               speech_transcripts=True if args.show_transcript else args.transcribe)
     loaded = time.perf_counter()
     if not assistant.trained:
         print(UNTRAINED_NOTE.format(model=args.model), file=sys.stderr)

@@ -2,7 +2,8 @@
 
 The processor cuts each clip into Whisper windows of log-mel exactly as `alm.processor` does and
 expands the `<|audio|>` placeholder to `num_audio_tokens(clip)` copies (the one definition in
-`alm.model.audio_tokens`); the encoder and aligner are alm's own modules, so audio embeddings are
+`alm.model.audio_tokens`), followed for speech-aware models by the tokens of the clip's Whisper
+transcript, worded as `alm.processor.transcript_text` words it; the encoder and aligner are alm's own modules, so audio embeddings are
 the transformers engine's; the LLM is vLLM's implementation of the text architecture, with the
 LoRA already merged into its weights by `serve.vllm.export`.
 
@@ -30,6 +31,7 @@ from vllm.multimodal.processing import (
     BaseProcessingInfo,
     PromptReplacement,
     PromptUpdate,
+    PromptUpdateDetails,
 )
 from vllm.sequence import IntermediateTensors
 
@@ -40,8 +42,19 @@ from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
 from alm.audio.features import mel_windows
 from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
+from alm.processor import transcript_text
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
+_transcribers: dict[str, object] = {}  # audio_base -> alm.transcribe.Transcriber, loaded on first use
+
+
+def transcribe(audio_base: str, wave: np.ndarray) -> str:
+    """Whisper's transcript of one clip, as the transformers engine makes it (speech-aware models)."""
+    if audio_base not in _transcribers:
+        from alm.transcribe import Transcriber
+
+        _transcribers[audio_base] = Transcriber(audio_base, device="cpu")  # runs in vLLM's front-end process
+    return _transcribers[audio_base].transcribe(wave)
 
 
 class AlmProcessingInfo(BaseProcessingInfo):
@@ -85,7 +98,8 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         config = self.info.get_hf_config()
         extractor = self.info.get_feature_extractor()
         clips = hf_data.get("audio") or hf_data.get("audios") or []
-        windows, num_windows, num_tokens = [], [], []
+        tokenizer = self.info.get_tokenizer()
+        windows, num_windows, num_tokens, transcript_ids, transcript_lens = [], [], [], [], []
         for wave in clips:
             wave = np.asarray(wave, dtype=np.float32).reshape(-1)
             if len(wave) > self.info.max_audio_samples():
@@ -95,35 +109,54 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
             windows += mels
             num_windows.append(len(mels))
             num_tokens.append(num_audio_tokens(len(wave), config))
+            if config.speech_transcripts:  # the text alm.processor puts after the clip's audio tokens
+                ids = tokenizer.encode(transcript_text(transcribe(config.audio_base, wave)), add_special_tokens=False)
+                transcript_ids += ids
+                transcript_lens.append(len(ids))
         if not windows:
             return BatchFeature({})
         lengths = [m.shape[-1] for m in windows]
         mel = np.zeros((len(windows), windows[0].shape[0], max(lengths)), dtype=np.float32)  # W, M, Tm
         for i, m in enumerate(windows):
             mel[i, :, : m.shape[-1]] = m
-        return BatchFeature({
+        features = {
             "audio_mel": torch.from_numpy(mel),
             "audio_mel_lengths": torch.tensor(lengths, dtype=torch.long),
             "audio_num_windows": torch.tensor(num_windows, dtype=torch.long),
             "audio_num_tokens": torch.tensor(num_tokens, dtype=torch.long),
-        })
+        }
+        if config.speech_transcripts:
+            features["audio_transcript_ids"] = torch.tensor(transcript_ids, dtype=torch.long)
+            features["audio_transcript_lens"] = torch.tensor(transcript_lens, dtype=torch.long)
+        return BatchFeature(features)
 
     def _get_mm_fields_config(self, hf_inputs: BatchFeature, hf_processor_mm_kwargs: Mapping[str, object]):
         num_windows = hf_inputs.get("audio_num_windows", torch.zeros(0, dtype=torch.long))
-        return dict(
+        fields = dict(
             audio_mel=MultiModalFieldConfig.flat_from_sizes("audio", num_windows),
             audio_mel_lengths=MultiModalFieldConfig.flat_from_sizes("audio", num_windows),
             audio_num_windows=MultiModalFieldConfig.batched("audio"),
             audio_num_tokens=MultiModalFieldConfig.batched("audio"),
         )
+        if "audio_transcript_lens" in hf_inputs:
+            fields["audio_transcript_ids"] = MultiModalFieldConfig.flat_from_sizes(
+                "audio", hf_inputs["audio_transcript_lens"])
+            fields["audio_transcript_lens"] = MultiModalFieldConfig.batched("audio")
+        return fields
 
     def _get_prompt_updates(self, mm_items: MultiModalDataItems, hf_processor_mm_kwargs: Mapping[str, object],
                             out_mm_kwargs: MultiModalKwargsItems) -> Sequence[PromptUpdate]:
         token_id = self.info.audio_token_id()
-        counts = out_mm_kwargs.get_data().get("audio_num_tokens")
+        items = out_mm_kwargs.get("audio", [])
 
-        def replacement(item_idx: int) -> list[int]:
-            return [token_id] * int(counts[item_idx])
+        def replacement(item_idx: int) -> list[int] | PromptUpdateDetails:
+            item = items[item_idx]
+            audio = [token_id] * int(item["audio_num_tokens"].data)
+            if "audio_transcript_ids" not in item:
+                return audio
+            # Speech-aware: the clip's transcript tokens follow; only the audio tokens take embeddings.
+            transcript = _flat(item["audio_transcript_ids"].data).tolist()
+            return PromptUpdateDetails.select_token_id(audio + transcript, token_id)
 
         return [PromptReplacement(modality="audio", target=[token_id], replacement=replacement)]
 

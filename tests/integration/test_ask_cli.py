@@ -47,6 +47,19 @@ def test_speech_aware_transcript():
         assert word in transcript.lower(), transcript
 
 
+def test_alm_tiny_repeats_what_is_said():
+    """alm-tiny is speech-aware (trained with Whisper transcripts beside the audio): asked what is said, it
+    answers with the words; with --no-transcribe it has only the audio tokens to go on."""
+    result = alm("ask", str(EXAMPLE), "What is being said?", "--max-new-tokens", "40", "--no-stream")
+    assert result.returncode == 0, result.stderr
+    # examples/announcement.flac says: "Good morning. The train to the airport leaves from platform four in ten minutes."
+    answer = result.stdout.lower()
+    assert sum(word in answer for word in ("morning", "train", "airport", "platform", "minutes")) >= 4, answer
+    plain = alm("ask", str(EXAMPLE), "What is being said?", "--max-new-tokens", "40", "--no-stream",
+                "--no-transcribe")
+    assert plain.returncode == 0, plain.stderr
+
+
 def _zero_length(path: Path) -> None:
     sf.write(path, np.zeros(0, np.float32), 16_000, format="WAV")
 

@@ -1,6 +1,7 @@
 """vLLM's own OpenAI server on alm-tiny (out-of-tree model via the plugin), queried with the SDK.
 
-Greedy answers must equal the transformers engine's on the same input. Needs the vLLM venv
+Greedy answers must equal the transformers engine's on the same input (Whisper transcripts included:
+alm-tiny is speech-aware). Needs the vLLM venv
 (`bash serve/vllm/setup_vllm_env.sh`); skipped cleanly without it.
 """
 
@@ -12,14 +13,17 @@ import pytest
 pytest.importorskip("openai", reason="needs the serve extras: pip install -e .[serve]")
 import openai  # noqa: E402
 
+from alm.audio.io import decode_audio_bytes, load_audio  # noqa: E402
 from alm.errors import AlmError  # noqa: E402
 from alm.inference import Assistant, SamplingParams  # noqa: E402
 from serve.server import free_port  # noqa: E402
-from serve.testing import audio_url, input_audio, text, tone  # noqa: E402
+from serve.testing import audio_url, input_audio, text, tone, wav_bytes  # noqa: E402
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 VLLM_PYTHON = Path(os.environ.get("ALM_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
+# as the server will decode it from the request's 16-bit WAV, so both engines hear the same samples
+SPEECH = decode_audio_bytes(wav_bytes(load_audio(REPO / "examples" / "announcement.flac")))
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +63,9 @@ CASES = {
         [{"role": "user", "content": "Compare these:\n<audio>\n<audio>"},
          {"role": "assistant", "content": "The second is higher."},
          {"role": "user", "content": "How long is the second one?"}], [tone(300, 2.0), tone(900, 12.0)]),
+    # alm-tiny is speech-aware: vLLM's front end must put the same Whisper transcript after the audio tokens
+    "speech": ([{"role": "user", "content": [input_audio(SPEECH), text("What is being said?")]}],
+               [{"role": "user", "content": "<audio>\nWhat is being said?"}], [SPEECH]),
 }
 
 
