@@ -44,6 +44,7 @@ def test_load_with_overrides(tmp_path):
     ({"model": {"init_from": "runs/a", "aligner": "pool"}}, "model.aligner: not allowed with model.init_from"),
     ({"model": {"audio_base": "x"}}, "give init_from"),
     ({"output_dir": ""}, "output_dir: required"),
+    ({"model": {"init_from": "runs/a", "speech_transcripts": "yes"}}, "model.speech_transcripts: expected true or false"),
 ])
 def test_validation_errors_are_one_line(tmp_path, change, message):
     data = {**BASE, **change}
@@ -81,3 +82,5 @@ def test_packaged_curriculum_chains_stages():
     assert (s2.aligner, s2.llm) == ("train", "lora") and s2.data.stages == ["perception"]
     assert s3.data.stages is None and s3.data.tasks is None  # perception and reasoning together
     assert s2.model.init_from == s1.output_dir and s3.model.init_from == s2.output_dir
+    # speech-aware from stage 2 on (stage 3 inherits it from stage 2's saved config)
+    assert (s1.model.speech_transcripts, s2.model.speech_transcripts, s3.model.speech_transcripts) == (None, True, None)
