@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-from contextlib import contextmanager
 import math
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +27,7 @@ def token_budget(seconds: float) -> int:
 
 @contextmanager
 def quiet_transformers():
+    """transformers' log at error level for the block (generate() repeats notices on every call)."""
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()
     try:
