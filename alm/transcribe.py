@@ -73,10 +73,6 @@ class Transcriber:
         self.model = WhisperForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
         self.multilingual = bool(getattr(self.model.generation_config, "is_multilingual", False))
 
-    @property
-    def identity(self) -> str:
-        return transcriber_identity(self.audio_base, self.dtype)
-
     def transcribe(self, wave: np.ndarray) -> str:
         """(N,) 16 kHz -> text; each 30 s window is decoded on its own and the texts are joined."""
         return self.transcribe_batch([wave])[0]

@@ -43,6 +43,7 @@ class TranscriptCache:
     def __init__(self, root: str | Path, transcriber_id: str):
         self.dir = Path(root).expanduser() / transcriber_id
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.path_keys: dict[str, str] = {}  # audio path -> clip key, for paths this process has read
         self.reload()
 
     def reload(self) -> None:
@@ -81,6 +82,7 @@ def precompute_transcripts(cache: TranscriptCache, load_transcriber: Callable[[]
     """
     hits = misses = 0
     queue: list[tuple[str, np.ndarray]] = []
+    queued: set[str] = set()
     pending: dict[str, str] = {}
     transcriber = None
 
@@ -90,17 +92,19 @@ def precompute_transcripts(cache: TranscriptCache, load_transcriber: Callable[[]
         texts = transcriber.transcribe_batch([w for _, w in queue], batch_size=DECODE_BATCH)
         pending.update({key: text for (key, _), text in zip(queue, texts)})
         queue.clear()
+        queued.clear()
 
     mine = sorted(set(paths))[rank::num_processes]
     bar = tqdm(mine, desc="transcripts", unit="clip", disable=not progress, dynamic_ncols=True)
     for path in bar:
         wave = load_audio(path)
-        key = clip_key(wave)
-        if key in cache or key in pending or any(key == k for k, _ in queue):
+        key = cache.path_keys[path] = clip_key(wave)
+        if key in cache or key in pending or key in queued:
             hits += 1
         else:
             misses += 1
             queue.append((key, wave))
+            queued.add(key)
         if len(queue) >= DECODE_BATCH:
             decode()
         if len(pending) >= SHARD_CLIPS:
@@ -115,10 +119,12 @@ def precompute_transcripts(cache: TranscriptCache, load_transcriber: Callable[[]
 
 
 def transcripts_by_path(cache: TranscriptCache, paths: list[str]) -> dict[str, str]:
-    """Path -> cached transcript for every path (all must have been precomputed)."""
+    """Path -> cached transcript for every path (all must have been precomputed); audio is read again only
+    for paths another process precomputed."""
     out = {}
     for path in sorted(set(paths)):
-        text = cache.get(clip_key(load_audio(path)))
+        key = cache.path_keys.get(path) or clip_key(load_audio(path))
+        text = cache.get(key)
         if text is None:
             raise KeyError(f"{path}: no transcript in {cache.dir} (precompute_transcripts first)")
         out[path] = text
