@@ -14,9 +14,11 @@ import numpy as np
 import torch
 from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
+from alm.checkpoints import DEFAULT_MODEL
+from alm.conversation import Conversation
 from alm.errors import AlmError
 from alm.model import AlmForConditionalGeneration
-from alm.processor import AlmProcessor, Conversation
+from alm.processor import AlmProcessor
 
 
 @dataclass
@@ -45,6 +47,55 @@ class Answer:
     transcripts: list[str | None] | None = None
 
 
+class _CountingStreamer(TextIteratorStreamer):
+    """A text streamer that also counts the new tokens and notes whether an end-of-turn token came."""
+
+    def __init__(self, tokenizer, end_ids: list[int], **kwargs):
+        super().__init__(tokenizer, **kwargs)
+        self.end_ids = set(end_ids)
+        self.new_tokens = 0
+        self.ended = False
+        self._prompt_seen = False
+
+    def put(self, value) -> None:
+        if not self._prompt_seen:  # generate() first passes the prompt (empty here: the prompt is embeddings)
+            self._prompt_seen = True
+        else:
+            ids = value.reshape(-1).tolist()
+            self.new_tokens += len(ids)
+            self.ended = self.ended or any(i in self.end_ids for i in ids)
+        super().put(value)
+
+
+class AnswerStream:
+    """An iterator over the pieces of one answer as they are generated. Once it has ended (run out or
+    closed early), `answer` holds the whole text, the real token counts and the finish reason."""
+
+    def __init__(self, pieces: Iterator[str], finish):
+        self._finish = finish  # (whole text) -> Answer
+        self._gen = self._collect(pieces)
+        self.answer: Answer | None = None
+
+    def _collect(self, pieces) -> Iterator[str]:
+        text = []
+        try:
+            for piece in pieces:
+                text.append(piece)
+                yield piece
+        finally:
+            pieces.close()  # stops generation if the consumer left early
+            self.answer = self._finish("".join(text))
+
+    def __iter__(self) -> "AnswerStream":
+        return self
+
+    def __next__(self) -> str:
+        return next(self._gen)
+
+    def close(self) -> None:
+        self._gen.close()
+
+
 class _Cancelled(StoppingCriteria):
     """Stops generate() once the consumer of a stream has what it wants (or went away)."""
 
@@ -66,20 +117,20 @@ class Assistant:
         self.processor = processor
         self.transcriber = transcriber
         self._lock = threading.Lock()  # generate() and the RNG are not shared safely across threads
-        tok = processor.tokenizer
-        ends = {tok.eos_token_id, tok.convert_tokens_to_ids("<|im_end|>")}
-        self.eos_ids = sorted(i for i in ends if isinstance(i, int) and i >= 0 and i != tok.unk_token_id)
+        if model.config.audio_token_id != processor.audio_token_id:
+            raise AlmError(f"the model's audio token id ({model.config.audio_token_id}) is not the processor's "
+                           f"({processor.audio_token_id}): they come from different checkpoints")
+        self.eos_ids = processor.end_of_turn_ids
 
     @classmethod
-    def load(cls, model: str = "alm-tiny", device: str = "cpu", dtype: torch.dtype = torch.float32,
+    def load(cls, model: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32,
              speech_transcripts: bool | None = None, quantization: str | None = None) -> "Assistant":
         from alm.checkpoints import resolve_checkpoint
 
         path = resolve_checkpoint(model)
-        alm = AlmForConditionalGeneration.from_pretrained(path, dtype=dtype, quantization=quantization)
-        if quantization is None:
-            alm.to(device)
-        processor = AlmProcessor.from_pretrained(alm.config, checkpoint=path)
+        alm = AlmForConditionalGeneration.from_pretrained(
+            path, dtype=dtype, quantization=quantization, device_map=None if quantization else device)
+        processor = AlmProcessor.from_pretrained(path)
         use_transcripts = alm.config.speech_transcripts if speech_transcripts is None else speech_transcripts
         transcriber = None
         if use_transcripts:
@@ -100,7 +151,7 @@ class Assistant:
         return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
 
     def _inputs(self, convs: list[Conversation]) -> dict[str, torch.Tensor]:
-        batch = self.processor(convs)
+        batch = self.processor.batch(convs)
         return {k: v.to(self.model.device) for k, v in batch.items()}
 
     def _generate_kwargs(self, params: SamplingParams) -> dict:
@@ -145,8 +196,9 @@ class Assistant:
         return [self.transcriber.transcribe(w) for w in audios]
 
     def answer_stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
-                      transcripts: list[str | None] | None = None) -> Iterator[str]:
-        """Yield the answer in pieces as it is generated (cut at the first stop string).
+                      transcripts: list[str | None] | None = None) -> AnswerStream:
+        """The answer in pieces as it is generated (cut at the first stop string); the returned stream's
+        `answer` then holds the real token counts and finish reason.
 
         `transcripts` (one per clip) are used as given; if omitted and the assistant transcribes, it does so here.
         """
@@ -154,8 +206,20 @@ class Assistant:
         conv = self.with_transcripts(Conversation(messages, audios, transcripts))
         inputs = self._inputs([conv])
         kwargs = self._generate_kwargs(params)
-        streamer = TextIteratorStreamer(self.processor.tokenizer, skip_prompt=True, skip_special_tokens=True,
-                                        timeout=600)
+        streamer = _CountingStreamer(self.processor.tokenizer, self.eos_ids, skip_prompt=True,
+                                     skip_special_tokens=True, timeout=600)
+        stopped = threading.Event()  # a stop string cut the answer
+
+        def finish(text: str) -> Answer:
+            ended = streamer.ended or stopped.is_set() or streamer.new_tokens < params.max_new_tokens
+            completion = streamer.new_tokens - int(streamer.ended)  # the end-of-turn token is not part of the answer
+            return Answer(text.strip(), int(inputs["attention_mask"].sum()), completion,
+                          "stop" if ended else "length", conv.transcripts)
+
+        return AnswerStream(self._stream(inputs, kwargs, streamer, params, stopped), finish)
+
+    def _stream(self, inputs, kwargs, streamer, params: SamplingParams, stopped: threading.Event) -> Iterator[str]:
+        """Run generate() in a thread and yield its text; closing this generator stops generation."""
         cancel = threading.Event()
         kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
         errors: list[BaseException] = []
@@ -173,7 +237,7 @@ class Assistant:
         thread = threading.Thread(target=run, daemon=True)
         thread.start()
         try:
-            yield from self._stream_text(streamer, params.stop)
+            yield from self._stream_text(streamer, params.stop, stopped)
         finally:
             cancel.set()  # the streamer's queue is unbounded, so generate() ends at its next step
             thread.join()
@@ -181,14 +245,15 @@ class Assistant:
             raise errors[0]
 
     @staticmethod
-    def _stream_text(pieces, stop: list[str]) -> Iterator[str]:
-        """Re-chunk streamed text so nothing at or after a stop string is ever yielded."""
+    def _stream_text(pieces, stop: list[str], stopped: threading.Event) -> Iterator[str]:
+        """Re-chunk streamed text so nothing at or after a stop string is ever yielded (sets `stopped` then)."""
         emitted, buffer = 0, ""
         hold = max((len(s) for s in stop), default=0)  # text that may be the start of a stop string
         for piece in pieces:
             buffer += piece
-            text, stopped = cut_at_stop(buffer, stop)
-            if stopped:
+            text, cut = cut_at_stop(buffer, stop)
+            if cut:
+                stopped.set()
                 if len(text) > emitted:
                     yield text[emitted:]
                 return

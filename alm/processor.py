@@ -1,36 +1,42 @@
-"""`AlmProcessor`: conversations with audio -> model inputs.
+"""`AlmProcessor`: conversations with audio -> model inputs (a transformers `ProcessorMixin`).
 
-A conversation is a list of messages `{"role": "system"|"user"|"assistant", "content": str}`;
-each `<audio>` in a user message stands for the next clip in `audios` (16 kHz mono float32).
-The processor renders the LLM's own chat template, replaces each placeholder with exactly
-`num_audio_tokens(clip)` audio tokens, and cuts each clip into Whisper windows of log-mel.
+It holds Whisper's feature extractor, the LLM's tokenizer (with the audio token added) and alm's
+chat template (`alm.chat_template`: the LLM's own template extended to audio content parts). A
+conversation is rendered by that template alone, each audio token in the rendered prompt is
+expanded to exactly `num_audio_tokens(clip)` audio tokens (followed, for speech-aware models, by the
+tokens of the clip's Whisper transcript), and each clip is cut into Whisper windows of log-mel.
 For training it also builds labels that keep only the assistant's tokens.
+
+Saved with `save_pretrained` beside the model (processor_config.json, chat_template.jinja and the
+tokenizer) and loaded with `AlmProcessor.from_pretrained(folder)` or `AutoProcessor.from_pretrained`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import AutoTokenizer, WhisperFeatureExtractor
+from transformers import AutoTokenizer, BatchFeature, ProcessorMixin, WhisperFeatureExtractor
 
-from alm.audio.features import mel_windows
+from alm.audio.features import mel_windows, pad_windows
+from alm.chat_template import build_chat_template, is_alm_template
+from alm.conversation import Conversation, audio_part_count, message_text, text_pieces
 from alm.errors import AlmError, AudioError
-from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
+from alm.model.audio_tokens import SAMPLE_RATE, AudioTokenSpec, num_audio_tokens
 
-PLACEHOLDER = "<audio>"
 IGNORE_INDEX = -100
+PROCESSOR_FILE = "processor_config.json"
+_END_PROBE = "\x00alm-end-probe\x00"
 
 
-def check_clip(wave: np.ndarray, config, name: str) -> None:
-    """A clip must be non-empty 16 kHz mono and no longer than `config.max_audio_seconds`."""
+def check_clip(wave: np.ndarray, max_audio_seconds: float, name: str) -> None:
+    """A clip must be non-empty 16 kHz mono and no longer than `max_audio_seconds`."""
     if wave.ndim != 1 or len(wave) == 0:
         raise AudioError(f"{name}: expected non-empty 16 kHz mono audio")
-    if len(wave) > config.max_audio_seconds * SAMPLE_RATE:
+    if len(wave) > max_audio_seconds * SAMPLE_RATE:
         raise AudioError(f"{name} is {len(wave) / SAMPLE_RATE:.1f} s long; the maximum is "
-                         f"{config.max_audio_seconds:g} s (max_audio_seconds)")
+                         f"{max_audio_seconds:g} s (max_audio_seconds)")
 
 
 def transcript_text(transcript: str) -> str:
@@ -38,137 +44,218 @@ def transcript_text(transcript: str) -> str:
     return f' (speech transcript: "{transcript.strip()}")'
 
 
-@dataclass
-class Conversation:
-    messages: list[dict]
-    audios: list[np.ndarray] = field(default_factory=list)
-    transcripts: list[str | None] | None = None  # one per clip, given to the LLM beside the audio
-
-
-class AlmProcessor:
-    def __init__(self, tokenizer, config):
-        self.config = config
-        self.tokenizer = tokenizer
-        if config.audio_token not in tokenizer.get_vocab():
-            tokenizer.add_tokens([config.audio_token], special_tokens=True)
-        config.audio_token_id = tokenizer.convert_tokens_to_ids(config.audio_token)
+class AlmProcessor(ProcessorMixin):
+    def __init__(self, feature_extractor=None, tokenizer=None, chat_template=None, audio_token: str = "<|audio|>",
+                 audio_tokens: dict | None = None, max_audio_seconds: float = 600.0,
+                 instruction_aware: bool = False):
+        """`audio_tokens`: the `AudioTokenSpec` fields of the model's config (how many tokens a clip becomes);
+        `chat_template`: an alm template (`alm.chat_template.build_chat_template`); None takes the tokenizer's,
+        which must be one (use `AlmProcessor.from_config` to build a processor for a new model)."""
+        if audio_token not in tokenizer.get_vocab():
+            tokenizer.add_tokens([audio_token], special_tokens=True)
         if tokenizer.pad_token is None:
             tokenizer.pad_token = tokenizer.eos_token
-        self.feature_extractor = WhisperFeatureExtractor(feature_size=config.audio_config.num_mel_bins)
+        chat_template = chat_template or tokenizer.chat_template
+        if not is_alm_template(chat_template):
+            raise AlmError("AlmProcessor needs alm's chat template; build one with AlmProcessor.from_config(config)")
+        tokenizer.chat_template = chat_template  # the tokenizer renders conversations exactly as the processor does
+        if audio_tokens is None:
+            from alm.model.configuration import AlmConfig
 
+            audio_tokens = AudioTokenSpec.of(AlmConfig()).to_dict()
+        self.audio_token = audio_token
+        self.audio_tokens = dict(audio_tokens)
+        self.max_audio_seconds = float(max_audio_seconds)
+        self.instruction_aware = bool(instruction_aware)
+        self.spec = AudioTokenSpec(**self.audio_tokens)
+        super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
+
+    # ------------------------------------------------------------------ building and loading
     @classmethod
-    def from_pretrained(cls, config, checkpoint: str | Path | None = None):
-        """Tokenizer from the checkpoint folder if it has one, else from the config's text base."""
-        source = checkpoint if checkpoint and (Path(checkpoint) / "tokenizer_config.json").exists() else None
-        if source is None:
+    def from_config(cls, config, tokenizer=None) -> "AlmProcessor":
+        """A processor for a model with this `AlmConfig`: the text base's tokenizer (unless given) and a chat
+        template built from the tokenizer's own and `config.system_prompt`. Sets `config.audio_token_id`."""
+        if tokenizer is None:
             from alm.weights import resolve_base
 
-            source = resolve_base(config.text_base)
-        return cls(AutoTokenizer.from_pretrained(str(source)), config)
+            if not config.text_base:
+                raise AlmError("the config names no text base to take the tokenizer from")
+            tokenizer = AutoTokenizer.from_pretrained(resolve_base(config.text_base))
+        if not tokenizer.chat_template:
+            raise AlmError(f"the tokenizer of {config.text_base!r} has no chat template; alm needs a chat LLM")
+        template = build_chat_template(tokenizer.chat_template, config.system_prompt, config.audio_token)
+        extractor = WhisperFeatureExtractor(feature_size=config.audio_config.num_mel_bins)
+        processor = cls(extractor, tokenizer, chat_template=template, audio_token=config.audio_token,
+                        audio_tokens=AudioTokenSpec.of(config).to_dict(),
+                        max_audio_seconds=config.max_audio_seconds, instruction_aware=config.instruction_aware)
+        config.audio_token_id = processor.audio_token_id
+        return processor
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "AlmProcessor":
+        """A checkpoint folder, Hugging Face id or packaged name (`alm-tiny`). A checkpoint saved before
+        processors were saved (no processor_config.json) gets one built from its config and tokenizer."""
+        from alm.checkpoints import resolve_checkpoint
+
+        hub_kwargs = {k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
+        path = resolve_checkpoint(str(pretrained_model_name_or_path), **hub_kwargs)
+        if (path / PROCESSOR_FILE).is_file():
+            return super().from_pretrained(str(path), **kwargs)
+        from alm.model.configuration import AlmConfig
+
+        config = AlmConfig.from_pretrained(path)
+        tokenizer = AutoTokenizer.from_pretrained(str(path)) if (path / "tokenizer_config.json").is_file() else None
+        return cls.from_config(config, tokenizer)
+
+    @property
+    def audio_token_id(self) -> int:
+        return self.tokenizer.convert_tokens_to_ids(self.audio_token)
+
+    @property
+    def end_of_turn_ids(self) -> list[int]:
+        """Token ids that end the assistant's turn: the first token the chat template writes after an assistant
+        message (e.g. `<|im_end|>`) and the tokenizer's end-of-sequence token."""
+        rendered = self.tokenizer.apply_chat_template(
+            [{"role": "user", "content": "?"}, {"role": "assistant", "content": _END_PROBE}], tokenize=False)
+        after = rendered.split(_END_PROBE, 1)[1]
+        ids = self.tokenizer(after, add_special_tokens=False)["input_ids"][:1] if after.strip() else []
+        ends = {*ids, self.tokenizer.eos_token_id}
+        return sorted(i for i in ends if isinstance(i, int) and i >= 0 and i != self.tokenizer.unk_token_id)
+
+    # ------------------------------------------------------------------ checks
+    def check_clips(self, conv: Conversation) -> None:
+        """Audio parts match the clips, sit in user messages only, and no text carries the audio token itself."""
+        parts = sum(audio_part_count(m) for m in conv.messages)
+        if parts != len(conv.audios):
+            raise AlmError(f"the conversation has {parts} audio part(s) but {len(conv.audios)} clip(s)")
+        for i, msg in enumerate(conv.messages):
+            if msg.get("role") != "user" and audio_part_count(msg):
+                raise AlmError("audio may only appear in user messages")
+            if any(self.audio_token in text for text in text_pieces(msg)):
+                raise AlmError(f"message {i + 1}: the text may not contain the audio token {self.audio_token!r} "
+                               "(audio goes in audio parts)")
+        if conv.transcripts is not None and len(conv.transcripts) != len(conv.audios):
+            raise AlmError(f"{len(conv.transcripts)} transcript(s) for {len(conv.audios)} clip(s)")
+        for i, wave in enumerate(conv.audios):
+            check_clip(wave, self.max_audio_seconds, f"clip {i + 1}")
 
     # ------------------------------------------------------------------ text
-    def _with_system(self, messages: list[dict]) -> list[dict]:
-        if messages and messages[0]["role"] == "system":
-            return messages
-        return [{"role": "system", "content": self.config.system_prompt}, *messages]
-
-    def _render(self, messages: list[dict], add_generation_prompt: bool) -> str:
+    def render(self, messages: list[dict], add_generation_prompt: bool) -> str:
+        """The prompt text (one audio token per clip) exactly as the chat template writes it."""
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=add_generation_prompt)
 
-    def check_clips(self, conv: Conversation) -> None:
-        placeholders = sum(str(m["content"]).count(PLACEHOLDER) for m in conv.messages)
-        if placeholders != len(conv.audios):
-            raise AlmError(f"the conversation has {placeholders} {PLACEHOLDER} placeholder(s) but {len(conv.audios)} clip(s)")
-        if any(PLACEHOLDER in str(m["content"]) for m in conv.messages if m["role"] != "user"):
-            raise AlmError(f"audio ({PLACEHOLDER}) may only appear in user messages")
-        for i, wave in enumerate(conv.audios):
-            check_clip(wave, self.config, f"clip {i + 1}")
+    def _assistant_spans(self, messages: list[dict], full: str) -> list[tuple[int, int]]:
+        """Character spans of the assistant replies (with their end-of-turn) in the rendered `full`."""
+        spans = []
+        for k, msg in enumerate(messages):
+            if msg["role"] != "assistant":
+                continue
+            start = len(self.render(messages[:k], add_generation_prompt=True))
+            upto = self.render(messages[: k + 1], add_generation_prompt=False)
+            if full[: len(upto)] != upto:
+                raise AlmError("the chat template does not render conversations as prefixes; cannot mask labels")
+            spans.append((start, len(upto)))
+        if not spans:
+            raise AlmError("a training conversation needs at least one assistant message")
+        return spans
 
-    def _expand(self, text: str, conv: Conversation) -> str:
-        """Replace the i-th placeholder with clip i's audio tokens (and its transcript, if any)."""
-        pieces = text.split(PLACEHOLDER)
-        if len(pieces) != len(conv.audios) + 1:
-            raise AlmError(f"the chat template produced {len(pieces) - 1} placeholders for {len(conv.audios)} clips")
-        out = [pieces[0]]
-        for i, wave in enumerate(conv.audios):
-            out.append(self.config.audio_token * num_audio_tokens(len(wave), self.config))
-            transcript = conv.transcripts[i] if conv.transcripts else None
-            if transcript is not None:
-                out.append(transcript_text(transcript))
-            out.append(pieces[i + 1])
-        return "".join(out)
+    def _expand(self, ids: list[int], labels: list[int] | None, clips: list[int],
+                transcripts: list[str | None] | None) -> tuple[list[int], list[int] | None]:
+        """Each audio token -> the clip's `num_audio_tokens` audio tokens (+ its transcript's tokens); `clips` are
+        sample counts. Inserted tokens are never labels."""
+        audio_id = self.audio_token_id
+        positions = [i for i, t in enumerate(ids) if t == audio_id]
+        if len(positions) != len(clips):
+            raise AlmError(f"the prompt has {len(positions)} audio token(s) for {len(clips)} clip(s)")
+        out_ids, out_labels, start = [], [] if labels is not None else None, 0
+        for k, pos in enumerate(positions):
+            inserted = [audio_id] * num_audio_tokens(clips[k], self.spec)
+            if transcripts is not None and transcripts[k] is not None:
+                inserted += self.tokenizer(transcript_text(transcripts[k]), add_special_tokens=False)["input_ids"]
+            out_ids += ids[start:pos] + inserted
+            if labels is not None:
+                out_labels += labels[start:pos] + [IGNORE_INDEX] * len(inserted)
+            start = pos + 1
+        out_ids += ids[start:]
+        if labels is not None:
+            out_labels += labels[start:]
+        return out_ids, out_labels
 
     def tokenize(self, conv: Conversation, train: bool, add_generation_prompt: bool = True):
-        """-> (input_ids list, labels list or None)."""
-        messages = self._with_system(conv.messages)
-        full = self._render(messages, add_generation_prompt=add_generation_prompt and not train)
-        spans = []  # char spans of assistant replies (incl. end-of-turn) in `full`
-        if train:
-            for k, msg in enumerate(messages):
-                if msg["role"] != "assistant":
-                    continue
-                start = len(self._render(messages[:k], add_generation_prompt=True))
-                end = len(self._render(messages[: k + 1], add_generation_prompt=False))
-                if full[:end] != self._render(messages[: k + 1], add_generation_prompt=False):
-                    raise AlmError("the chat template does not render conversations as prefixes; cannot mask labels")
-                spans.append((start, end))
-            if not spans:
-                raise AlmError("a training conversation needs at least one assistant message")
-        # Expand placeholders piece by piece so the spans can be shifted to the expanded text.
-        expanded = self._expand(full, conv)
+        """-> (input_ids list, labels list or None), audio tokens expanded."""
+        full = self.render(conv.messages, add_generation_prompt=add_generation_prompt and not train)
         if not train:
-            return self.tokenizer(expanded, add_special_tokens=False)["input_ids"], None
-        shift_spans = []
-        for start, end in spans:
-            shift = len(self._expand_prefix(full[:start], conv)) - start
-            shift_spans.append((start + shift, end + shift))
-        enc = self.tokenizer(expanded, add_special_tokens=False, return_offsets_mapping=True)
-        labels = [
-            tok if any(s <= a < e for s, e in shift_spans) else IGNORE_INDEX
-            for tok, (a, _b) in zip(enc["input_ids"], enc["offset_mapping"])
-        ]
-        return enc["input_ids"], labels
-
-    def _expand_prefix(self, prefix: str, conv: Conversation) -> str:
-        n = prefix.count(PLACEHOLDER)
-        sub = Conversation(conv.messages, conv.audios[:n], conv.transcripts[:n] if conv.transcripts else None)
-        return self._expand(prefix, sub)
+            ids = self.tokenizer(full, add_special_tokens=False)["input_ids"]
+            return self._expand(ids, None, [len(w) for w in conv.audios], conv.transcripts)[0], None
+        spans = self._assistant_spans(conv.messages, full)
+        enc = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
+        labels = [tok if any(s <= a < e for s, e in spans) else IGNORE_INDEX
+                  for tok, (a, _b) in zip(enc["input_ids"], enc["offset_mapping"])]
+        return self._expand(enc["input_ids"], labels, [len(w) for w in conv.audios], conv.transcripts)
 
     # ------------------------------------------------------------------ audio
-    def _instruction_text(self, conv: Conversation) -> list[str]:
-        """For each clip, the text of the user message it appears in (placeholders removed)."""
-        texts = []
-        for msg in conv.messages:
-            count = str(msg["content"]).count(PLACEHOLDER)
-            texts += [str(msg["content"]).replace(PLACEHOLDER, " ").strip()] * count
-        return texts
+    def audio_features(self, clips: list[np.ndarray], instructions: list[str] | None = None) -> dict[str, torch.Tensor]:
+        """Clips (16 kHz mono) -> audio_mel (W, M, Tm) zero-padded, audio_mel_lengths (W,), audio_num_windows
+        (clips,), and for instruction-aware aligners each window's question tokens."""
+        windows, per_clip, window_text = [], [], []
+        for k, wave in enumerate(clips):
+            mels = mel_windows(wave, self.spec.window_seconds, self.feature_extractor)
+            windows += mels
+            per_clip.append(len(mels))
+            if instructions is not None:
+                window_text += [instructions[k]] * len(mels)
+        if not windows:
+            return {}
+        out = {"audio_mel": pad_windows(windows),  # W, M, Tm
+               "audio_mel_lengths": torch.tensor([m.shape[-1] for m in windows]),
+               "audio_num_windows": torch.tensor(per_clip)}
+        if self.instruction_aware and instructions is not None:
+            enc = self.tokenizer(window_text, add_special_tokens=False, padding=True, return_tensors="pt")
+            out["instruction_ids"], out["instruction_mask"] = enc["input_ids"], enc["attention_mask"]
+        return out
 
-    # ------------------------------------------------------------------ batch
-    def __call__(self, conversations: list[Conversation], train: bool = False,
-                 add_generation_prompt: bool = True) -> dict[str, torch.Tensor]:
-        ids, labels, mels, instructions = [], [], [], []
+    @staticmethod
+    def _instructions(conv: Conversation) -> list[str]:
+        """For each clip, the text of the user message it appears in."""
+        return [message_text(m) for m in conv.messages for _ in range(audio_part_count(m))]
+
+    # ------------------------------------------------------------------ batches
+    def batch(self, conversations: list[Conversation], train: bool = False,
+              add_generation_prompt: bool = True) -> dict[str, torch.Tensor]:
+        """Conversations -> padded model inputs (left-padded for generation, right-padded with labels for training)."""
+        ids, labels, clips, instructions = [], [], [], []
         for conv in conversations:
             self.check_clips(conv)
             conv_ids, conv_labels = self.tokenize(conv, train, add_generation_prompt)
             ids.append(conv_ids)
             labels.append(conv_labels)
-            for wave, text in zip(conv.audios, self._instruction_text(conv)):
-                windows = mel_windows(wave, self.config.window_seconds, self.feature_extractor)
-                mels += windows
-                instructions += [text] * len(windows)
+            clips += conv.audios
+            instructions += self._instructions(conv)
         batch = self._pad_text(ids, labels if train else None, left=not train)
-        if mels:
-            lengths = [m.shape[-1] for m in mels]
-            audio = np.zeros((len(mels), mels[0].shape[0], max(lengths)), dtype=np.float32)  # W, M, Tm
-            for i, m in enumerate(mels):
-                audio[i, :, : m.shape[-1]] = m
-            batch["audio_mel"] = torch.from_numpy(audio)
-            batch["audio_mel_lengths"] = torch.tensor(lengths)
-            if self.config.instruction_aware:
-                enc = self.tokenizer(instructions, add_special_tokens=False, padding=True, return_tensors="pt")
-                batch["instruction_ids"] = enc["input_ids"]
-                batch["instruction_mask"] = enc["attention_mask"]
-        return batch
+        features = self.audio_features(clips, instructions)
+        features.pop("audio_num_windows", None)
+        return {**batch, **features}
+
+    def __call__(self, text: str | list[str] | None = None, audio: list[np.ndarray] | np.ndarray | None = None,
+                 transcripts: list[str | None] | None = None, return_tensors: str = "pt", **_unused) -> BatchFeature:
+        """transformers-style: prompt text(s) already rendered by the chat template (one audio token per clip)
+        and the clips in the order their tokens appear across the batch -> left-padded inputs."""
+        texts = [text] if isinstance(text, str) else list(text or [])
+        clips = [audio] if isinstance(audio, np.ndarray) else list(audio or [])
+        ids, start = [], 0
+        for prompt in texts:
+            row = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+            n = row.count(self.audio_token_id)
+            mine = transcripts[start : start + n] if transcripts is not None else None
+            ids.append(self._expand(row, None, [len(w) for w in clips[start : start + n]], mine)[0])
+            start += n
+        if start != len(clips):
+            raise AlmError(f"the text has {start} audio token(s) for {len(clips)} clip(s)")
+        for i, wave in enumerate(clips):
+            check_clip(np.asarray(wave), self.max_audio_seconds, f"clip {i + 1}")
+        features = self.audio_features([np.asarray(w, dtype=np.float32) for w in clips])
+        features.pop("audio_num_windows", None)
+        return BatchFeature({**self._pad_text(ids, None, left=True), **features}, tensor_type=return_tensors)
 
     def _pad_text(self, ids, labels, left: bool) -> dict[str, torch.Tensor]:
         length = max(len(x) for x in ids)
@@ -187,5 +274,17 @@ class AlmProcessor:
             batch["labels"] = label_tensor
         return batch
 
-    def decode(self, token_ids) -> str:
-        return self.tokenizer.decode(token_ids, skip_special_tokens=True).strip()
+    @property
+    def model_input_names(self) -> list[str]:
+        return ["input_ids", "attention_mask", "audio_mel", "audio_mel_lengths", "instruction_ids", "instruction_mask"]
+
+    def decode(self, token_ids, **kwargs) -> str:
+        return self.tokenizer.decode(token_ids, skip_special_tokens=True, **kwargs).strip()
+
+    def batch_decode(self, sequences, **kwargs) -> list[str]:
+        return [self.decode(s, **kwargs) for s in sequences]
+
+
+def processor_source(path: str | Path) -> bool:
+    """True when `path` holds a saved processor."""
+    return (Path(path) / PROCESSOR_FILE).is_file()

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import hashlib
 import math
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
 import torch
 from transformers import WhisperForConditionalGeneration, WhisperProcessor
-from transformers.utils import logging as hf_logging
 
+from alm.logs import quiet_transformers
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 
 WINDOW_SECONDS = 30.0  # Whisper's input length; longer clips are decoded window by window
@@ -23,17 +22,6 @@ def token_budget(seconds: float) -> int:
     """New tokens allowed for a window of this much real audio: enough for fast speech, and a stop for the
     repetition loops Whisper falls into on music and noise (which would otherwise run to MAX_NEW_TOKENS)."""
     return min(MAX_NEW_TOKENS, 16 + math.ceil(TOKENS_PER_SECOND * seconds))
-
-
-@contextmanager
-def quiet_transformers():
-    """transformers' log at error level for the block (generate() repeats notices on every call)."""
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()
-    try:
-        yield
-    finally:
-        hf_logging.set_verbosity(verbosity)
 
 
 def default_dtype(device: str) -> torch.dtype:

@@ -15,9 +15,9 @@ import os
 import sys
 from pathlib import Path
 
+from alm.checkpoints import DEFAULT_MODEL
 from alm.errors import AlmError
 
-DEFAULT_MODEL = "alm-tiny"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -102,7 +102,7 @@ def _compare(args: argparse.Namespace) -> int:
     a, b = _results_path(args.a), _results_path(args.b)
     text = compare(_load_results(a), _load_results(b), "A", "B")
     if args.out:
-        from instruction_data.files import atomic_write_text
+        from alm.files import atomic_write_text
 
         atomic_write_text(args.out, text)
     print(f"A = {a}\nB = {b}\n")
@@ -155,13 +155,9 @@ def _command(args: argparse.Namespace) -> dict:
 
 def _quiet() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    try:
-        from transformers.utils import logging as hf_logging
+    from alm.logs import silence_transformers
 
-        hf_logging.set_verbosity_error()
-        hf_logging.disable_progress_bar()
-    except ImportError:
-        pass
+    silence_transformers()
 
 
 def run(args: argparse.Namespace) -> int:

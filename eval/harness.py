@@ -71,7 +71,7 @@ def _versions() -> dict[str, str]:
 
 
 def _write(out: Path, results: dict[str, Any]) -> None:
-    from instruction_data.files import atomic_write_json, atomic_write_text
+    from alm.files import atomic_write_json, atomic_write_text
 
     atomic_write_json(out / "results.json", results)
     atomic_write_text(out / "report.md", report.render(results))

@@ -3,12 +3,13 @@ negative-sampling mode, accuracy per question group, caption and speech metrics 
 
 from __future__ import annotations
 
-import os
-import tempfile
+import io
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from alm.files import atomic_write_bytes
 
 COLORS = {"model": "#1f77b4", "no_audio": "#ff7f0e", "truth": "#7f7f7f", "chance": "#bcbd22", "majority": "#9467bd"}
 LABELS = {"model": "model", "no_audio": "same LLM, no audio", "truth": "ground truth", "chance": "chance",
@@ -27,15 +28,12 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    buf = io.BytesIO()
     try:
-        fig.savefig(tmp, format="png", dpi=110, bbox_inches="tight")
-        os.replace(tmp, path)
+        fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
     finally:
-        Path(tmp).unlink(missing_ok=True)
         _pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
     return path
 
 

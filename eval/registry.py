@@ -22,17 +22,21 @@ max_new_tokens: 32
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass, field
+import typing
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import Any, Literal
 
 from alm.errors import AlmError
+from alm.typed_config import ConfigError, errors_in, fill, read_mapping
 
 BUILTIN_DIR = Path(__file__).parent / "benchmarks"
-FAMILIES = ("classification", "captioning", "aqa", "hallucination", "speech")
+Family = Literal["classification", "captioning", "aqa", "hallucination", "speech"]
+Split = Literal["train", "validation", "test", "all"]
+LabelField = Literal["labels", "answer", "transcript"]
+NegativeMode = Literal["random", "popular", "adversarial"]
+FAMILIES: tuple[str, ...] = typing.get_args(Family)
+NEGATIVE_MODES: tuple[str, ...] = typing.get_args(NegativeMode)
 # family -> metrics that may be the headline (higher is better, except those in LOWER_IS_BETTER)
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy", "hit_at_1", "map"),
@@ -42,122 +46,94 @@ HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
     "speech": ("wer", "cer", "exact_match"),
 }
 LOWER_IS_BETTER = frozenset({"wer", "cer"})   # error rates: a win is a smaller number
-
-
-def lower_is_better(metric: str) -> bool:
-    return metric in LOWER_IS_BETTER
-SPLITS = ("train", "validation", "test", "all")
-LABEL_FIELDS = ("labels", "answer", "transcript")
-NEGATIVE_MODES = ("random", "popular", "adversarial")
 # placeholders a prompt may use, per source kind
 PROMPT_FIELDS = {"offline": {"instruction"}, "public": {"label", "question"}}
 
 
+def lower_is_better(metric: str) -> bool:
+    return metric in LOWER_IS_BETTER
+
+
 @dataclass
 class DataSpec:
-    source: str                       # "offline" or an adapter name from instruction_data.adapters.PUBLIC
-    split: str = "test"
-    root: str | None = None           # folder of the set (public) or of the corpus (offline); None = default
+    source: str  # "offline" or an adapter name from instruction_data.adapters.PUBLIC
+    split: Split = "test"  # which part of the set is scored
+    root: str | None = None  # folder of the set (public) or of the corpus (offline); None = default
     tasks: list[str] = field(default_factory=list)  # offline: record tasks kept
-    label_field: str = "labels"       # classification: "labels" (first = the class), "answer", "transcript"
-    multi_label: bool = False         # classification: score mAP over all labels of each clip
+    label_field: LabelField = "labels"  # classification: "labels" (first = the class), "answer", "transcript"
+    multi_label: bool = False  # classification: score mAP over all labels of each clip
 
 
 @dataclass
 class Benchmark:
-    name: str
-    family: str
-    data: DataSpec
-    prompts: list[str]
-    metric: str
-    description: str = ""
-    suites: list[str] = field(default_factory=list)
-    max_new_tokens: int = 64
-    negative_modes: list[str] = field(default_factory=lambda: list(NEGATIVE_MODES))  # hallucination, public sets
-    seed: int = 0                     # drives sampling of negatives, --limit subsets and chance baselines
-    path: str = ""                    # the file it was declared in
+    name: str  # unique; also the results key
+    family: Family  # the family that scores it
+    data: DataSpec  # where the items come from
+    prompts: list[str]  # the question(s); item i uses prompt i mod len (`prompt: TEXT` is one)
+    metric: str  # the headline metric, one of HEADLINE_METRICS[family]
+    description: str = ""  # one paragraph for `alm eval list` and reports
+    suites: list[str] = field(default_factory=list)  # tags that `--suite` selects by
+    max_new_tokens: int = 64  # answer length limit
+    # hallucination on public sets: how negatives are drawn
+    negative_modes: list[NegativeMode] = field(default_factory=lambda: list(NEGATIVE_MODES))
+    seed: int = 0  # drives sampling of negatives, --limit subsets and chance baselines
+    path: str = field(default="", init=False)  # the file it was declared in (set on reading, not a key)
 
     def to_dict(self) -> dict[str, Any]:
-        from dataclasses import asdict
-
         return asdict(self)
 
 
-def _fail(path: Path, message: str) -> AlmError:
-    return AlmError(f"{path}: {message}")
-
-
-def parse_benchmark(obj: Any, path: Path) -> Benchmark:
-    """A declaration (already parsed YAML/JSON) -> a validated Benchmark."""
+def _one_prompt_as_list(obj: Any) -> Any:
+    """`prompt: TEXT` and `prompts: TEXT` mean `prompts: [TEXT]` (prose: not split at commas as lists are)."""
     if not isinstance(obj, dict):
-        raise _fail(path, "a benchmark file must hold a mapping")
-    known = {"name", "family", "description", "suites", "data", "prompts", "prompt", "metric", "max_new_tokens",
-             "negative_modes", "seed"}
-    unknown = sorted(set(obj) - known)
-    if unknown:
-        raise _fail(path, f"unknown key(s) {', '.join(unknown)}; allowed: {', '.join(sorted(known))}")
-    for key in ("name", "family", "data", "metric"):
-        if key not in obj:
-            raise _fail(path, f"missing `{key}`")
-    family = obj["family"]
-    if family not in FAMILIES:
-        raise _fail(path, f"family {family!r} is not one of {', '.join(FAMILIES)}")
-    metric = obj["metric"]
-    if metric not in HEADLINE_METRICS[family]:
-        raise _fail(path, f"metric {metric!r} is not among the {family} metrics "
-                          f"({', '.join(HEADLINE_METRICS[family])})")
-    data_obj = obj["data"]
-    if not isinstance(data_obj, dict) or "source" not in data_obj:
-        raise _fail(path, "`data` must be a mapping with a `source`")
-    data_known = set(DataSpec.__dataclass_fields__)
-    if set(data_obj) - data_known:
-        raise _fail(path, f"unknown data key(s) {', '.join(sorted(set(data_obj) - data_known))}")
-    data = DataSpec(**data_obj)
+        return obj
+    obj = dict(obj)
+    if "prompt" in obj and "prompts" not in obj:
+        obj["prompts"] = obj.pop("prompt")
+    if isinstance(obj.get("prompts"), str):
+        obj["prompts"] = [obj["prompts"]]
+    return obj
+
+
+def check(bench: Benchmark) -> None:
+    """What the field types cannot say: metric per family, known source, usable prompts."""
     from instruction_data.adapters import PUBLIC
 
+    family, data = bench.family, bench.data
+    if bench.metric not in HEADLINE_METRICS[family]:
+        raise ConfigError(f"metric: {bench.metric!r} is not among the {family} metrics "
+                          f"({', '.join(HEADLINE_METRICS[family])})")
     if data.source != "offline" and data.source not in PUBLIC:
-        raise _fail(path, f"data source {data.source!r} is neither `offline` nor an adapter ({', '.join(PUBLIC)})")
-    if data.split not in SPLITS:
-        raise _fail(path, f"split {data.split!r} is not one of {', '.join(SPLITS)}")
-    if data.label_field not in LABEL_FIELDS:
-        raise _fail(path, f"label_field {data.label_field!r} is not one of {', '.join(LABEL_FIELDS)}")
+        raise ConfigError(f"data.source: {data.source!r} is neither `offline` nor an adapter ({', '.join(PUBLIC)})")
     if data.source == "offline" and not data.tasks:
-        raise _fail(path, "an offline benchmark lists the record `tasks` it uses")
-    prompts = obj.get("prompts", obj.get("prompt"))
-    if isinstance(prompts, str):
-        prompts = [prompts]
-    if not prompts or not all(isinstance(p, str) and p.strip() for p in prompts):
-        raise _fail(path, "`prompts` must be a non-empty list of non-empty strings")
+        raise ConfigError("data.tasks: an offline benchmark lists the record `tasks` it uses")
+    if not bench.prompts or not all(p.strip() for p in bench.prompts):
+        raise ConfigError("prompts: must be a non-empty list of non-empty strings")
     allowed = PROMPT_FIELDS["offline" if data.source == "offline" else "public"]
-    for p in prompts:
+    for p in bench.prompts:
         try:
             p.format(**{k: "x" for k in allowed})
         except (KeyError, IndexError, ValueError) as exc:
-            raise _fail(path, f"prompt {p!r} uses an unknown placeholder {exc}; allowed: "
+            raise ConfigError(f"prompts: {p!r} uses an unknown placeholder {exc}; allowed: "
                               f"{', '.join('{' + k + '}' for k in sorted(allowed))}") from None
-    if "{label}" not in "".join(prompts) and family == "hallucination" and data.source != "offline":
-        raise _fail(path, "a hallucination prompt on a public set must ask about {label}")
-    modes = list(obj.get("negative_modes", NEGATIVE_MODES))
-    if set(modes) - set(NEGATIVE_MODES):
-        raise _fail(path, f"negative_modes must be among {', '.join(NEGATIVE_MODES)}")
-    max_new = obj.get("max_new_tokens", 64)
-    if not isinstance(max_new, int) or max_new < 1:
-        raise _fail(path, "max_new_tokens must be a positive integer")
-    suites = obj.get("suites", [])
-    if isinstance(suites, str):
-        suites = [suites]
-    return Benchmark(name=str(obj["name"]), family=family, data=data, prompts=list(prompts), metric=metric,
-                     description=str(obj.get("description", "")).strip(), suites=[str(s) for s in suites],
-                     max_new_tokens=max_new, negative_modes=modes, seed=int(obj.get("seed", 0)), path=str(path))
+    if "{label}" not in "".join(bench.prompts) and family == "hallucination" and data.source != "offline":
+        raise ConfigError("prompts: a hallucination prompt on a public set must ask about {label}")
+    if bench.max_new_tokens < 1:
+        raise ConfigError(f"max_new_tokens: must be > 0, got {bench.max_new_tokens}")
+
+
+def parse_benchmark(obj: Any, path: Path) -> Benchmark:
+    """A declaration (already parsed YAML/JSON) -> a validated Benchmark; errors name `path` and the key."""
+    with errors_in(path):
+        bench = fill(Benchmark, _one_prompt_as_list(obj))
+        check(bench)
+    bench.description = bench.description.strip()
+    bench.path = str(path)
+    return bench
 
 
 def read_declaration(path: Path) -> Benchmark:
-    try:
-        text = path.read_text(encoding="utf-8")
-        obj = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (OSError, ValueError, yaml.YAMLError) as exc:
-        raise _fail(path, f"cannot read: {str(exc).splitlines()[0]}") from None
-    return parse_benchmark(obj, path)
+    return parse_benchmark(read_mapping(path), path)
 
 
 def collect(*folders: str | Path | None) -> dict[str, Benchmark]:
@@ -175,7 +151,7 @@ def collect(*folders: str | Path | None) -> dict[str, Benchmark]:
                 continue
             bench = read_declaration(path)
             if bench.name in seen:
-                raise _fail(path, f"benchmark name {bench.name!r} is also declared in {seen[bench.name]}")
+                raise ConfigError(f"{path}: benchmark name {bench.name!r} is also declared in {seen[bench.name]}")
             seen[bench.name] = path
             found[bench.name] = bench
     return found

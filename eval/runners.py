@@ -8,15 +8,11 @@ a second benchmark asking the same question reuses answers. Failed items are not
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import io
 import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -130,22 +126,12 @@ class Runner:
         raise NotImplementedError
 
 
-def checkpoint_fingerprint(path: Path) -> str:
-    """Names, sizes and times of a checkpoint's files: retraining into the same folder changes it,
-    so cached answers of the old weights are not reused."""
-    stamps = []
-    for p in sorted(Path(path).rglob("*")):
-        if p.is_file():
-            st = p.stat()
-            stamps.append([str(p.relative_to(path)), st.st_size, st.st_mtime_ns])
-    return hashlib.sha256(json.dumps(stamps).encode()).hexdigest()[:16]
-
-
 class LocalRunner(Runner):
     """An alm checkpoint through the one inference interface, `Assistant.answer_batch`."""
 
     def __init__(self, model: str, device: str = "cpu", batch_size: int = 8, assistant=None) -> None:
         from alm.checkpoints import resolve_checkpoint
+        from alm.hashing import folder_fingerprint
 
         if assistant is None:
             from alm.inference import Assistant
@@ -154,17 +140,16 @@ class LocalRunner(Runner):
         self.assistant, self.batch_size, self.device = assistant, max(1, batch_size), device
         path = resolve_checkpoint(model)
         self.identity = {"kind": "local", "model": model, "path": str(path.resolve()),
-                         "trained": bool(assistant.trained), "fingerprint": checkpoint_fingerprint(path)}
+                         "trained": bool(assistant.trained), "fingerprint": folder_fingerprint(path)}
 
     def settings(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "device": self.device}
 
     def _conversation(self, query: Query):
-        from alm.processor import PLACEHOLDER, Conversation
+        from alm.conversation import Conversation, clips_then_text
 
         clips = [read_clip(a) for a in query.audio] if query.condition == AUDIO else []
-        content = (PLACEHOLDER + "\n") * len(clips) + query.question
-        return Conversation([{"role": "user", "content": content}], clips)
+        return Conversation([{"role": "user", "content": clips_then_text(len(clips), query.question)}], clips)
 
     def _batch(self, queries: list[Query]) -> list[Reply]:
         from alm.inference import SamplingParams
@@ -202,40 +187,33 @@ class LocalRunner(Runner):
                 done(q, r)
 
 
-def wav_base64(ref: AudioRef) -> str:
-    """The clip as a 16 kHz 16-bit wav, base64 (what `input_audio` content parts carry)."""
-    import soundfile as sf
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(read_clip(ref), -1.0, 1.0), 16_000, format="WAV", subtype="PCM_16")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
 class EndpointRunner(Runner):
-    """POST /chat/completions to an OpenAI-compatible server; audio as `input_audio` content parts."""
-
-    RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+    """POST /chat/completions to an OpenAI-compatible server (`alm.openai_client`); audio as `input_audio` parts,
+    placed as the local runner places clips (before the question)."""
 
     def __init__(self, url: str, model: str, api_key: str | None = None, concurrency: int = 4,
                  timeout_s: float = 120.0, retries: int = 4, backoff_s: float = 1.0) -> None:
-        url = url.rstrip("/")
-        self.url = url if url.endswith("/chat/completions") else url + "/chat/completions"
-        if not self.url.startswith(("http://", "https://")):
-            raise AlmError(f"--endpoint must be an http(s) URL, got {url!r}")
-        self.model, self.api_key = model, api_key
-        self.concurrency, self.timeout_s = max(1, concurrency), timeout_s
-        self.retries, self.backoff_s = retries, backoff_s
+        from alm.openai_client import ChatEndpoint
+
+        self.endpoint = ChatEndpoint(url, api_key or "", timeout_s, retries, backoff_s)
+        self.url, self.model = self.endpoint.url, model
+        self.concurrency = max(1, concurrency)
         self.identity = {"kind": "endpoint", "url": self.url, "model": model}
 
     def settings(self) -> dict[str, Any]:
-        return {"concurrency": self.concurrency, "timeout_s": self.timeout_s, "retries": self.retries}
+        return {"concurrency": self.concurrency, "timeout_s": self.endpoint.timeout_s, "retries": self.endpoint.retries}
 
     def payload(self, query: Query) -> dict[str, Any]:
+        from alm.audio.io import wav_base64
+        from alm.conversation import clips_then_text, is_audio_part
+
         d = query.decoding
         if query.condition == AUDIO and query.audio:
-            content: Any = [{"type": "input_audio", "input_audio": {"data": wav_base64(a), "format": "wav"}}
-                            for a in query.audio]
-            content.append({"type": "text", "text": query.question})
+            clips = iter(query.audio)
+            content: Any = [{"type": "input_audio", "input_audio": {"data": wav_base64(read_clip(next(clips))),
+                                                                    "format": "wav"}}
+                            if is_audio_part(part) else part
+                            for part in clips_then_text(len(query.audio), query.question)]
         else:
             content = query.question
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}],
@@ -244,45 +222,15 @@ class EndpointRunner(Runner):
             body["seed"] = d.seed
         return body
 
-    def _post(self, body: dict[str, Any]) -> dict[str, Any]:
-        data = json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if self.api_key:
-            headers["Authorization"] = f"Bearer {self.api_key}"
-        last = ""
-        for attempt in range(self.retries + 1):
-            wait = self.backoff_s * (2 ** attempt)
-            try:
-                req = urllib.request.Request(self.url, data=data, headers=headers, method="POST")
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as resp:
-                    return json.loads(resp.read())
-            except urllib.error.HTTPError as exc:
-                detail = exc.read().decode(errors="replace")[:300]
-                last = f"HTTP {exc.code} from {self.url}: {detail}"
-                if exc.code not in self.RETRY_STATUS:
-                    raise AlmError(last) from None
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                if retry_after and retry_after.replace(".", "", 1).isdigit():
-                    wait = float(retry_after)
-            except (urllib.error.URLError, TimeoutError, ConnectionError, json.JSONDecodeError) as exc:
-                last = f"{self.url}: {getattr(exc, 'reason', exc)}"
-            if attempt < self.retries:
-                time.sleep(wait)
-        raise AlmError(f"gave up after {self.retries + 1} tries: {last}")
-
     def _one(self, query: Query) -> Reply:
         start = time.perf_counter()
         try:
-            out = self._post(self.payload(query))
-            choice = out["choices"][0]
-            text = choice["message"].get("content") or ""
+            text, out = self.endpoint.complete(self.payload(query))
             usage = out.get("usage") or {}
-            return Reply(text.strip(), choice.get("finish_reason") or "", usage.get("completion_tokens"),
+            return Reply(text.strip(), out["choices"][0].get("finish_reason") or "", usage.get("completion_tokens"),
                          round(time.perf_counter() - start, 3))
         except AlmError as exc:
             return Reply(error=str(exc))
-        except (KeyError, IndexError, TypeError, AttributeError):
-            return Reply(error=f"{self.url}: the reply is not a chat completion")
 
     def answer_many(self, queries: list[Query], done: Callable[[Query, Reply], None]) -> None:
         with ThreadPoolExecutor(max_workers=self.concurrency) as pool:

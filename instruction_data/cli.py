@@ -40,7 +40,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--scale", type=float, default=1.0, help="multiply synthesized and derived clip counts")
     b.add_argument("--reasoning", choices=REASONING, default="auto",
                    help="open-ended generator: auto (endpoint if configured, else templates), templates, "
-                        "endpoint, smollm2 (not available yet)")
+                        "endpoint (any OpenAI-compatible server, e.g. a local LLM under vLLM or llama.cpp)")
     b.add_argument("--llm-base-url", default="", help="OpenAI-compatible base URL (or ALM_LLM_BASE_URL)")
     b.add_argument("--llm-model", default="", help="model name (or ALM_LLM_MODEL)")
     b.add_argument("--llm-api-key", default="", help="API key (or ALM_LLM_API_KEY / OPENAI_API_KEY)")

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from alm.errors import AlmError
+from alm.openai_client import EndpointError  # noqa: F401 - the one endpoint error, re-exported here
 
 
 class DataError(AlmError):
     """Instruction data or a data source cannot be used: missing, malformed or inconsistent."""
 
-
-class EndpointError(AlmError):
-    """The OpenAI-compatible endpoint used for open-ended generation failed for good."""

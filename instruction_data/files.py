@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
+
+from alm.audio.io import wav_bytes
+from alm.files import atomic_write_bytes, atomic_write_text
 
 from instruction_data.errors import DataError
 from instruction_data.schema import Record
@@ -28,35 +28,9 @@ class RawItem:
     error: str = ""
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> None:
-    atomic_write_text(path, json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=False) + "\n")
-
-
 def atomic_write_wav(path: str | Path, wave: np.ndarray, sample_rate: int) -> None:
     """16-bit PCM wav, written atomically."""
-    import io
-
-    buf = io.BytesIO()
-    sf.write(buf, np.clip(wave, -1.0, 1.0), sample_rate, format="WAV", subtype="PCM_16")
-    atomic_write_bytes(path, buf.getvalue())
+    atomic_write_bytes(path, wav_bytes(wave, sample_rate))
 
 
 def is_jsonl(path: Path) -> bool:

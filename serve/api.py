@@ -18,7 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from alm.errors import AlmError
-from alm.inference import SamplingParams
+from alm.inference import Answer, SamplingParams
 from serve.content import to_conversation
 from serve.engine import TransformersEngine
 from serve.errors import ApiError, bad_request, not_found, too_large, unauthorized
@@ -164,19 +164,18 @@ def _chunk(rid: str, created: int, model: str, delta: dict, finish: str | None =
 
 async def _sse(engine, conv, params: SamplingParams, rid: str, created: int, model: str, include_usage: bool):
     """Server-sent events in OpenAI's chunk format, ending with `data: [DONE]`."""
-    pieces: list[str] = []
+    answer: Answer | None = None
     try:
         yield _chunk(rid, created, model, {"role": "assistant", "content": ""})
-        async for piece in engine.stream(conv, params):
-            pieces.append(piece)
-            yield _chunk(rid, created, model, {"content": piece})
-        text = "".join(pieces)
-        prompt_tokens, completion_tokens = await asyncio.to_thread(engine.usage, conv, text)
-        finish = "length" if completion_tokens >= params.max_new_tokens else "stop"
-        yield _chunk(rid, created, model, {}, finish)
+        async for item in engine.stream(conv, params):
+            if isinstance(item, Answer):  # the last item: counts and finish reason from the generator itself
+                answer = item
+            else:
+                yield _chunk(rid, created, model, {"content": item})
+        yield _chunk(rid, created, model, {}, answer.finish_reason)
         if include_usage:
-            usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                     "total_tokens": prompt_tokens + completion_tokens}
+            usage = {"prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+                     "total_tokens": answer.prompt_tokens + answer.completion_tokens}
             data = {"id": rid, "object": "chat.completion.chunk", "created": created, "model": model,
                     "choices": [], "usage": usage}
             yield f"data: {json.dumps(data)}\n\n"

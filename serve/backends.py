@@ -1,20 +1,23 @@
 """What the chat UI talks to: the in-process Assistant, or any OpenAI-compatible server (vLLM).
 
-Both take alm-style messages (`<audio>` placeholders in user text) and 16 kHz clips, and
-yield the answer in pieces.
+Both take alm messages (content parts, `alm.conversation`) and 16 kHz clips, and yield the
+answer in pieces.
 """
 
 from __future__ import annotations
 
-import base64
-import io
+import json
+import urllib.parse
+import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
+from alm.audio.io import wav_base64
+from alm.conversation import Conversation, is_audio_part
+from alm.errors import AlmError
 from alm.inference import SamplingParams
-from alm.processor import PLACEHOLDER
 
 
 class LocalBackend:
@@ -41,62 +44,77 @@ class LocalBackend:
         return [self.assistant.transcriber.transcribe(w) for w in audios]
 
     def check(self, messages: list[dict], audios: list[np.ndarray]) -> None:
-        from alm.processor import Conversation
-
         self.assistant.processor.check_clips(Conversation(messages, audios))
 
     def stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams) -> Iterator[str]:
         yield from self.assistant.answer_stream(messages, audios, params)
 
 
-def wav_base64(wave: np.ndarray, sample_rate: int = 16_000) -> str:
-    buf = io.BytesIO()
-    sf.write(buf, np.asarray(wave, dtype=np.float32), sample_rate, format="WAV", subtype="PCM_16")
-    return base64.b64encode(buf.getvalue()).decode()
-
-
 def to_openai_messages(messages: list[dict], audios: list[np.ndarray]) -> list[dict]:
-    """alm messages (`<audio>` placeholders) -> OpenAI messages with input_audio parts in place."""
+    """alm messages -> OpenAI messages: each audio part becomes an `input_audio` part with its clip, in place."""
     clips = iter(audios)
     out = []
     for msg in messages:
-        text = str(msg["content"])
-        if PLACEHOLDER not in text:
-            out.append({"role": msg["role"], "content": text})
+        content = msg["content"]
+        if content is None or isinstance(content, str):
+            out.append({"role": msg["role"], "content": content or ""})
             continue
-        parts = []
-        for k, piece in enumerate(text.split(PLACEHOLDER)):
-            if k:
-                parts.append({"type": "input_audio", "input_audio": {"data": wav_base64(next(clips)), "format": "wav"}})
-            piece = piece.strip("\n")
-            if piece:
-                parts.append({"type": "text", "text": piece})
+        parts = [{"type": "input_audio", "input_audio": {"data": wav_base64(next(clips)), "format": "wav"}}
+                 if is_audio_part(part) else part for part in content]
         out.append({"role": msg["role"], "content": parts})
     return out
+
+
+def served_model_trained(base_url: str, model: str, api_key: str | None = None, timeout: float = 5.0) -> bool | None:
+    """Whether the server's model has a trained aligner: alm serve says so on /health; a vLLM server started on
+    an alm export names its folder as the model's `root` in /v1/models. None when neither tells."""
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+
+    def get(url: str):
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=timeout) as resp:
+                return json.loads(resp.read() or b"null")
+        except (OSError, ValueError):
+            return None
+
+    origin = urllib.parse.urlsplit(base_url)._replace(path="", query="", fragment="").geturl()
+    health = get(origin + "/health")
+    if isinstance(health, dict) and isinstance(health.get("trained"), bool):
+        return health["trained"]
+    listing = get(base_url.rstrip("/") + "/models")
+    for entry in (listing or {}).get("data", []) if isinstance(listing, dict) else []:
+        config = Path(str(entry.get("root", ""))) / "config.json"
+        if entry.get("id") == model and config.is_file():
+            try:
+                return bool(json.loads(config.read_text()).get("trained", True))
+            except (OSError, ValueError):
+                return None
+    return None
 
 
 class OpenAIBackend:
     """Any OpenAI-compatible chat server that takes audio parts (alm serve, vLLM's server)."""
 
     can_transcribe = False
-    trained = True
 
-    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 600):
+    def __init__(self, base_url: str, model: str, api_key: str | None = None, timeout: float = 600,
+                 trained: bool | None = None):
+        """`trained`: whether the served model's aligner is trained (None: ask the server; unknown counts as yes)."""
         from openai import OpenAI
 
         self.client = OpenAI(base_url=base_url, api_key=api_key or "none", timeout=timeout, max_retries=0)
         self.model_name = model
+        known = trained if trained is not None else served_model_trained(base_url, model, api_key)
+        self.trained = True if known is None else known
 
     def check(self, messages, audios) -> None:
         pass
 
     def transcribe(self, audios):
-        raise NotImplementedError
+        raise AlmError("this chat talks to a server, which does not return transcripts")
 
     def stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams) -> Iterator[str]:
         from openai import APIError
-
-        from alm.errors import AlmError
 
         try:
             stream = self.client.chat.completions.create(

@@ -20,6 +20,8 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from alm.checkpoints import DEFAULT_MODEL
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -70,7 +72,7 @@ def start_server(engine: str, model: str, port: int, vllm_python: Path) -> subpr
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--engine", choices=["transformers", "vllm", "both"], default="both")
-    parser.add_argument("--model", default="alm-tiny")
+    parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--url", default=None, help="benchmark this running server (its /v1 URL) instead")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--rounds", type=int, default=1, help="requests per level = rounds * max(2, c)")

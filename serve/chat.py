@@ -2,7 +2,7 @@
 
 `build_chat(backend)` returns a `gr.Blocks` that `alm chat` launches on its own and `alm serve`
 mounts beside the API. Audio comes from upload or the microphone (several clips per turn);
-each turn's clips are placed before its text as `<audio>` placeholders. The conversation lives
+each turn's clips come before its text, as audio content parts. The conversation lives
 in a `gr.State` (the chatbot is only its picture), so regenerate and clear are exact, and
 errors are shown as chat messages, never as stack traces.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from alm.audio.io import load_audio
 from alm.errors import AlmError
 from alm.inference import SamplingParams
-from alm.processor import PLACEHOLDER
+from alm.conversation import clips_then_text
 
 logger = logging.getLogger("alm.chat")
 
@@ -39,8 +39,8 @@ def _path(file) -> str:
     return file if isinstance(file, str) else (file.get("path") if isinstance(file, dict) else getattr(file, "path"))
 
 
-def user_content(turn: dict) -> str:
-    return "\n".join([PLACEHOLDER] * len(turn["audios"]) + ([turn["text"]] if turn["text"] else []))
+def user_content(turn: dict) -> list[dict]:
+    return clips_then_text(len(turn["audios"]), turn["text"])
 
 
 def conversation(turns: list[dict]) -> tuple[list[dict], list[np.ndarray]]:

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import sys
 from pathlib import Path
@@ -69,7 +68,9 @@ def _quiet() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    logging.getLogger("transformers").setLevel(logging.ERROR)
+    from alm.logs import silence_transformers
+
+    silence_transformers()
 
 
 def build_app(assistant, settings, chat: bool = True, batch_window_ms: float = 8.0, max_batch: int = 8):

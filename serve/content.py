@@ -1,8 +1,8 @@
-"""OpenAI chat messages with audio parts -> an alm `Conversation` (messages with `<audio>` + clips).
+"""OpenAI chat messages with audio parts -> an alm `Conversation` (content parts + decoded clips).
 
-Parts of a message are joined with newlines in order, each audio part becoming one `<audio>`
-placeholder, so `[audio, audio, text]` reads `<audio>\\n<audio>\\ntext` - the same prompt vLLM's
-chat front end builds for audio-first messages. Where audio may come from:
+Each message keeps its parts in order (audio parts become `{"type": "audio"}`, their clips decoded
+into `Conversation.audios`); how parts become prompt text is left to the chat template, exactly as
+for training records, `alm ask` and vLLM. Where audio may come from:
 - `input_audio` (base64 bytes) and `audio_url` with a `data:` URL: always;
 - `file://` URLs: only for files under `ServerSettings.audio_root` (after resolving links);
 - `http(s)://` URLs: only with `allow_remote_audio`, and never loopback/private addresses unless
@@ -23,7 +23,7 @@ import numpy as np
 
 from alm.audio.io import decode_audio_bytes
 from alm.errors import AlmError
-from alm.processor import PLACEHOLDER, Conversation
+from alm.conversation import Conversation, audio_part, text_part
 from serve.errors import bad_request
 from serve.protocol import AudioUrlPart, InputAudioPart, Message, TextPart
 from serve.settings import ServerSettings
@@ -127,29 +127,27 @@ def fetch_audio(part: InputAudioPart | AudioUrlPart, name: str, settings: Server
     raise bad_request(f"{name}: unsupported URL scheme {scheme or '(none)'!r}; use data:, file: or http(s):")
 
 
-def _text(text: str, where: str, forbidden: tuple[str, ...]) -> str:
-    for token in forbidden:
-        if token in text:
-            raise bad_request(f"{where}: the text may not contain {token!r} (audio goes in input_audio or "
-                              "audio_url parts)", param=where)
+def _text(text: str, where: str, audio_token: str) -> str:
+    if audio_token in text:
+        raise bad_request(f"{where}: the text may not contain {audio_token!r} (audio goes in input_audio or "
+                          "audio_url parts)", param=where)
     return text
 
 
 def to_conversation(messages: list[Message], settings: ServerSettings, audio_token: str) -> Conversation:
     """Validate and convert the messages; audio is fetched and decoded here (call from a worker thread)."""
-    forbidden = (PLACEHOLDER, audio_token)
     out: list[dict] = []
     clips: list[np.ndarray] = []
     for i, msg in enumerate(messages):
         role = ROLE_MAP.get(msg.role, msg.role)
         where = f"messages.{i}.content"
         if msg.content is None or isinstance(msg.content, str):
-            out.append({"role": role, "content": _text(msg.content or "", where, forbidden)})
+            out.append({"role": role, "content": _text(msg.content or "", where, audio_token)})
             continue
-        pieces = []
+        parts = []
         for j, part in enumerate(msg.content):
             if isinstance(part, TextPart):
-                pieces.append(_text(part.text, f"{where}.{j}", forbidden))
+                parts.append(text_part(_text(part.text, f"{where}.{j}", audio_token)))
                 continue
             if role != "user":
                 raise bad_request(f"{where}.{j}: audio may only appear in user messages", param=f"{where}.{j}")
@@ -161,8 +159,8 @@ def to_conversation(messages: list[Message], settings: ServerSettings, audio_tok
                 clips.append(decode_audio_bytes(source.data, name))
             except AlmError as exc:
                 raise bad_request(str(exc), param=f"{where}.{j}", code="invalid_audio") from None
-            pieces.append(PLACEHOLDER)
-        out.append({"role": role, "content": "\n".join(pieces)})
+            parts.append(audio_part())
+        out.append({"role": role, "content": parts})
     if out[-1]["role"] == "assistant":
         raise bad_request("the last message must be from the user (or system), not the assistant", param="messages")
     if not any(m["role"] == "user" for m in out):

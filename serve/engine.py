@@ -11,19 +11,19 @@ next one. Streaming requests run one at a time through `answer_stream`, bridged 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import itertools
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from alm.conversation import Conversation
 from alm.errors import AlmError
+from alm.hashing import waveform_digest
 from alm.inference import Answer, SamplingParams
-from alm.processor import Conversation
 from serve.errors import bad_request, overloaded
 
 logger = logging.getLogger("alm.serve")
@@ -54,12 +54,8 @@ class CachingTranscriber:
         self._cache: dict[str, str] = {}
         self._lock = threading.Lock()
 
-    @staticmethod
-    def key(wave: np.ndarray) -> str:
-        return hashlib.sha1(np.ascontiguousarray(wave, dtype=np.float32).tobytes()).hexdigest()
-
     def transcribe(self, wave: np.ndarray) -> str:
-        key = self.key(wave)
+        key = waveform_digest(wave)
         with self._lock:
             if key in self._cache:
                 return self._cache[key]
@@ -98,7 +94,7 @@ class TransformersEngine:
 
     @property
     def audio_token(self) -> str:
-        return self.assistant.processor.config.audio_token
+        return self.assistant.processor.audio_token
 
     @property
     def trained(self) -> bool:
@@ -186,8 +182,9 @@ class TransformersEngine:
                 job.future.set_result(ans)
 
     # ------------------------------------------------------------------ streaming
-    async def stream(self, conv: Conversation, params: SamplingParams) -> AsyncIterator[str]:
-        """Async pieces of the answer; runs one stream at a time. Closing it stops generation."""
+    async def stream(self, conv: Conversation, params: SamplingParams) -> AsyncIterator[str | Answer]:
+        """Async pieces of the answer, then the finished `Answer` (real token counts and finish reason) as the
+        last item; runs one stream at a time. Closing it stops generation."""
         await self.start()
         async with self._stream_lock:
             loop = asyncio.get_running_loop()
@@ -196,18 +193,18 @@ class TransformersEngine:
             done = object()
 
             def produce() -> None:
-                pieces: Iterator[str] = self.assistant.answer_stream(conv.messages, conv.audios, params)
+                pieces = self.assistant.answer_stream(conv.messages, conv.audios, params, conv.transcripts)
                 try:
                     for piece in pieces:
                         loop.call_soon_threadsafe(queue.put_nowait, piece)
                         if stop.is_set():
                             break
+                    else:  # ran out: the stream's answer is complete
+                        loop.call_soon_threadsafe(queue.put_nowait, pieces.answer)
                 except BaseException as exc:  # noqa: BLE001 - handed to the consumer
                     loop.call_soon_threadsafe(queue.put_nowait, exc)
                 finally:
-                    close = getattr(pieces, "close", None)
-                    if close is not None:
-                        close()  # answer_stream's finally cancels generate() and joins its thread
+                    pieces.close()  # cancels generate() and joins its thread
                     loop.call_soon_threadsafe(queue.put_nowait, done)
 
             task = loop.run_in_executor(None, produce)
@@ -222,13 +219,6 @@ class TransformersEngine:
             finally:
                 stop.set()
                 await asyncio.shield(task)
-
-    def usage(self, conv: Conversation, text: str) -> tuple[int, int]:
-        """(prompt_tokens, completion_tokens) for a streamed answer (answer_stream does not report them)."""
-        conv = self.assistant.with_transcripts(conv)
-        batch = self.assistant.processor([conv])  # transcripts come from the cache the stream just filled
-        completion = self.assistant.processor.tokenizer(text, add_special_tokens=False)["input_ids"]
-        return int(batch["attention_mask"].sum()), len(completion)
 
     def stats(self) -> dict:
         return {"in_flight": self.in_flight, "batches": self.batches_run,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from alm.checkpoints import DEFAULT_MODEL
+
 
 @dataclass
 class ServerSettings:
-    model_name: str = "alm-tiny"  # the id clients send as `model` and /v1/models lists
+    model_name: str = DEFAULT_MODEL  # the id clients send as `model` and /v1/models lists
     api_key: str | None = None  # when set, /v1/* needs `Authorization: Bearer <api_key>`
     max_body_bytes: int = 64 * 1024 * 1024  # larger request bodies get 413
     max_clips: int = 16  # audio clips per request

@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 import base64
-import io
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
 
-
-def wav_bytes(wave: np.ndarray, sample_rate: int = 16_000, fmt: str = "WAV") -> bytes:
-    buf = io.BytesIO()
-    sf.write(buf, np.asarray(wave, dtype=np.float32), sample_rate, format=fmt)
-    return buf.getvalue()
+from alm.audio.io import encode_audio, wav_base64, wav_bytes  # noqa: F401 - wav_bytes: for tests writing clips
 
 
 def input_audio(wave: np.ndarray, fmt: str = "wav") -> dict:
-    data = base64.b64encode(wav_bytes(wave, fmt=fmt.upper())).decode()
+    data = base64.b64encode(encode_audio(wave, fmt=fmt)).decode()
     return {"type": "input_audio", "input_audio": {"data": data, "format": fmt}}
 
 
 def audio_url(wave: np.ndarray) -> dict:
-    data = base64.b64encode(wav_bytes(wave)).decode()
-    return {"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{data}"}}
+    return {"type": "audio_url", "audio_url": {"url": f"data:audio/wav;base64,{wav_base64(wave)}"}}
 
 
 def text(value: str) -> dict:
@@ -47,7 +40,7 @@ def save_tiny_checkpoint(path: Path, audio_base: str, text_base: str, audio_conf
                   lora_targets=["q_proj", "v_proj"])
     fields.update(overrides)
     config = AlmConfig(**fields)
-    processor = AlmProcessor.from_pretrained(config)
+    processor = AlmProcessor.from_config(config)
     model = AlmForConditionalGeneration.from_bases(config, seed=seed)
     with torch.no_grad(), torch.random.fork_rng():
         torch.manual_seed(seed)

@@ -7,10 +7,11 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from pathlib import Path  # noqa: E402
 
-import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM, WhisperConfig, WhisperModel  # noqa: E402
+
+from serve.testing import tone  # noqa: E402, F401 - the one test tone, shared with the server tests
 
 ASSETS = Path(__file__).parent / "assets"
 TINY_TOKENIZER = ASSETS / "tiny-tokenizer"
@@ -70,13 +71,9 @@ def tiny_model(tiny_config):
 
     def make(**overrides):
         config = tiny_config(**overrides)
-        processor = AlmProcessor.from_pretrained(config)
+        processor = AlmProcessor.from_config(config)
         model = AlmForConditionalGeneration.from_bases(config)
         return model, processor
 
     return make
 
-
-def tone(freq: float, seconds: float = 1.0, sr: int = 16_000) -> np.ndarray:
-    t = np.arange(int(seconds * sr)) / sr
-    return (0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32)

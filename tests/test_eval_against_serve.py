@@ -1,4 +1,5 @@
-"""`alm eval --endpoint` against the project's own API server (live, 127.0.0.1) gives the local model's answers."""
+"""`alm eval --endpoint` against the project's own API server (live, 127.0.0.1) gives the local model's answers,
+two-clip questions included (the API and the local runner reach the chat template's one layout)."""
 
 import json
 from pathlib import Path
@@ -22,7 +23,7 @@ def test_eval_endpoint_on_alm_serve_matches_local(tiny_bases, tmp_path: Path):
     audio_base, text_base = tiny_bases
     ckpt = save_tiny_checkpoint(tmp_path / "ckpt", audio_base, text_base, tiny_whisper_config().to_dict())
     corpus = make_corpus(tmp_path / "corpus")
-    common = ["--suite", "offline", "--corpus", str(corpus), "--limit", "4", "--max-new-tokens", "6", "--no-meteor",
+    common = ["--suite", "offline", "--corpus", str(corpus), "--limit", "8", "--max-new-tokens", "6", "--no-meteor",
               "--no-plots"]
     assert main(["eval", "--model", str(ckpt), "--out", str(tmp_path / "local"), *common]) == 0
 
@@ -35,6 +36,8 @@ def test_eval_endpoint_on_alm_serve_matches_local(tiny_bases, tmp_path: Path):
     local = json.loads((tmp_path / "local" / "results.json").read_text())["benchmarks"]
     remote = json.loads((tmp_path / "remote" / "results.json").read_text())["benchmarks"]
     assert set(local) == set(remote)
+    two_clips = [item for item in local["offline-aqa"]["items"] if len(item["audio"]) == 2]
+    assert two_clips, "the parity check must include a two-clip question"
     for name in local:
         for a, b in zip(local[name]["items"], remote[name]["items"]):
             assert a["model"]["answer"] == b["model"]["answer"], (name, a["id"])

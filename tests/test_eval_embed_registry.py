@@ -64,7 +64,7 @@ def test_user_folder_adds_and_replaces(tmp_path: Path):
 
 @pytest.mark.parametrize("obj,message", [
     ({"name": "x", "family": "vqa", "data": {"source": "offline", "tasks": ["caption"]}, "metric": "accuracy",
-      "prompts": ["{instruction}"]}, "family 'vqa'"),
+      "prompts": ["{instruction}"]}, "family: must be one of"),
     ({"name": "x", "family": "aqa", "data": {"source": "offline", "tasks": ["caption"]}, "metric": "cider_d",
       "prompts": ["{instruction}"]}, "is not among the aqa metrics"),
     ({"name": "x", "family": "aqa", "data": {"source": "nowhere"}, "metric": "accuracy", "prompts": ["q"]},
@@ -76,7 +76,7 @@ def test_user_folder_adds_and_replaces(tmp_path: Path):
     ({"name": "x", "family": "aqa", "data": {"source": "offline"}, "metric": "accuracy", "prompts": ["q"]},
      "lists the record `tasks`"),
     ({"name": "x", "family": "aqa", "data": {"source": "offline", "tasks": ["a"]}, "metric": "accuracy",
-      "prompts": ["q"], "temperature": 1}, "unknown key(s) temperature"),
+      "prompts": ["q"], "temperature": 1}, "unknown key 'temperature'"),
 ])
 def test_bad_declarations_say_what_is_wrong(obj, message):
     with pytest.raises(AlmError, match=None) as info:

@@ -16,7 +16,8 @@ from alm.errors import AlmError
 from eval.data import AudioRef, load_benchmark_data, subsample
 from eval.registry import collect
 from eval.runners import AUDIO, NO_AUDIO, AnswerCache, Decoding, EndpointRunner, Query, answer_all
-from instruction_data.files import atomic_write_json, write_records
+from alm.files import atomic_write_json
+from instruction_data.files import write_records
 from instruction_data.schema import Record
 from fake_openai import serve  # noqa: F401 - pytest fixture
 

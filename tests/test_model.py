@@ -4,22 +4,28 @@ import pytest
 import torch
 
 from alm.model import AlmForConditionalGeneration, AudioTokenMismatch, num_audio_tokens
-from alm.processor import Conversation
+from alm.conversation import Conversation, parts_from_placeholders
 from conftest import tone
 
 ALIGNERS = [{"aligner": "mlp"}, {"aligner": "pool"}, {"aligner": "qformer"},
             {"aligner": "qformer", "instruction_aware": True}]
 
 
-def ask(content, *clips):
-    return Conversation([{"role": "user", "content": content}], list(clips))
+def ask(text, *clips):
+    """One user turn; `<audio>` in `text` marks where each clip goes."""
+    return Conversation([{"role": "user", "content": parts_from_placeholders(text, len(clips))}], list(clips))
+
+
+def exchange(text, answer, clip):
+    return Conversation([{"role": "user", "content": parts_from_placeholders(text, 1)},
+                         {"role": "assistant", "content": answer}], [clip])
 
 
 @pytest.mark.parametrize("overrides", ALIGNERS, ids=lambda o: "-".join(map(str, o.values())))
 def test_aligner_outputs_match_token_count(tiny_model, overrides):
     model, processor = tiny_model(**overrides)
     clips = [tone(300, 0.05), tone(500, 7.3), tone(700, 61.0)]
-    batch = processor([ask("<audio> <audio> <audio>", *clips)])
+    batch = processor.batch([ask("<audio> <audio> <audio>", *clips)])
     with torch.no_grad():
         embeds = model.embed_inputs(**{k: v for k, v in batch.items() if k != "attention_mask"})
     assert embeds.shape[:2] == batch["input_ids"].shape
@@ -29,21 +35,21 @@ def test_aligner_outputs_match_token_count(tiny_model, overrides):
 
 def test_placeholder_mismatch_raises(tiny_model):
     model, processor = tiny_model()
-    batch = processor([ask("<audio>hi", tone(440, 2.0))])
+    batch = processor.batch([ask("<audio>hi", tone(440, 2.0))])
     audio_id = model.config.audio_token_id
     first = int((batch["input_ids"][0] == audio_id).nonzero()[0])
     batch["input_ids"][0, first] = processor.tokenizer.pad_token_id  # one audio token fewer
     with pytest.raises(AudioTokenMismatch, match="aligner produced"):
         model(**batch)
     with pytest.raises(AudioTokenMismatch, match="no audio was given"):
-        model(input_ids=processor([ask("<audio>hi", tone(440))])["input_ids"])
+        model(input_ids=processor.batch([ask("<audio>hi", tone(440))])["input_ids"])
 
 
 def test_clip_tokens_do_not_depend_on_the_batch(tiny_model):
     model, processor = tiny_model()
     short, long = tone(440, 2.0), tone(880, 9.0)
-    alone = processor([ask("<audio>", short)])
-    together = processor([ask("<audio>", short), ask("<audio>", long)])
+    alone = processor.batch([ask("<audio>", short)])
+    together = processor.batch([ask("<audio>", short), ask("<audio>", long)])
     with torch.no_grad():
         a = model.encode_audio(alone["audio_mel"], alone["audio_mel_lengths"])
         b = model.encode_audio(together["audio_mel"], together["audio_mel_lengths"])[: a.shape[0]]
@@ -52,7 +58,7 @@ def test_clip_tokens_do_not_depend_on_the_batch(tiny_model):
 
 def test_long_audio_is_windowed(tiny_model):
     model, processor = tiny_model()
-    batch = processor([ask("<audio>", tone(440, 75.0))])
+    batch = processor.batch([ask("<audio>", tone(440, 75.0))])
     assert batch["audio_mel_lengths"].tolist() == [3000, 3000, 1500]
     out = model(**batch)
     assert out.logits.shape[1] == batch["input_ids"].shape[1]
@@ -73,7 +79,7 @@ def test_save_load_round_trip_gives_identical_logits(tiny_model, tmp_path, overr
             if "lora_B" in name:
                 param.normal_(0, 0.1)
     model.eval()
-    batch = processor([ask("<audio>What is this?", tone(440, 3.0))])
+    batch = processor.batch([ask("<audio>What is this?", tone(440, 3.0))])
     with torch.no_grad():
         before = model(**batch).logits
     model.save_pretrained(tmp_path / "ckpt", processor=processor)
@@ -89,8 +95,7 @@ def test_save_load_round_trip_gives_identical_logits(tiny_model, tmp_path, overr
 @pytest.mark.parametrize("overrides", ALIGNERS[1:], ids=lambda o: "-".join(map(str, o.values())))
 def test_gradients_reach_every_aligner_parameter(tiny_model, overrides):
     model, processor = tiny_model(**overrides)
-    batch = processor([Conversation([{"role": "user", "content": "<audio>?"}, {"role": "assistant", "content": "bell"}],
-                                    [tone(440, 1.0)])], train=True)
+    batch = processor.batch([exchange("<audio>?", "bell", tone(440, 1.0))], train=True)
     model(**batch).loss.backward()
     for name, param in model.aligner.named_parameters():
         assert param.grad is not None and param.grad.abs().sum() > 0, name
@@ -101,9 +106,8 @@ def test_tiny_model_learns_to_tell_four_tones_apart(tiny_model):
     torch.manual_seed(0)
     model, processor = tiny_model(lora_dropout=0.0)
     labels = {200: "low tone", 500: "bell", 1200: "beep", 3000: "siren"}
-    train = processor([Conversation([{"role": "user", "content": "<audio>What sound is this?"},
-                                     {"role": "assistant", "content": label}], [tone(freq, 1.0)])
-                       for freq, label in labels.items()], train=True)
+    train = processor.batch([exchange("<audio>What sound is this?", label, tone(freq, 1.0))
+                             for freq, label in labels.items()], train=True)
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-2)
     model.train()
     for _ in range(100):
@@ -112,8 +116,7 @@ def test_tiny_model_learns_to_tell_four_tones_apart(tiny_model):
         optimizer.step()
         optimizer.zero_grad()
     model.eval()
-    prompts = processor([ask("<audio>What sound is this?", tone(freq, 1.0)) for freq in labels])
-    end = processor.tokenizer.convert_tokens_to_ids("<|im_end|>")
-    out = model.generate(**prompts, max_new_tokens=6, do_sample=False, eos_token_id=end,
+    prompts = processor.batch([ask("<audio>What sound is this?", tone(freq, 1.0)) for freq in labels])
+    out = model.generate(**prompts, max_new_tokens=6, do_sample=False, eos_token_id=processor.end_of_turn_ids,
                          pad_token_id=processor.tokenizer.pad_token_id)
     assert [processor.decode(row) for row in out] == list(labels.values())

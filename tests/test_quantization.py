@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from alm.processor import Conversation
+from alm.conversation import Conversation, audio_part, text_part
 from conftest import tone
 
 bnb = pytest.importorskip("bitsandbytes", reason="bitsandbytes (the qlora extra) is not installed")
@@ -14,7 +14,8 @@ def test_quantized_llm_trains_aligner_and_lora(tiny_model, bits):
     model, processor = tiny_model(quantization=bits)
     quantized = [m for m in model.language_model.modules() if isinstance(m, (bnb.nn.Linear4bit, bnb.nn.Linear8bitLt))]
     assert quantized, "no bitsandbytes layers in the LLM"
-    batch = processor([Conversation([{"role": "user", "content": "<audio>?"}, {"role": "assistant", "content": "bell"}],
+    batch = processor.batch([Conversation([{"role": "user", "content": [audio_part(), text_part("?")]},
+                                          {"role": "assistant", "content": "bell"}],
                                     [tone(440, 1.0)])], train=True)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         loss = model(**batch).loss

@@ -2,7 +2,7 @@
 
 A tiny random checkpoint is saved to disk and loaded with `Assistant.load`, exactly as `alm serve`
 does; answers are compared with the Assistant called directly (greedy), so the conversion of
-content parts to `<audio>` placeholders is checked end to end.
+content parts to the chat template's layout is checked end to end.
 """
 
 import threading
@@ -14,6 +14,7 @@ pytest.importorskip("fastapi", reason="needs the serve extras: pip install -e .[
 import httpx  # noqa: E402
 import openai  # noqa: E402
 
+from alm.conversation import audio_part, clips_then_text, text_part  # noqa: E402
 from alm.inference import Assistant, SamplingParams  # noqa: E402
 from conftest import tiny_whisper_config  # noqa: E402
 from serve.api import create_app  # noqa: E402
@@ -71,7 +72,7 @@ def test_input_audio_answer_matches_the_assistant(client, assistant):
     clip = tone(440, 1.5)
     resp = client.chat.completions.create(model=MODEL, messages=[user(input_audio(clip), text("What is it?"))],
                                           max_tokens=12, temperature=0)
-    want = direct(assistant, "<audio>\nWhat is it?", [clip])
+    want = direct(assistant, [audio_part(), text_part("What is it?")], [clip])
     choice = resp.choices[0]
     assert choice.message.role == "assistant" and choice.message.content == want.text
     assert choice.finish_reason == want.finish_reason
@@ -101,9 +102,9 @@ def test_several_clips_and_turns(client, assistant):
     resp = client.chat.completions.create(model=MODEL, messages=messages, max_tokens=10)
     want = assistant.answer([
         {"role": "system", "content": "You compare sounds."},
-        {"role": "user", "content": "<audio>\n<audio>\nWhich is higher?"},
+        {"role": "user", "content": clips_then_text(2, "Which is higher?")},
         {"role": "assistant", "content": "The second."},
-        {"role": "user", "content": "And this one?\n<audio>"},
+        {"role": "user", "content": [text_part("And this one?"), audio_part()]},
     ], [a, b, c], SamplingParams(max_new_tokens=10))
     assert resp.choices[0].message.content == want.text
 
@@ -230,7 +231,7 @@ def test_bad_json_and_schema_give_400(server, body, needle):
     ({"type": "audio_url", "audio_url": {"url": "http://example.com/a.wav"}}, "remote audio URLs are not fetched"),
     ({"type": "audio_url", "audio_url": {"url": "file:///etc/passwd"}}, "file:// URLs are disabled"),
     ({"type": "audio_url", "audio_url": {"url": "ftp://x/y.wav"}}, "unsupported URL scheme"),
-    ({"type": "text", "text": "what about <audio> tags"}, "may not contain"),
+    ({"type": "text", "text": "what about <|audio|> tokens"}, "may not contain"),
 ])
 def test_bad_audio_gives_400(client, part, needle):
     with pytest.raises(openai.BadRequestError) as err:

@@ -5,6 +5,7 @@ import pytest
 pytest.importorskip("gradio_client", reason="needs the serve extras: pip install -e .[serve]")
 from gradio_client import Client, handle_file  # noqa: E402
 
+from alm.conversation import clips_then_text, parts_from_placeholders  # noqa: E402
 from alm.inference import Assistant, SamplingParams  # noqa: E402
 from conftest import tiny_whisper_config  # noqa: E402
 from serve.cli import build_app  # noqa: E402
@@ -64,12 +65,12 @@ def test_two_clips_then_a_follow_up_then_regenerate_and_clear(chat_url, assistan
     chatbot, box = job.result()
     assert len(updates) >= 3  # streamed in pieces
     waves = [tone(300, 1.0), tone(1200, 2.0)]
-    first = direct(assistant, [{"role": "user", "content": "<audio>\n<audio>\nWhich is higher?"}], waves)
+    first = direct(assistant, [{"role": "user", "content": clips_then_text(2, "Which is higher?")}], waves)
     assert texts(chatbot) == [first]
     assert sum(1 for m in chatbot if m["role"] == "user") == 3  # two clips and the question
 
     chatbot, _ = client.predict({"text": "Are you sure?", "files": []}, *SETTINGS, api_name="/chat")
-    second = direct(assistant, [{"role": "user", "content": "<audio>\n<audio>\nWhich is higher?"},
+    second = direct(assistant, [{"role": "user", "content": clips_then_text(2, "Which is higher?")},
                                 {"role": "assistant", "content": first},
                                 {"role": "user", "content": "Are you sure?"}], waves)
     assert texts(chatbot) == [first, second]
@@ -99,11 +100,13 @@ def test_openai_backend_gives_the_local_answer(assistant):
     """The chat beside vLLM talks through the OpenAI API: same answer as in-process (against alm's own API)."""
     from serve.backends import LocalBackend, OpenAIBackend
 
-    messages = [{"role": "user", "content": "Listen:\n<audio>\n<audio>\nWhich is higher?"},
+    messages = [{"role": "user", "content": parts_from_placeholders("Listen: <audio> <audio> Which is higher?", 2)},
                 {"role": "assistant", "content": "The second."}, {"role": "user", "content": "Sure?"}]
     clips = [tone(300, 1.0), tone(1200, 2.0)]
     params = SamplingParams(max_new_tokens=10)
     local = "".join(LocalBackend(assistant).stream(messages, clips, params)).strip()
     with ServerThread(build_app(assistant, ServerSettings(model_name="tiny"), chat=False)) as url:
-        remote = "".join(OpenAIBackend(url + "/v1", "tiny").stream(messages, clips, params)).strip()
+        backend = OpenAIBackend(url + "/v1", "tiny")
+        remote = "".join(backend.stream(messages, clips, params)).strip()
     assert remote == local
+    assert backend.trained is False  # the tiny checkpoint's aligner is untrained: alm serve's /health says so

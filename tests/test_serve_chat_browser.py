@@ -9,6 +9,7 @@ webdriver = pytest.importorskip("selenium.webdriver", reason="needs the serve ex
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
 
+from alm.conversation import clips_then_text  # noqa: E402
 from alm.inference import Assistant, SamplingParams  # noqa: E402
 from conftest import tiny_whisper_config  # noqa: E402
 from serve.cli import build_app  # noqa: E402
@@ -56,7 +57,7 @@ def wait_for(predicate, timeout=120, what="condition"):
 def test_upload_a_wav_and_see_the_answer(assistant, browser, tmp_path):
     clip = tmp_path / "beep.wav"
     clip.write_bytes(wav_bytes(tone(440, 1.5)))
-    expected = assistant.answer([{"role": "user", "content": "<audio>\nWhat do you hear?"}], [tone(440, 1.5)],
+    expected = assistant.answer([{"role": "user", "content": clips_then_text(1, "What do you hear?")}], [tone(440, 1.5)],
                                 SamplingParams(max_new_tokens=256)).text
     with ServerThread(build_app(assistant, ServerSettings(model_name="tiny"))) as url:
         browser.get(url + "/chat/")

@@ -7,8 +7,9 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoTokenizer, LlamaForCausalLM
 
-from alm.model import AlmForConditionalGeneration
-from alm.processor import AlmProcessor, Conversation
+from alm.conversation import Conversation
+from alm.model import AlmForConditionalGeneration, num_audio_tokens
+from alm.processor import AlmProcessor
 from conftest import tiny_whisper_config
 from serve.testing import save_tiny_checkpoint, tone
 
@@ -46,23 +47,31 @@ def test_merged_llm_matches_the_lora_model(exported):
         torch.testing.assert_close(aligner[k], v)
 
 
-def test_chat_template_adds_alm_system_prompt_and_audio_token(exported):
+def test_export_renders_and_expands_prompts_as_the_processor(exported):
+    """vLLM renders content parts with the export's chat template ("openai" content format: audio parts arrive as
+    {"type": "audio"}) and expands each audio token with the export's processor: the transformers engine's ids."""
+    from transformers import AutoProcessor
+
     ckpt, out = exported
     model = AlmForConditionalGeneration.from_pretrained(ckpt)
-    processor = AlmProcessor.from_pretrained(model.config, checkpoint=ckpt)
+    processor = AlmProcessor.from_pretrained(ckpt)
+    vllm_processor = AutoProcessor.from_pretrained(out)  # what vLLM's front end loads
+    assert type(vllm_processor) is AlmProcessor and vllm_processor.max_audio_seconds == 45
+    clips = [tone(440, 2.0), tone(880, 1.0)]
+    messages = [{"role": "user", "content": [{"type": "audio"}, {"type": "audio"}, {"type": "text", "text": "Which?"}]},
+                {"role": "assistant", "content": [{"type": "text", "text": "The first."}]},
+                {"role": "user", "content": [{"type": "text", "text": "Sure?"}]}]
     tok = AutoTokenizer.from_pretrained(out)
-    messages = [{"role": "user", "content": "<|audio|>\nWhat is it?"}]
     prompt = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert model.config.system_prompt in prompt
     ids = tok(prompt, add_special_tokens=False)["input_ids"]
     audio_id = tok.convert_tokens_to_ids("<|audio|>")
-    n = int((processor([Conversation([{"role": "user", "content": "<audio>\nWhat is it?"}], [tone(440, 2.0)])])
-             ["input_ids"][0] == audio_id).sum())
+    counts = iter(num_audio_tokens(len(c), vllm_processor.spec) for c in clips)
     expanded = []
     for i in ids:  # what vLLM's PromptReplacement does
-        expanded += [audio_id] * n if i == audio_id else [i]
-    want = processor([Conversation([{"role": "user", "content": "<audio>\nWhat is it?"}], [tone(440, 2.0)])])
-    assert expanded == want["input_ids"][0].tolist()
-    assert model.config.system_prompt in prompt
+        expanded += [audio_id] * next(counts) if i == audio_id else [i]
+    want = processor.batch([Conversation(messages, clips)])["input_ids"][0].tolist()
+    assert expanded == want
 
 
 def test_launcher_command_and_missing_venv(tmp_path):
@@ -71,7 +80,8 @@ def test_launcher_command_and_missing_venv(tmp_path):
 
     cmd = vllm_command(tmp_path / "python", tmp_path / "model", "m", "127.0.0.1", 9000, api_key="k", cpu=True)
     assert cmd[1:3] == ["-m", "vllm.entrypoints.openai.api_server"]
-    for flag in ("--interleave-mm-strings", "--api-key", "--gpu-memory-utilization"):
+    for flag in ("--chat-template-content-format", "--api-key", "--gpu-memory-utilization"):
         assert flag in cmd
+    assert cmd[cmd.index("--chat-template-content-format") + 1] == "openai"
     assert not is_cpu_build(tmp_path / "bin" / "python")
     assert main(["serve", "--engine", "vllm", "--vllm-python", str(tmp_path / "none" / "python")]) == 1

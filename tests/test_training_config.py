@@ -84,3 +84,39 @@ def test_packaged_curriculum_chains_stages():
     assert s2.model.init_from == s1.output_dir and s3.model.init_from == s2.output_dir
     # speech-aware from stage 2 on (stage 3 inherits it from stage 2's saved config)
     assert (s1.model.speech_transcripts, s2.model.speech_transcripts, s3.model.speech_transcripts) == (None, True, None)
+
+
+def test_model_section_is_derived_from_alm_config(tmp_path):
+    """Every recipe-settable AlmConfig field is a `model:` key with AlmConfig's type (or null), documented."""
+    import dataclasses
+    import inspect
+    import typing
+
+    from alm.model import AlmConfig
+    from alm.typed_config import field_docs
+    from training.config import NOT_RECIPE_FIELDS, ModelSection
+
+    alm_types = inspect.get_annotations(AlmConfig, eval_str=True)
+    section = {f.name: f.type for f in dataclasses.fields(ModelSection)}
+    assert set(section) == {"init_from"} | (set(alm_types) - set(NOT_RECIPE_FIELDS))
+    hints = typing.get_type_hints(ModelSection)
+    for name in set(section) - {"init_from"}:
+        assert hints[name] == alm_types[name] | None, name
+    assert not [name for name, doc in field_docs(ModelSection).items() if doc.startswith("(")]  # a text, not a scope
+    # the values AlmConfig allows, no more: 8bit is valid in a recipe because the model takes it
+    config = load_config(write(tmp_path, {**BASE, "model": {**BASE["model"], "quantization": "8bit"}}))
+    assert config.model.quantization == "8bit"
+    allowed = ", ".join(typing.get_args(typing.get_args(alm_types["quantization"])[0]))
+    with pytest.raises(ConfigError, match=f"model.quantization: must be one of {allowed}, got '2bit'"):
+        load_config(write(tmp_path, {**BASE, "model": {**BASE["model"], "quantization": "2bit"}}))
+    with pytest.raises(ConfigError, match="model.quantization: 8bit \\(QLoRA\\) needs llm: lora"):
+        load_config(write(tmp_path, {**BASE, "llm": "frozen", "model": {**BASE["model"], "quantization": "8bit"}}))
+
+
+def test_model_fields_give_alm_config_only_what_is_set():
+    from training.config import model_fields
+
+    config = config_from_dict({**BASE, "model": {**BASE["model"], "lora_r": 4, "speech_transcripts": True}})
+    assert model_fields(config.model) == {**BASE["model"], "lora_r": 4, "speech_transcripts": True}
+    init = config_from_dict({**BASE, "model": {"init_from": "runs/a", "quantization": "4bit"}})
+    assert model_fields(init.model) == {"quantization": "4bit"}

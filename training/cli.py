@@ -13,8 +13,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("recipe", help="a stage YAML file, a folder of stage files run in name order, "
-                                       "or a packaged recipe: alm-tiny, alm-tiny/stage1")
+    parser.add_argument("recipe", nargs="?", help="a stage YAML file, a folder of stage files run in name order, "
+                                                  "or a packaged recipe: alm-tiny, alm-tiny/stage1")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key in every stage, e.g. --set max_steps=5 --set data.max_samples=200 "
                              "(values are read as YAML; repeatable)")
@@ -30,16 +30,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true",
                         help="validate the recipe and show each stage's data and steps, without training")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--keys", action="store_true",
+                        help="list every key a stage file may set, with its type, default and meaning, and exit")
 
 
 def run(args: argparse.Namespace) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from alm.errors import AlmError
+
+    if args.keys:
+        from alm.typed_config import describe_keys
+        from training.config import TrainConfig
+
+        print("\n".join(describe_keys(TrainConfig)))
+        return 0
+    if not args.recipe:
+        raise AlmError("give a recipe: a stage file, a folder of them, or a packaged name such as alm-tiny")
+    if args.stop_after is not None and args.stop_after <= 0:
+        raise AlmError("--stop-after must be >= 1")
     from training.curriculum import describe, load_stages, run_curriculum
 
-    if args.stop_after is not None and args.stop_after <= 0:
-        from alm.errors import AlmError
-
-        raise AlmError("--stop-after must be >= 1")
     if args.check:
         for stage in load_stages(args.recipe, args.overrides):
             print(describe(stage))

@@ -1,57 +1,69 @@
 """The training config: one typed dataclass per stage, filled from YAML and `--set key=value` overrides.
 
-A stage is one YAML file whose keys are the fields below (sections `model:` and `data:` nest).
-Everything is validated on load; a problem raises `ConfigError` with a one-line message that
-names the file and the key. Relative paths are taken from the working directory.
+A stage is one YAML file whose keys are the fields below (sections `model:` and `data:` nest);
+`alm train --keys` lists them all. Filling and type checks are `alm.typed_config`'s (the same
+loader reads benchmark declarations); `validate` adds the checks between fields. A problem raises
+`ConfigError` with a one-line message that names the file and the key. Relative paths are taken
+from the working directory.
+
+The `model:` section is derived from `AlmConfig`'s fields, so a recipe accepts exactly the values
+the model does (e.g. `quantization: 4bit | 8bit`); every key is optional, unset meaning AlmConfig's
+default (a new model) or the checkpoint's value (`init_from`).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Union
+from typing import Any, Literal
 
-import yaml
+from alm.model.configuration import AlmConfig
+from alm.typed_config import ConfigError, apply_overrides, errors_in, fill, read_mapping, source_comments
 
-from alm.errors import AlmError
+__all__ = ["ConfigError", "DataSection", "ModelSection", "TrainConfig", "config_from_dict", "load_config",
+           "lookup", "model_fields", "resume_differences", "validate"]
 
 Mode = Literal["frozen", "lora", "train"]
 
-
-class ConfigError(AlmError):
-    """A recipe or an override is wrong: unknown key, wrong type, bad value."""
-
-
-@dataclass
-class ModelSection:
-    """Either a new model from two bases, or `init_from` an earlier stage (then the base fields stay unset)."""
-
-    init_from: str | None = None  # an earlier stage's output_dir (or any alm checkpoint folder) to start from
-    audio_base: str | None = None  # new model: Whisper base (Hugging Face id, folder or builtin:NAME)
-    text_base: str | None = None  # new model: causal LM base (id, folder or builtin:NAME)
-    aligner: Literal["mlp", "pool", "qformer"] | None = None  # new model: aligner kind (unset: AlmConfig default)
-    aligner_stack: int | None = None  # new model, mlp: encoder frames stacked into one token
-    aligner_hidden: int | None = None  # new model, mlp: hidden width
-    pool_stride: int | None = None  # new model, pool: encoder frames averaged into one token
-    qformer_queries: int | None = None  # new model, qformer: learnable queries per window
-    qformer_layers: int | None = None  # new model, qformer: decoder layers
-    qformer_heads: int | None = None  # new model, qformer: attention heads
-    instruction_aware: bool | None = None  # new model, qformer: queries also see the question
-    window_seconds: float | None = None  # new model: Whisper window length in seconds (<= 30)
-    lora_r: int | None = None  # new model: LoRA rank
-    lora_alpha: int | None = None  # new model: LoRA alpha
-    lora_dropout: float | None = None  # new model: LoRA dropout
-    lora_targets: list[str] | None = None  # new model: LLM modules given LoRA adapters
-    quantization: Literal["4bit"] | None = None  # QLoRA: load the LLM in 4 bit (needs bitsandbytes and CUDA)
-    speech_transcripts: bool | None = None  # give the LLM Whisper transcripts of the clips (LTU-AS); unset: keep
+# AlmConfig fields that are not recipe keys: the sub-configs come from the bases, the audio token and its
+# id from the processor, `freeze_encoder` follows the recipe's `encoder:` mode, the engine sets `trained`.
+NOT_RECIPE_FIELDS = ("audio_config", "text_config", "audio_token", "audio_token_id", "freeze_encoder", "trained")
+# AlmConfig fields that also apply to an init_from model (the others shape a new model only)
+INIT_FIELDS = ("quantization", "speech_transcripts")
+# descriptions of the AlmConfig fields that have no comment there
+MODEL_DOCS = {"aligner": "aligner kind", "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha",
+              "lora_dropout": "LoRA dropout", "system_prompt": "the system turn of every conversation"}
 
 
-# AlmConfig fields only a new model sets (quantization and speech_transcripts also apply to init_from)
+def _model_section() -> type:
+    """The `model:` dataclass: `init_from`, then each recipe-settable AlmConfig field as `type | None = None`."""
+    comments = source_comments(AlmConfig)
+    fields = [("init_from", str | None, field(default=None, metadata={
+        "doc": "an earlier stage's output_dir (or any alm checkpoint folder) to start from"}))]
+    for name, tp in inspect.get_annotations(AlmConfig, eval_str=True).items():
+        if name in NOT_RECIPE_FIELDS:
+            continue
+        doc = comments.get(name) or MODEL_DOCS.get(name, "")
+        scope = "new model or init_from" if name in INIT_FIELDS else "new model only"
+        fields.append((name, tp | None, field(default=None, metadata={"doc": f"{doc} ({scope})"})))
+    doc = ("Either a new model from two bases, or `init_from` an earlier stage (then the base fields stay unset). "
+           "The keys other than init_from are AlmConfig's fields.")
+    return dataclasses.make_dataclass("ModelSection", fields, namespace={"__module__": __name__, "__doc__": doc})
+
+
+ModelSection = _model_section()
+
+# AlmConfig fields only a new model sets
 NEW_MODEL_FIELDS = tuple(f.name for f in dataclasses.fields(ModelSection)
-                         if f.name not in ("init_from", "quantization", "speech_transcripts"))
+                         if f.name != "init_from" and f.name not in INIT_FIELDS)
+
+
+def model_fields(section) -> dict[str, Any]:
+    """The AlmConfig fields a model section sets (those left unset are not given)."""
+    return {f.name: getattr(section, f.name) for f in dataclasses.fields(section)
+            if f.name != "init_from" and getattr(section, f.name) is not None}
 
 
 @dataclass
@@ -124,137 +136,17 @@ RESUME_FREE_FIELDS = ("checkpoint_every", "keep_checkpoints", "eval_every", "log
                       "description", "data.num_workers", "data.sample_answers")
 
 
-# --------------------------------------------------------------------------- typed filling
-def _type_name(tp: Any) -> str:
-    origin = typing.get_origin(tp)
-    if origin is Literal:
-        return " | ".join(map(str, typing.get_args(tp)))
-    if origin in (Union, types.UnionType):
-        return " or ".join("null" if a is type(None) else _type_name(a) for a in typing.get_args(tp))
-    if origin is list:
-        return f"a list of {_type_name(typing.get_args(tp)[0])}"
-    if origin is dict:
-        return "a mapping"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
-
-
-def _coerce(value: Any, tp: Any, key: str) -> Any:
-    """`value` as type `tp`, or ConfigError naming `key`."""
-    origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a section (mapping), got {value!r}")
-        return _fill(tp, value, key + ".")
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(tp)
-        if value is None and type(None) in args:
-            return None
-        errors = []
-        for arg in args:
-            if arg is type(None):
-                continue
-            try:
-                return _coerce(value, arg, key)
-            except ConfigError as exc:
-                errors.append(exc)
-        raise errors[0] if len(errors) == 1 else ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if origin is Literal:
-        if value not in typing.get_args(tp):
-            raise ConfigError(f"{key}: must be one of {', '.join(map(str, typing.get_args(tp)))}, got {value!r}")
-        return value
-    if origin is list:
-        if isinstance(value, str):
-            value = [v.strip() for v in value.split(",") if v.strip()]
-        if not isinstance(value, list):
-            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-        return [_coerce(v, typing.get_args(tp)[0], f"{key}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        _, vt = typing.get_args(tp)
-        return {str(k): _coerce(v, vt, f"{key}.{k}") for k, v in value.items()}
-    if tp is bool:
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-        return value
-    if tp is int:
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        try:
-            return int(value)
-        except ValueError:
-            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
-    if tp is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        try:
-            return float(value)  # YAML reads 1e-3 (no dot) as a string
-        except ValueError:
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-    if tp is str:
-        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
-            raise ConfigError(f"{key}: expected a string, got {value!r}")
-        return str(value)
-    raise TypeError(f"unsupported config type {tp!r} for {key}")
-
-
-def _fill(cls, data: dict, prefix: str = ""):
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls)]
-    for key in data:
-        if key not in names:
-            raise ConfigError(f"unknown key '{prefix}{key}'; known keys: {', '.join(names)}")
-    return cls(**{k: _coerce(v, hints[k], prefix + k) for k, v in data.items()})
-
-
 # --------------------------------------------------------------------------- loading
-def parse_override(text: str) -> tuple[list[str], Any]:
-    """`data.max_samples=100` -> (["data", "max_samples"], 100); the value is read as YAML."""
-    if "=" not in text:
-        raise ConfigError(f"--set {text!r}: expected KEY=VALUE, e.g. --set lr=1e-3")
-    key, raw = text.split("=", 1)
-    parts = [p for p in key.strip().split(".") if p]
-    if not parts:
-        raise ConfigError(f"--set {text!r}: empty key")
-    try:
-        value = yaml.safe_load(raw) if raw.strip() else None
-    except yaml.YAMLError:
-        value = raw
-    return parts, value
-
-
-def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    data = dict(data)
-    for text in overrides:
-        parts, value = parse_override(text)
-        node = data
-        for part in parts[:-1]:
-            child = node.get(part)
-            node[part] = dict(child) if isinstance(child, dict) else {}
-            node = node[part]
-        node[parts[-1]] = value
-    return data
-
-
 def load_config(path: str | Path, overrides: list[str] | None = None) -> TrainConfig:
     """Read a stage YAML, apply `key=value` overrides, fill and validate the config."""
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {str(exc).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
-    try:
+    data = read_mapping(path)
+    with errors_in(path.name):
         return config_from_dict(apply_overrides(data, overrides or []))
-    except ConfigError as exc:
-        raise ConfigError(f"{path.name}: {exc}") from None
 
 
 def config_from_dict(data: dict) -> TrainConfig:
-    config = _fill(TrainConfig, data)
+    config = fill(TrainConfig, data)
     validate(config)
     return config
 
@@ -280,7 +172,7 @@ def validate(c: TrainConfig) -> None:
     elif not (m.audio_base and m.text_base):
         raise ConfigError("model: give init_from (an earlier stage's output_dir), or audio_base and text_base")
     if m.quantization and c.llm != "lora":
-        raise ConfigError("model.quantization: 4bit (QLoRA) needs llm: lora")
+        raise ConfigError(f"model.quantization: {m.quantization} (QLoRA) needs llm: lora")
     for name, value in (("data.split", c.data.split), ("data.eval_split", c.data.eval_split)):
         if value not in SPLITS:
             raise ConfigError(f"{name}: must be one of {', '.join(SPLITS)}, got {value!r}")
@@ -331,3 +223,10 @@ def resume_differences(saved: dict, current: TrainConfig) -> list[str]:
     """Keys whose values differ in ways a resumed run cannot absorb."""
     a, b = flat_items(saved), flat_items(current.to_dict())
     return [k for k in sorted(set(a) | set(b)) if k not in RESUME_FREE_FIELDS and a.get(k) != b.get(k)]
+
+
+def lookup(data: dict, dotted: str) -> Any:
+    """{"a": {"b": 1}}, "a.b" -> 1 (None where a part is missing)."""
+    for part in dotted.split("."):
+        data = data.get(part) if isinstance(data, dict) else None
+    return data

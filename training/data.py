@@ -1,8 +1,9 @@
 """From corpus records to batches: the stage's data mix, token lengths, length-grouped batches, collation.
 
-A record becomes a conversation the way `alm ask` builds one: the first user message is one
-`<audio>` per clip, a newline, then the question; earlier turns (`history`) come first. The
-processor masks labels to the assistant's tokens, so the loss is on answers only.
+A record becomes a conversation the way `alm ask` builds one: the first user message is one audio
+part per clip, then the question (`alm.conversation.clips_then_text`); earlier turns (`history`)
+come first. The chat template lays the parts out, and the processor masks labels to the
+assistant's tokens, so the loss is on answers only.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import torch
 
 from alm.audio.io import load_audio
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
-from alm.processor import IGNORE_INDEX, PLACEHOLDER, AlmProcessor, Conversation
+from alm.conversation import Conversation, clips_then_text
+from alm.processor import IGNORE_INDEX, AlmProcessor
 from instruction_data.errors import DataError
 from instruction_data.loader import load_split
 from instruction_data.schema import Record
@@ -61,15 +63,16 @@ def select_eval_records(data: DataSection, seed: int) -> list[Record]:
 
 
 def record_messages(record: Record) -> list[dict]:
-    """The record as chat messages (user/assistant), clips placed as `alm ask` places them."""
+    """The record as chat messages (user/assistant), its clips in the first user turn as `alm ask` places them."""
     turns = [*[(t.instruction, t.output) for t in record.history], (record.instruction, record.output)]
     messages = []
     for i, (question, answer) in enumerate(turns):
         if i == 0:
-            question = PLACEHOLDER * len(record.sound) + "\n" + question
-            if record.input:
-                question += "\n" + record.input
-        messages += [{"role": "user", "content": question}, {"role": "assistant", "content": answer}]
+            question = question + "\n" + record.input if record.input else question
+            content = clips_then_text(len(record.sound), question)
+        else:
+            content = question
+        messages += [{"role": "user", "content": content}, {"role": "assistant", "content": answer}]
     return messages
 
 
@@ -119,7 +122,7 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
     """Token length of every record (exact: the real chat template, audio token counts and transcripts, if
     `transcripts` maps each audio path to its text); apply max_length."""
     clip_lengths = clip_lengths or ClipLengths()
-    audio_id = processor.config.audio_token_id
+    audio_id = processor.audio_token_id
     examples, stats = [], DataStats(selected=len(records))
     for record in records:
         messages = record_messages(record)
@@ -179,13 +182,13 @@ class Collator:
 
     def __call__(self, examples: list[Example]) -> dict[str, torch.Tensor]:
         convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts) for ex in examples]
-        batch = self.processor(convs, train=True)
+        batch = self.processor.batch(convs, train=True)
         if batch["input_ids"].shape[1] > self.max_length:  # only `truncated` examples are this long
             for key in ("input_ids", "attention_mask", "labels"):
                 batch[key] = batch[key][:, : self.max_length]
         if self.cache is not None:
             windows = [w for conv in convs for wave in conv.audios
-                       for w in split_windows(wave, self.processor.config.window_seconds)]
+                       for w in split_windows(wave, self.processor.spec.window_seconds)]
             frames = self.cache.lookup(windows)
             if frames is not None:
                 batch["audio_frames"], batch["audio_frame_lengths"] = frames

@@ -18,12 +18,13 @@ from pathlib import Path
 import numpy as np
 import torch
 from safetensors import safe_open
-from safetensors.torch import save_file
+from safetensors.torch import save
 from tqdm.auto import tqdm
 
 from alm.audio.io import load_audio
 from alm.model.audio_tokens import split_windows
-from alm.processor import PLACEHOLDER, Conversation
+from alm.files import atomic_write_bytes
+from alm.hashing import waveform_digest
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +52,7 @@ def encoder_identity(model) -> str:
 
 
 def window_key(window: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(window, dtype=np.float32).tobytes()).hexdigest()
+    return waveform_digest(window)
 
 
 class FeatureCache:
@@ -111,12 +112,7 @@ class FeatureCache:
         if not entries:
             return
         name = f"shard-{uuid.uuid4().hex[:12]}.safetensors"
-        tmp = self.dir / f".{name}.tmp"
-        try:
-            save_file({k: v.to(self.dtype).contiguous() for k, v in entries.items()}, str(tmp))
-            os.replace(tmp, self.dir / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_bytes(self.dir / name, save({k: v.to(self.dtype).contiguous() for k, v in entries.items()}))
         for key in entries:
             self._index[key] = name
 
@@ -140,7 +136,7 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
         for start in range(0, len(items), ENCODE_BATCH):
             chunk = items[start : start + ENCODE_BATCH]
             # Each window as its own clip: the processor makes exactly the mel that training would.
-            batch = processor([Conversation([{"role": "user", "content": PLACEHOLDER}], [w]) for _, w in chunk])
+            batch = processor.audio_features([w for _, w in chunk])
             frames, lengths = encoder(batch["audio_mel"].to(device), batch["audio_mel_lengths"].to(device))  # W, T, C
             for (key, _), f, n in zip(chunk, frames, lengths.tolist()):
                 pending[key] = f[:n].to(cache.dtype).cpu().clone()
@@ -150,7 +146,7 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
     queued: set[str] = set()
     bar = tqdm(mine, desc="feature cache", unit="clip", disable=not progress, dynamic_ncols=True)
     for path in bar:
-        for window in split_windows(load_audio(path), processor.config.window_seconds):
+        for window in split_windows(load_audio(path), processor.spec.window_seconds):
             key = window_key(window)
             if key in cache or key in queued:
                 hits += 1

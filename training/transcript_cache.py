@@ -11,9 +11,7 @@ processes can fill one cache side by side.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +20,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from alm.audio.io import load_audio
+from alm.files import atomic_write_text
+from alm.hashing import waveform_digest
 
 SHARD_CLIPS = 256  # a shard is written once this many transcripts are pending
 DECODE_BATCH = 8  # clips per Whisper generate call
@@ -34,7 +34,7 @@ def default_transcript_root() -> Path:
 
 
 def clip_key(wave: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(wave, dtype=np.float32).tobytes()).hexdigest()
+    return waveform_digest(wave)
 
 
 class TranscriptCache:
@@ -65,12 +65,7 @@ class TranscriptCache:
         if not entries:
             return
         name = f"shard-{uuid.uuid4().hex[:12]}.json"
-        tmp = self.dir / f".{name}.tmp"
-        try:
-            tmp.write_text(json.dumps(entries, ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.dir / name)
-        finally:
-            tmp.unlink(missing_ok=True)
+        atomic_write_text(self.dir / name, json.dumps(entries, ensure_ascii=False))
         self._texts.update(entries)
 
 

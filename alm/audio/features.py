@@ -1,8 +1,14 @@
-"""Log-mel features per Whisper window: shared by the processor and the vLLM engine so both see the same input."""
+"""Log-mel features per Whisper window, and stacking windows of different lengths into one batch.
+
+Shared by the processor and the vLLM engine so both see the same input.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import torch
 from transformers import WhisperFeatureExtractor
 
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
@@ -15,3 +21,10 @@ def mel_windows(wave: np.ndarray, window_seconds: float, extractor: WhisperFeatu
                   return_tensors="np")["input_features"][0]
         for window in split_windows(wave, window_seconds)
     ]
+
+
+def pad_windows(blocks: Sequence[np.ndarray | torch.Tensor]) -> torch.Tensor:
+    """Windows (M, Tm_i), or blocks of windows (W_i, M, Tm_i), -> one zero-padded (sum W_i, M, max Tm_i) float32."""
+    tensors = [torch.as_tensor(b).reshape(-1, *b.shape[-2:]) for b in blocks]  # each W_i, M, Tm_i
+    length = max(t.shape[-1] for t in tensors)
+    return torch.cat([torch.nn.functional.pad(t, (0, length - t.shape[-1])) for t in tensors]).float()

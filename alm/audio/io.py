@@ -7,6 +7,7 @@ channels are averaged and the signal is resampled with libsoxr.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import os
@@ -96,3 +97,22 @@ def decode_audio_bytes(data: bytes, name: str = "audio") -> np.ndarray:
     if not data:
         raise AudioError(f"{name}: the audio data is empty")
     return _decode(io.BytesIO(data), name)
+
+
+def encode_audio(wave: np.ndarray, sample_rate: int = SAMPLE_RATE, fmt: str = "WAV") -> bytes:
+    """A clip as an audio file in memory, in any format libsndfile writes (WAV: 16-bit PCM), clipped to [-1, 1]."""
+    buf = io.BytesIO()
+    subtype = "PCM_16" if fmt.upper() == "WAV" else None
+    sf.write(buf, np.clip(np.asarray(wave, dtype=np.float32), -1.0, 1.0), sample_rate, format=fmt.upper(),
+             subtype=subtype)
+    return buf.getvalue()
+
+
+def wav_bytes(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> bytes:
+    """A clip as a 16-bit PCM wav file in memory."""
+    return encode_audio(wave, sample_rate, "WAV")
+
+
+def wav_base64(wave: np.ndarray, sample_rate: int = SAMPLE_RATE) -> str:
+    """The clip as a base64 16-bit wav: what OpenAI `input_audio` content parts carry."""
+    return base64.b64encode(wav_bytes(wave, sample_rate)).decode("ascii")

@@ -7,8 +7,8 @@ import sys
 import time
 
 from alm.checkpoints import DEFAULT_MODEL
+from alm.conversation import PLACEHOLDER
 from alm.errors import AlmError
-from alm.processor import PLACEHOLDER
 
 UNTRAINED_NOTE = (
     "note: {model} has an untrained aligner, so its answers do not yet reflect the audio "
@@ -42,6 +42,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timing", action="store_true", help="print load and answer times to stderr")
 
 
+def question_messages(question: str, num_clips: int) -> list[dict]:
+    """The one user turn `alm ask` sends: the clips where `<audio>` marks them, else before the question."""
+    from alm.conversation import parts_from_placeholders
+
+    return [{"role": "user", "content": parts_from_placeholders(question, num_clips)}]
+
+
 def run(args: argparse.Namespace) -> int:
     if len(args.inputs) < 2:
         raise AlmError("give at least one audio file and a question, e.g. alm ask dog.wav \"What do you hear?\"")
@@ -56,11 +63,13 @@ def run(args: argparse.Namespace) -> int:
     config = AlmConfig.from_pretrained(resolve_checkpoint(args.model))
     clips = [load_audio(p) for p in paths]  # fail fast on bad input, before loading the model
     for path, clip in zip(paths, clips):
-        check_clip(clip, config, path)
-    content = question if PLACEHOLDER in question else PLACEHOLDER * len(clips) + "\n" + question
+        check_clip(clip, config.max_audio_seconds, path)
+    messages = question_messages(question, len(clips))
 
-    _quiet_transformers()
     from alm.inference import Assistant, SamplingParams
+    from alm.logs import silence_transformers
+
+    silence_transformers()
 
     start = time.perf_counter()
     assistant = Assistant.load(args.model, device=args.device,
@@ -70,7 +79,6 @@ def run(args: argparse.Namespace) -> int:
         print(UNTRAINED_NOTE.format(model=args.model), file=sys.stderr)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                             seed=args.seed)
-    messages = [{"role": "user", "content": content}]
     transcripts = assistant.transcribe(clips) if assistant.transcriber else None
     if args.show_transcript:
         for path, text in zip(paths, transcripts):
@@ -85,12 +93,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"[timing] load {loaded - start:.2f} s, answer {time.perf_counter() - loaded:.2f} s", file=sys.stderr)
     return 0
 
-
-def _quiet_transformers() -> None:
-    import logging
-
-    import transformers
-
-    logging.getLogger("alm").setLevel(logging.ERROR)  # the CLI prints its own one-line notes
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()

@@ -13,12 +13,31 @@ The clip's token count is the sum over its windows.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, fields
 
 import numpy as np
 
 SAMPLE_RATE = 16_000
 HOP_LENGTH = 160  # samples per log-mel frame
 MIN_WINDOW_SAMPLES = 1_600  # 0.1 s: shorter windows are zero-padded to this
+
+
+@dataclass(frozen=True)
+class AudioTokenSpec:
+    """The settings of an `AlmConfig` that decide how many tokens a clip becomes (the processor keeps these)."""
+
+    aligner: str  # mlp | pool | qformer
+    aligner_stack: int  # mlp: encoder frames per token
+    pool_stride: int  # pool: encoder frames per token
+    qformer_queries: int  # qformer: tokens per window
+    window_seconds: float  # Whisper window length
+
+    @classmethod
+    def of(cls, config) -> "AudioTokenSpec":
+        return cls(**{f.name: getattr(config, f.name) for f in fields(cls)})
+
+    def to_dict(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def window_lengths(num_samples: int, window_seconds: float) -> list[int]:
@@ -70,5 +89,5 @@ def window_tokens(window_samples: int, config) -> int:
 
 
 def num_audio_tokens(num_samples: int, config) -> int:
-    """Number of audio tokens a clip of `num_samples` (16 kHz) becomes under `config`."""
+    """Number of audio tokens a clip of `num_samples` (16 kHz) becomes under `config` (an AlmConfig or AudioTokenSpec)."""
     return sum(window_tokens(n, config) for n in window_lengths(num_samples, config.window_seconds))

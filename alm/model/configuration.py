@@ -69,6 +69,15 @@ class AlmConfig(PreTrainedConfig):
             self.lora_targets = ["q_proj", "v_proj"]
         super().__post_init__(**kwargs)
 
+    def resolve_relative_bases(self, folder) -> None:
+        """Bases written as `./NAME` (a self-contained export) are folders inside the checkpoint `folder`."""
+        from pathlib import Path
+
+        for name in ("audio_base", "text_base"):
+            value = getattr(self, name)
+            if isinstance(value, str) and value.startswith("./"):
+                setattr(self, name, str(Path(folder) / value[2:]))
+
     def validate_alm(self) -> None:
         """Checks that cannot be expressed as types; raises ValueError with the field named."""
         if self.aligner not in ALIGNERS:

@@ -11,23 +11,19 @@ T encoder frames, C encoder width, N tokens per window, D LLM width):
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import torch
-from peft import PeftModel
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, PreTrainedModel, WhisperModel
 
-from alm.errors import WeightsError
+from alm.errors import AlmError, WeightsError
 from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
 from alm.model.configuration import AlmConfig
-from alm.model.trainable import add_lora
+from alm.model.loading import LoadOptions, load_options
+from alm.model.trainable import add_lora, is_lora_model
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +44,29 @@ def _resolve(base: str | None, what: str) -> str:
     return resolve_base(base)
 
 
-def load_audio_encoder(config: AlmConfig, dtype=torch.float32):
+def _first_line(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def load_audio_encoder(config: AlmConfig, options: LoadOptions | None = None):
     """The Whisper encoder of `config.audio_base` (the decoder is dropped)."""
+    options = options or LoadOptions()
     path = _resolve(config.audio_base, "audio")
     try:
-        whisper = WhisperModel.from_pretrained(path, dtype=dtype)
-    except OSError as exc:
-        raise WeightsError(f"cannot load audio base {config.audio_base!r}: {str(exc).splitlines()[0]}") from None
+        whisper = WhisperModel.from_pretrained(path, dtype=options.dtype, **options.base_kwargs())
+    except (OSError, ValueError, ImportError) as exc:
+        raise WeightsError(f"cannot load audio base {config.audio_base!r}: {_first_line(exc)}") from None
     config.audio_config = whisper.config
     return whisper.encoder
 
 
-def load_language_model(config: AlmConfig, dtype=torch.float32):
-    """The causal LM of `config.text_base`, optionally quantized through bitsandbytes."""
+def load_language_model(config: AlmConfig, options: LoadOptions | None = None):
+    """The causal LM of `config.text_base`, optionally quantized through bitsandbytes, placed per `device_map`."""
+    options = options or LoadOptions()
     path = _resolve(config.text_base, "text")
-    kwargs = {}
+    kwargs = options.base_kwargs()
+    if options.device_map is not None:
+        kwargs["device_map"] = options.device_map
     if config.quantization:
         from transformers import BitsAndBytesConfig
 
@@ -72,9 +76,9 @@ def load_language_model(config: AlmConfig, dtype=torch.float32):
         else:
             kwargs["quantization_config"] = BitsAndBytesConfig(load_in_8bit=True)
     try:
-        llm = AutoModelForCausalLM.from_pretrained(path, dtype=dtype, **kwargs)
-    except OSError as exc:
-        raise WeightsError(f"cannot load text base {config.text_base!r}: {str(exc).splitlines()[0]}") from None
+        llm = AutoModelForCausalLM.from_pretrained(path, dtype=options.dtype, **kwargs)
+    except (OSError, ValueError, ImportError) as exc:
+        raise WeightsError(f"cannot load text base {config.text_base!r}: {_first_line(exc)}") from None
     config.text_config = llm.config
     return llm
 
@@ -98,69 +102,85 @@ class AlmForConditionalGeneration(PreTrainedModel):
 
     # ----------------------------------------------------------------- building and saving
     @classmethod
-    def from_bases(cls, config: AlmConfig, dtype=torch.float32, lora: bool = True, seed: int = 0):
-        """A new model: pretrained encoder and LLM from the config's bases, a fresh aligner and LoRA (seeded)."""
-        encoder = load_audio_encoder(config, dtype)
-        llm = load_language_model(config, dtype)
+    def from_bases(cls, config: AlmConfig, dtype=torch.float32, lora: bool = True, seed: int = 0,
+                   options: LoadOptions | None = None):
+        """A new model: pretrained encoder and LLM from the config's bases, a fresh aligner and LoRA (seeded).
+
+        `options` (dtype, device_map, attn_implementation, hub arguments) apply to both bases; without it
+        everything loads in `dtype` on the CPU."""
+        options = options or LoadOptions(dtype=dtype)
+        encoder = load_audio_encoder(config, options)
+        llm = load_language_model(config, options)
         with torch.random.fork_rng():  # aligner and LoRA initialisation depend on `seed` alone
             torch.manual_seed(seed)
             model = cls(config, audio_encoder=encoder, language_model=llm)
             if lora:
                 model.language_model = add_lora(model.language_model, config)
-        model.aligner.to(dtype)
+        model.aligner.to(options.dtype)
+        model.place_audio_modules()
         model.freeze_defaults()
         return model
+
+    def place_audio_modules(self) -> None:
+        """Encoder and aligner on the device of the LLM's input embeddings (where the soft prompts go)."""
+        device = self.get_input_embeddings().weight.device
+        if device.type != "meta":
+            self.audio_encoder.to(device)
+            self.aligner.to(device)
 
     def freeze_defaults(self) -> None:
         """Inference / fresh-model default: encoder as configured, aligner and LoRA trainable."""
         from alm.model.trainable import set_trainable
 
         set_trainable(self, encoder="frozen" if self.config.freeze_encoder else "train", aligner="train",
-                      llm="lora" if isinstance(self.language_model, PeftModel) else "frozen")
+                      llm="lora" if is_lora_model(self.language_model) else "frozen")
 
-    def save_pretrained(self, save_directory, processor=None, **_) -> None:
-        """Write config, aligner (and the encoder if it was trained), LoRA adapter and tokenizer.
+    def save_pretrained(self, save_directory, processor=None, is_main_process: bool = True,
+                        push_to_hub: bool = False, **push_kwargs) -> None:
+        """Write config, aligner (and the encoder if it was trained), LoRA adapter and the processor.
 
-        The base encoder and LLM are named in the config (`audio_base`, `text_base`), not copied.
-        Written to a temporary folder, then renamed into place.
-        """
-        target = Path(save_directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
-            self.config.save_pretrained(tmp)
-            state = {k: v.detach().cpu().contiguous() for k, v in self.aligner.state_dict().items()}
-            save_file(state, tmp / ALIGNER_FILE)
-            if not self.config.freeze_encoder:
-                enc = {k: v.detach().cpu().contiguous() for k, v in self.audio_encoder.state_dict().items()}
-                save_file(enc, tmp / ENCODER_FILE)
-            if isinstance(self.language_model, PeftModel):
-                self.language_model.save_pretrained(tmp / LORA_DIR)
-                _name_base_in_adapter(tmp / LORA_DIR, self.config.text_base)
-            if processor is not None:
-                processor.tokenizer.save_pretrained(tmp)
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                target.rename(old)
-                tmp.rename(target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        The base encoder and LLM are named in the config (`audio_base`, `text_base`), not copied (for a
+        folder that holds every weight, see `alm export`). Written to a temporary folder, then renamed
+        into place. `push_to_hub=True` then uploads the folder (`repo_id` defaults to its name; `token`,
+        `private`, `commit_message` are passed to the Hub)."""
+        from alm.model.saving import push_folder, write_checkpoint
+
+        unknown = set(push_kwargs) - {"repo_id", "token", "private", "commit_message", "revision", "create_pr"}
+        if unknown:
+            raise AlmError(f"save_pretrained does not support {', '.join(sorted(unknown))}; it writes the config, "
+                           "aligner, LoRA adapter and processor (see `alm export` for a self-contained folder)")
+        if not is_main_process:
+            return
+        write_checkpoint(self, Path(save_directory), processor)
+        if push_to_hub:
+            push_folder(Path(save_directory), **push_kwargs)
 
     @classmethod
-    def from_pretrained(cls, name_or_path, dtype=torch.float32, quantization: str | None = None, **_):
-        """Load an alm checkpoint: a folder, a Hugging Face id, or a packaged name like `alm-tiny`."""
+    def from_pretrained(cls, pretrained_model_name_or_path, *model_args, **kwargs):
+        """Load an alm checkpoint: a folder, a Hugging Face id, or a packaged name like `alm-tiny`.
+
+        Takes transformers' standard arguments that apply here: `dtype` ("auto" = the dtype the checkpoint
+        records), `device_map` (a device, "auto", or {"": device}), `attn_implementation`, `quantization`
+        ("4bit" / "8bit" through bitsandbytes), `config`, and the hub arguments `revision`, `token`,
+        `cache_dir`, `local_files_only`, `force_download`, `proxies`, `subfolder`. Any other argument raises.
+        """
+        if model_args:
+            raise AlmError("AlmForConditionalGeneration.from_pretrained takes no positional arguments after the path")
+        options = load_options(kwargs)
         from alm.checkpoints import resolve_checkpoint
 
-        path = resolve_checkpoint(str(name_or_path))
-        config = AlmConfig.from_pretrained(path)
-        if quantization is not None:
-            config.quantization = quantization
-        model = cls.from_bases(config, dtype=dtype, lora=not (path / LORA_DIR).is_dir())
-        if (path / LORA_DIR).is_dir():
+        path = resolve_checkpoint(str(pretrained_model_name_or_path), **options.checkpoint_kwargs())
+        config = options.config if options.config is not None else AlmConfig.from_pretrained(path)
+        config.resolve_relative_bases(path)
+        if options.quantization is not None:
+            config.quantization = options.quantization
+        if options.dtype_is_auto:
+            options.dtype = config.dtype if isinstance(config.dtype, torch.dtype) else torch.float32
+        has_lora = (path / LORA_DIR).is_dir()
+        model = cls.from_bases(config, lora=not has_lora, options=options)
+        if has_lora:
+            from peft import PeftModel
+
             model.language_model = PeftModel.from_pretrained(model.language_model, path / LORA_DIR, is_trainable=True)
         if (path / ALIGNER_FILE).is_file():
             model.aligner.load_state_dict(load_file(path / ALIGNER_FILE))
@@ -170,6 +190,7 @@ class AlmForConditionalGeneration(PreTrainedModel):
             logger.warning("%s: the aligner is untrained (no %s); answers will not reflect the audio", path, ALIGNER_FILE)
         if (path / ENCODER_FILE).is_file():
             model.audio_encoder.load_state_dict(load_file(path / ENCODER_FILE))
+        model.place_audio_modules()
         model.freeze_defaults()
         model.eval()
         return model
@@ -235,10 +256,3 @@ class AlmForConditionalGeneration(PreTrainedModel):
         return self.language_model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
                                             **generate_kwargs)
 
-
-def _name_base_in_adapter(lora_dir: Path, text_base: str | None) -> None:
-    """peft records the local path it loaded from; record the portable base name instead."""
-    cfg_path = lora_dir / "adapter_config.json"
-    cfg = json.loads(cfg_path.read_text())
-    cfg["base_model_name_or_path"] = text_base
-    cfg_path.write_text(json.dumps(cfg, indent=2, sort_keys=True) + os.linesep)

@@ -4,22 +4,34 @@ from __future__ import annotations
 
 from typing import Literal
 
-from peft import LoraConfig, PeftModel, get_peft_model
 from torch import nn
 
 ComponentMode = Literal["frozen", "lora", "train"]
 COMPONENT_MODES = ("frozen", "lora", "train")
 
 
-def lora_config(config) -> LoraConfig:
+def is_lora_model(module: nn.Module) -> bool:
+    """True for an LLM wrapped with peft adapters (peft is imported only when one could exist)."""
+    if not type(module).__module__.startswith("peft"):
+        return False
+    from peft import PeftModel
+
+    return isinstance(module, PeftModel)
+
+
+def lora_config(config):
+    from peft import LoraConfig
+
     return LoraConfig(
         r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
         target_modules=list(config.lora_targets), task_type="CAUSAL_LM",
     )
 
 
-def add_lora(language_model: nn.Module, config) -> PeftModel:
-    """Wrap the LLM with fresh LoRA adapters on `config.lora_targets`."""
+def add_lora(language_model: nn.Module, config):
+    """Wrap the LLM with fresh LoRA adapters on `config.lora_targets` (a peft `PeftModel`)."""
+    from peft import get_peft_model
+
     if config.quantization:
         from peft import prepare_model_for_kbit_training
 
@@ -41,7 +53,7 @@ def set_trainable(model: nn.Module, encoder: ComponentMode = "frozen", aligner: 
     if aligner == "train":
         model.aligner.requires_grad_(True)
     if llm == "lora":
-        if not isinstance(model.language_model, PeftModel):
+        if not is_lora_model(model.language_model):
             raise ValueError("llm='lora' needs a model with LoRA adapters")
         for name, param in model.language_model.named_parameters():
             if "lora_" in name:

@@ -11,7 +11,7 @@ from pathlib import Path
 from instruction_data.errors import DataError
 
 DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "gcompris", "speech", "tones")
-REASONING = ("auto", "templates", "endpoint", "smollm2")
+REASONING = ("auto", "templates", "endpoint")
 
 
 def default_out() -> Path:
@@ -40,7 +40,7 @@ class BuildConfig:
     min_per_class: int = 4                              # augment train classes with fewer clips
     dialogue_share: float = 0.10                        # share of clips that also get a multi-turn record
     open_ended_per_clip: int = 1                        # reasoning pairs per clip
-    reasoning: str = "auto"                             # auto | templates | endpoint | smollm2
+    reasoning: str = "auto"                             # auto | templates | endpoint
     llm_base_url: str = ""                              # OpenAI-compatible endpoint (or ALM_LLM_BASE_URL)
     llm_model: str = ""                                 # model name (or ALM_LLM_MODEL)
     llm_api_key: str = ""                               # key (or ALM_LLM_API_KEY / OPENAI_API_KEY); never saved

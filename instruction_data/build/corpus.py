@@ -22,6 +22,7 @@ from rich.console import Console
 from tqdm import tqdm
 
 from alm.errors import AlmError
+from alm.files import atomic_write_json, atomic_write_text
 from instruction_data.adapters import DEBIAN, load_source
 from instruction_data.build import packages
 from instruction_data.build.config import BuildConfig
@@ -30,7 +31,7 @@ from instruction_data.build.render import RenderContext, render
 from instruction_data.build.splits import FRACTIONS, SPLITS, assign, check_disjoint
 from instruction_data.clips import Clip
 from instruction_data.errors import DataError
-from instruction_data.files import atomic_write_json, atomic_write_text, write_records
+from instruction_data.files import write_records
 from instruction_data.generate.endpoint import EndpointGenerator
 from instruction_data.generate.llm_client import EndpointConfig
 from instruction_data.generate.multi_clip import multi_clip_records
@@ -114,9 +115,6 @@ def plan_derived(split: str, clips: list[Clip], cfg: BuildConfig) -> tuple[list[
 # ---- 3. records --------------------------------------------------------------------------
 def reasoning_generator(cfg: BuildConfig) -> tuple[str, EndpointGenerator | None]:
     """('templates' | 'endpoint:<model>', generator or None) for the configured mode."""
-    if cfg.reasoning == "smollm2":
-        raise DataError("--reasoning smollm2: the local SmolLM2 generator is not available yet; use "
-                        "--reasoning templates (the offline default) or an OpenAI-compatible endpoint")
     endpoint = EndpointConfig.from_env(base_url=cfg.llm_base_url, model=cfg.llm_model, api_key=cfg.llm_api_key,
                                        workers=cfg.llm_workers)
     if cfg.reasoning == "endpoint" and endpoint is None:

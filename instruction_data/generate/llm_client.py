@@ -1,9 +1,10 @@
-"""A small OpenAI-compatible chat client (stdlib only) with retries and an on-disk cache.
+"""The instruction-data generator's chat endpoint: settings, and a disk cache in front of it.
 
-`ChatClient.complete(messages)` POSTs to `{base_url}/chat/completions`, retrying 429, 5xx
-and connection errors with exponential backoff (honouring Retry-After). `CachedChat` keys
-each request by a hash of (model, messages, temperature, max_tokens) and stores the reply in
-`cache_dir/<hash>.json` (atomic), so a rerun only asks what it has not asked before.
+`ChatClient.complete(messages)` asks `{base_url}/chat/completions` through alm's one
+OpenAI-compatible client (`alm.openai_client.ChatEndpoint`: retries on 429, 5xx and connection
+errors, honouring Retry-After). `CachedChat` keys each request by a hash of (model, messages,
+temperature, max_tokens) and stores the reply in `cache_dir/<hash>.json` (atomic), so a rerun only
+asks what it has not asked before.
 """
 
 from __future__ import annotations
@@ -13,16 +14,12 @@ import json
 import os
 import threading
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from instruction_data.errors import EndpointError
-from instruction_data.files import atomic_write_json
-
-RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+from alm.files import atomic_write_json
+from alm.openai_client import ChatEndpoint
 
 
 @dataclass
@@ -49,46 +46,25 @@ class EndpointConfig:
         return cls(**values) if values["base_url"] else None
 
 
-@dataclass
 class ChatClient:
-    config: EndpointConfig
-    sleep: Any = time.sleep  # replaced in tests
-    calls: int = field(default=0, init=False)  # HTTP requests made, retries included
-    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+    """The endpoint of an `EndpointConfig`, asked one conversation at a time."""
+
+    def __init__(self, config: EndpointConfig, sleep=time.sleep):
+        self.config = config
+        self.endpoint = ChatEndpoint(config.base_url, config.api_key, config.timeout_s, config.max_retries,
+                                     config.backoff_s, sleep)
+
+    @property
+    def calls(self) -> int:
+        """HTTP requests made, retries included."""
+        return self.endpoint.calls
 
     def complete(self, messages: list[dict[str, str]]) -> str:
         """The assistant message text; EndpointError after the retries are used up."""
         cfg = self.config
-        body = json.dumps({"model": cfg.model, "messages": messages, "temperature": cfg.temperature,
-                           "max_tokens": cfg.max_tokens}).encode()
-        headers = {"Content-Type": "application/json"}
-        if cfg.api_key:
-            headers["Authorization"] = f"Bearer {cfg.api_key}"
-        url = cfg.base_url.rstrip("/") + "/chat/completions"
-        last = ""
-        for attempt in range(cfg.max_retries + 1):
-            with self._lock:
-                self.calls += 1
-            wait = cfg.backoff_s * 2**attempt
-            try:
-                request = urllib.request.Request(url, data=body, headers=headers, method="POST")
-                with urllib.request.urlopen(request, timeout=cfg.timeout_s) as response:
-                    payload = json.loads(response.read().decode("utf-8"))
-                return payload["choices"][0]["message"]["content"] or ""
-            except urllib.error.HTTPError as exc:
-                last = f"HTTP {exc.code}"
-                if exc.code not in RETRY_STATUS:
-                    raise EndpointError(f"{url}: {last}: {exc.read()[:200].decode('utf-8', 'replace')}") from None
-                retry_after = exc.headers.get("Retry-After") if exc.headers else None
-                if retry_after and retry_after.replace(".", "", 1).isdigit():
-                    wait = max(wait, float(retry_after))
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as exc:
-                last = f"connection failed: {getattr(exc, 'reason', exc)}"
-            except (KeyError, IndexError, TypeError, json.JSONDecodeError):
-                raise EndpointError(f"{url}: the reply is not an OpenAI chat completion") from None
-            if attempt < cfg.max_retries:
-                self.sleep(wait)
-        raise EndpointError(f"{url}: {last} after {cfg.max_retries + 1} attempts")
+        text, _ = self.endpoint.complete({"model": cfg.model, "messages": messages, "temperature": cfg.temperature,
+                                          "max_tokens": cfg.max_tokens})
+        return text
 
 
 class CachedChat:

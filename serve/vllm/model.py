@@ -1,11 +1,13 @@
 """alm as a vLLM multimodal model: Whisper encoder -> aligner -> audio embeddings merged into vLLM's LLM.
 
-The processor cuts each clip into Whisper windows of log-mel exactly as `alm.processor` does and
-expands the `<|audio|>` placeholder to `num_audio_tokens(clip)` copies (the one definition in
-`alm.model.audio_tokens`), followed for speech-aware models by the tokens of the clip's Whisper
-transcript, worded as `alm.processor.transcript_text` words it; the encoder and aligner are alm's own modules, so audio embeddings are
-the transformers engine's; the LLM is vLLM's implementation of the text architecture, with the
-LoRA already merged into its weights by `serve.vllm.export`.
+The prompt is rendered by the export's chat template (alm's, detected by vLLM as taking content
+parts), so it is the transformers engine's prompt. The processor is alm's own `AlmProcessor`
+(loaded from the export by AutoProcessor): it cuts each clip into Whisper windows of log-mel, and
+the prompt update expands each audio token to `num_audio_tokens(clip)` copies (the one definition
+in `alm.model.audio_tokens`), followed for speech-aware models by the tokens of the clip's Whisper
+transcript (`alm.processor.transcript_text`). The encoder and aligner are alm's own modules, so
+audio embeddings are the transformers engine's; the LLM is vLLM's implementation of the text
+architecture, with the LoRA merged into its weights by `serve.vllm.export`.
 
 Shapes (A clips, W windows of all clips, M mel bins, Tm mel frames, T encoder frames, N tokens per
 window, D LLM width):
@@ -20,7 +22,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import numpy as np
 import torch
 from torch import nn
-from transformers import BatchFeature, WhisperFeatureExtractor
+from transformers import BatchFeature
 from vllm.config import VllmConfig
 from vllm.multimodal import MULTIMODAL_REGISTRY
 from vllm.multimodal.inputs import MultiModalFieldConfig, MultiModalKwargsItems
@@ -38,11 +40,11 @@ from vllm.sequence import IntermediateTensors
 from vllm.model_executor.models.interfaces import MultiModalEmbeddings, SupportsMultiModal, SupportsPP
 from vllm.model_executor.models.utils import AutoWeightsLoader, init_vllm_registered_model, maybe_prefix
 
+from alm.audio.features import pad_windows
 from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
-from alm.audio.features import mel_windows
 from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
-from alm.processor import transcript_text
+from alm.processor import check_clip, transcript_text
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
 _transcribers: dict[str, object] = {}  # audio_base -> alm.transcribe.Transcriber, loaded on first use
@@ -60,9 +62,6 @@ def transcribe(audio_base: str, wave: np.ndarray) -> str:
 class AlmProcessingInfo(BaseProcessingInfo):
     def get_hf_config(self):
         return self.ctx.model_config.hf_config
-
-    def get_feature_extractor(self) -> WhisperFeatureExtractor:
-        return WhisperFeatureExtractor(feature_size=self.get_hf_config().audio_config.num_mel_bins)
 
     def get_data_parser(self) -> MultiModalDataParser:
         return MultiModalDataParser(target_sr=SAMPLE_RATE, target_channels=1,
@@ -94,40 +93,22 @@ class AlmDummyInputsBuilder(BaseDummyInputsBuilder[AlmProcessingInfo]):
 
 class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
     def _call_hf_processor(self, hf_data: Mapping[str, object], hf_kwargs: Mapping[str, object]) -> BatchFeature:
-        """Clips (16 kHz mono, resampled by the data parser) -> mel windows and token counts."""
+        """Clips (16 kHz mono, resampled by the data parser) -> mel windows and token counts, by alm's own
+        processor (`AlmProcessor.audio_features`, loaded from the export by AutoProcessor)."""
         config = self.info.get_hf_config()
-        extractor = self.info.get_feature_extractor()
-        clips = hf_data.get("audio") or hf_data.get("audios") or []
-        tokenizer = self.info.get_tokenizer()
-        windows, num_windows, num_tokens, transcript_ids, transcript_lens = [], [], [], [], []
+        processor = self.info.get_hf_processor()
+        clips = [np.asarray(w, dtype=np.float32).reshape(-1) for w in hf_data.get("audio") or hf_data.get("audios") or []]
         for wave in clips:
-            wave = np.asarray(wave, dtype=np.float32).reshape(-1)
-            if len(wave) > self.info.max_audio_samples():
-                raise ValueError(f"an audio clip is {len(wave) / SAMPLE_RATE:.1f} s long; the maximum is "
-                                 f"{config.max_audio_seconds:g} s")
-            mels = mel_windows(wave, config.window_seconds, extractor)
-            windows += mels
-            num_windows.append(len(mels))
-            num_tokens.append(num_audio_tokens(len(wave), config))
-            if config.speech_transcripts:  # the text alm.processor puts after the clip's audio tokens
-                ids = tokenizer.encode(transcript_text(transcribe(config.audio_base, wave)), add_special_tokens=False)
-                transcript_ids += ids
-                transcript_lens.append(len(ids))
-        if not windows:
+            check_clip(wave, processor.max_audio_seconds, "an audio clip")
+        features = processor.audio_features(clips)
+        if not features:
             return BatchFeature({})
-        lengths = [m.shape[-1] for m in windows]
-        mel = np.zeros((len(windows), windows[0].shape[0], max(lengths)), dtype=np.float32)  # W, M, Tm
-        for i, m in enumerate(windows):
-            mel[i, :, : m.shape[-1]] = m
-        features = {
-            "audio_mel": torch.from_numpy(mel),
-            "audio_mel_lengths": torch.tensor(lengths, dtype=torch.long),
-            "audio_num_windows": torch.tensor(num_windows, dtype=torch.long),
-            "audio_num_tokens": torch.tensor(num_tokens, dtype=torch.long),
-        }
-        if config.speech_transcripts:
-            features["audio_transcript_ids"] = torch.tensor(transcript_ids, dtype=torch.long)
-            features["audio_transcript_lens"] = torch.tensor(transcript_lens, dtype=torch.long)
+        features["audio_num_tokens"] = torch.tensor([num_audio_tokens(len(w), processor.spec) for w in clips])
+        if config.speech_transcripts:  # the text alm's processor puts after each clip's audio tokens
+            ids = [processor.tokenizer.encode(transcript_text(transcribe(config.audio_base, w)), add_special_tokens=False)
+                   for w in clips]
+            features["audio_transcript_ids"] = torch.tensor([t for row in ids for t in row], dtype=torch.long)
+            features["audio_transcript_lens"] = torch.tensor([len(row) for row in ids], dtype=torch.long)
         return BatchFeature(features)
 
     def _get_mm_fields_config(self, hf_inputs: BatchFeature, hf_processor_mm_kwargs: Mapping[str, object]):
@@ -168,13 +149,9 @@ def _flat(value) -> torch.Tensor:
     return torch.cat([_flat(v) for v in value])
 
 
-def _mel_batch(value) -> torch.Tensor:
-    """(W, M, Tm) windows, or a list of such blocks with different Tm -> one zero-padded (W, M, Tm_max)."""
-    if isinstance(value, torch.Tensor):
-        return value.reshape(-1, *value.shape[-2:])
-    blocks = [_mel_batch(v) for v in value]
-    length = max(b.shape[-1] for b in blocks)
-    return torch.cat([nn.functional.pad(b, (0, length - b.shape[-1])) for b in blocks])
+def _mel_blocks(value) -> list[torch.Tensor]:
+    """A (W, M, Tm) tensor, or a (nested) list of such blocks with different Tm -> the flat list of blocks."""
+    return [value] if isinstance(value, torch.Tensor) else [b for v in value for b in _mel_blocks(v)]
 
 
 @MULTIMODAL_REGISTRY.register_processor(AlmMultiModalProcessor, info=AlmProcessingInfo,
@@ -211,7 +188,7 @@ class AlmVllmForConditionalGeneration(nn.Module, SupportsMultiModal, SupportsPP)
         if mel is None:
             return []
         dtype = next(self.aligner.parameters()).dtype
-        mel = _mel_batch(mel).to(dtype)  # W, M, Tm
+        mel = pad_windows(_mel_blocks(mel)).to(dtype)  # blocks (W_i, M, Tm_i) -> W, M, Tm
         lengths = _flat(kwargs["audio_mel_lengths"]).to(mel.device)  # W
         num_windows = _flat(kwargs["audio_num_windows"]).tolist()  # A
         frames, frame_lengths = self.audio_encoder(mel, lengths)  # W, M, Tm -> W, T, C
