@@ -6,6 +6,8 @@ import importlib.util
 import json
 from pathlib import Path
 
+from alm.files import atomic_write_text
+
 METRICS_FILE = "metrics.jsonl"
 
 
@@ -32,7 +34,7 @@ class MetricsLog:
         """A resumed run repeats the steps after its checkpoint: forget what the killed run logged for them."""
         kept = [line for line in self.path.read_text(encoding="utf-8").splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= step]
-        self.path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+        atomic_write_text(self.path, "".join(line + "\n" for line in kept))
 
     def log(self, step: int, **values) -> None:
         if not self.enabled:

@@ -16,6 +16,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from alm.errors import WeightsError
+from alm.files import atomic_folder
 
 MARKER = "alm_source.json"
 
@@ -41,7 +42,7 @@ def is_current(folder: Path, pins: dict) -> bool:
 
 def _remove_leftovers(target: Path) -> None:
     """Delete temp folders of earlier interrupted builds of `target` (caller holds the lock)."""
-    for pattern in (f".{target.name}.tmp-*", f".{target.name}.old-*"):
+    for pattern in (f".{target.name}.*.tmp", f".{target.name}.*.old", f".{target.name}.tmp-*", f".{target.name}.old-*"):
         for stale in target.parent.glob(pattern):
             shutil.rmtree(stale, ignore_errors=True)
 
@@ -60,16 +61,7 @@ def build_atomically(target: Path, pins: dict, build: Callable[[Path], None]) ->
         if is_current(target, pins):
             return False
         _remove_leftovers(target)
-        tmp = target.parent / f".{target.name}.tmp-{os.getpid()}"
-        old = target.parent / f".{target.name}.old-{os.getpid()}"
-        try:
-            tmp.mkdir()
+        with atomic_folder(target) as tmp:  # replaces a stale build from other pins
             build(tmp)
             (tmp / MARKER).write_text(json.dumps(pins, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-            if target.exists():
-                target.rename(old)  # a stale build from other pins
-            tmp.rename(target)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.rmtree(old, ignore_errors=True)
     return True

@@ -54,29 +54,39 @@ def assistant():
 
 
 CASES = {
-    "one clip": ([{"role": "user", "content": [input_audio(tone(440, 3.0)), text("What do you hear?")]}],
-                 [{"role": "user", "content": "<audio>\nWhat do you hear?"}], [tone(440, 3.0)]),
-    "two clips, two turns": (
-        [{"role": "user", "content": [text("Compare these:"), input_audio(tone(300, 2.0)), audio_url(tone(900, 12.0))]},
-         {"role": "assistant", "content": "The second is higher."},
-         {"role": "user", "content": "How long is the second one?"}],
-        [{"role": "user", "content": "Compare these:\n<audio>\n<audio>"},
-         {"role": "assistant", "content": "The second is higher."},
-         {"role": "user", "content": "How long is the second one?"}], [tone(300, 2.0), tone(900, 12.0)]),
+    "one clip": [{"role": "user", "content": [input_audio(tone(440, 3.0)), text("What do you hear?")]}],
+    "two clips first, two turns": [
+        {"role": "user", "content": [input_audio(tone(300, 2.0)), audio_url(tone(900, 12.0)), text("Which is higher?")]},
+        {"role": "assistant", "content": "The second is higher."},
+        {"role": "user", "content": "How long is the second one?"}],
+    "clips inside the text": [
+        {"role": "user", "content": [text("Compare"), input_audio(tone(300, 2.0)), text("with"),
+                                     input_audio(tone(600, 1.0)), text(". Which is louder?")]}],
     # alm-tiny is speech-aware: vLLM's front end must put the same Whisper transcript after the audio tokens
-    "speech": ([{"role": "user", "content": [input_audio(SPEECH), text("What is being said?")]}],
-               [{"role": "user", "content": "<audio>\nWhat is being said?"}], [SPEECH]),
+    "speech": [{"role": "user", "content": [input_audio(SPEECH), text("What is being said?")]}],
 }
+
+
+def transformers_engine_conversation(api_messages):
+    """The request as alm serve's transformers engine takes it (the same content parts, the same decoding)."""
+    from serve.content import to_conversation
+    from serve.protocol import parse_request
+    from serve.settings import ServerSettings
+
+    return to_conversation(parse_request({"model": "alm-tiny", "messages": api_messages}).messages,
+                           ServerSettings(), "<|audio|>")
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_greedy_parity_with_the_transformers_engine(vllm_url, assistant, case):
-    api_messages, alm_messages, clips = CASES[case]
+    """vLLM renders the request with the export's chat template: the same prompt tokens, the same greedy answer."""
+    api_messages = CASES[case]
     client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
     resp = client.chat.completions.create(model="alm-tiny", messages=api_messages, max_tokens=24, temperature=0)
-    want = assistant.answer(alm_messages, clips, SamplingParams(max_new_tokens=24))
+    conv = transformers_engine_conversation(api_messages)
+    want = assistant.answer(conv.messages, conv.audios, SamplingParams(max_new_tokens=24))
+    assert resp.usage.prompt_tokens == want.prompt_tokens  # same layout and placeholder expansion
     assert resp.choices[0].message.content.strip() == want.text
-    assert resp.usage.prompt_tokens == want.prompt_tokens  # same placeholder expansion
     assert resp.choices[0].finish_reason == want.finish_reason
     # vLLM also counts the end-of-turn token it stopped at; alm's Answer does not
     ended = want.finish_reason == "stop" and want.completion_tokens < 24
@@ -86,7 +96,7 @@ def test_greedy_parity_with_the_transformers_engine(vllm_url, assistant, case):
 def test_streaming_and_models(vllm_url):
     client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
     assert [m.id for m in client.models.list().data] == ["alm-tiny"]
-    messages = CASES["one clip"][0]
+    messages = CASES["one clip"]
     whole = client.chat.completions.create(model="alm-tiny", messages=messages, max_tokens=16, temperature=0)
     pieces = [c.choices[0].delta.content or "" for c in client.chat.completions.create(
         model="alm-tiny", messages=messages, max_tokens=16, temperature=0, stream=True) if c.choices]
