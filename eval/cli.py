@@ -3,6 +3,7 @@
     alm eval --model alm-tiny --suite offline --out DIR [--limit N]
     alm eval --endpoint http://127.0.0.1:8000/v1 --api-key KEY --model NAME --suite offline --out DIR
     alm eval --benchmark esc50 --data esc50=/data/ESC-50 --out DIR
+    alm eval --suite public --data-root /data/public --out DIR [--permutations 3]
     alm eval list
     alm eval compare A/results.json B/results.json [--out FILE.md]
 """
@@ -17,14 +18,15 @@ from pathlib import Path
 
 from alm.checkpoints import DEFAULT_MODEL
 from alm.errors import AlmError
-
+from eval.scored import DEFAULT_WHISPER
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
-        "Run declared benchmarks (classification, captioning, audio QA, hallucination) on a local alm model or "
-        "an OpenAI-compatible endpoint; every report carries the same LLM without audio and chance/majority "
-        "baselines. Subcommands: `list` (benchmarks and suites), `compare A.json B.json`."
+        "Run declared benchmarks (classification, captioning, audio QA, hallucination, speech, multiple choice) "
+        "on a local alm model or an OpenAI-compatible endpoint; every report carries the same LLM without audio "
+        "and with another item's audio (mismatched), and chance/majority baselines. Subcommands: `list` "
+        "(benchmarks and suites), `compare A.json B.json`."
     )
     sub = parser.add_subparsers(dest="eval_command", metavar="{list,compare}")
     lst = sub.add_parser("list", help="list benchmarks and suites")
@@ -65,7 +67,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       help="the offline corpus folder (default: $ALM_HOME/data/offline-corpus, else "
                            "./data/offline-corpus)")
     data.add_argument("--data", action="append", default=[], metavar="SOURCE=PATH",
-                      help="folder of a public set, e.g. esc50=/data/ESC-50 (repeatable)")
+                      help="folder of a public set, e.g. esc50=/data/ESC-50 or mmau=/data/MMAU (repeatable)")
+    data.add_argument("--data-root", type=Path, default=None, metavar="DIR",
+                      help="a folder holding public sets by name (DIR/mmau, DIR/esc50 ...; see `alm eval list`); "
+                           "suite members without a folder are listed as not run, with where to get them")
+    data.add_argument("--permutations", type=int, default=None, metavar="K",
+                      help="ask every multiple-choice item with K orders of its choices (mean and spread)")
     data.add_argument("--corenlp", type=Path, default=None,
                       help="folder holding stanford-corenlp-3.6.0.jar and -models.jar: enables SPICE and SPIDEr")
     data.add_argument("--no-meteor", action="store_true", help="skip METEOR (it starts a Java process)")
@@ -73,6 +80,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--no-progress", action="store_true", help="no progress bars")
     data.add_argument("--fresh", action="store_true",
                       help="ask again instead of reusing OUT/cache/answers.jsonl (new answers replace old)")
+
+    floors = parser.add_argument_group("floors made without the LLM (cached under OUT/cache)")
+    floors.add_argument("--probe-encoder", default=None, metavar="BASE",
+                        help="classification: fit a linear probe (and nearest class centroid) on this Whisper "
+                             "encoder's mean-pooled features of the corpus's training clips (default: a local "
+                             f"model's audio_base, else {DEFAULT_WHISPER})")
+    floors.add_argument("--probe-per-class", type=int, default=40, metavar="N",
+                        help="training clips per class for the probe, at most (default 40)")
+    floors.add_argument("--no-probe", action="store_true", help="skip the encoder probe")
+    floors.add_argument("--asr", default=DEFAULT_WHISPER, metavar="BASE",
+                        help="speech: score this Whisper's own transcripts of the same clips "
+                             f"(default {DEFAULT_WHISPER})")
+    floors.add_argument("--no-asr", action="store_true",
+                        help="skip Whisper's transcripts (the speech floor and the non-speech transcript rate)")
+
+    judge = parser.add_argument_group("LLM judge (optional; open-ended answers, beside the string metrics)")
+    judge.add_argument("--judge-endpoint", default=None, help="an OpenAI-compatible base URL for the judge")
+    judge.add_argument("--judge-model", default=None, help="the judge's model name (required with --judge-endpoint)")
+    judge.add_argument("--judge-api-key", default=None, help="the judge's API key (default: $ALM_JUDGE_API_KEY)")
+    judge.add_argument("--judge-temperature", type=float, default=0.0, help="the judge's temperature (default 0)")
+    judge.add_argument("--judge-max-tokens", type=int, default=8, help="the judge's reply limit (default 8)")
 
 
 def _results_path(path: Path) -> Path:
@@ -97,7 +125,7 @@ def _load_results(path: Path) -> dict:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from eval.report import compare
+    from eval.compare import compare
 
     a, b = _results_path(args.a), _results_path(args.b)
     text = compare(_load_results(a), _load_results(b), "A", "B")
@@ -116,8 +144,11 @@ def _list(args: argparse.Namespace) -> int:
     benchmarks = collect(args.benchmarks)
     width = max(len(n) for n in benchmarks)
     for name, b in benchmarks.items():
-        source = b.data.source + ("" if b.data.source == "offline" else " (needs --data)")
-        print(f"{name:<{width}}  {b.family:<14} {b.metric:<9} {source:<30} suites: {', '.join(b.suites) or '-'}")
+        source = b.data.source if b.folder == b.data.source else f"{b.data.source} (DATA_ROOT/{b.folder})"
+        print(f"{name:<{width}}  {b.family:<15} {b.scorer:<15} {b.metric:<9} {source:<22} "
+              f"suites: {', '.join(b.suites) or '-'}")
+    print("\na public set is read from DATA_ROOT/<source> (--data-root DATA_ROOT) or --data SOURCE=PATH;"
+          " its layout and where to get it: eval/README.md")
     print()
     for suite, names in sorted(suites(benchmarks).items()):
         print(f"suite {suite}: {', '.join(names)}")
@@ -125,6 +156,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _data_roots(pairs: list[str]) -> dict[str, Path]:
+    from eval.public import READERS
     from instruction_data.adapters import PUBLIC
 
     roots = {}
@@ -132,8 +164,8 @@ def _data_roots(pairs: list[str]) -> dict[str, Path]:
         name, sep, path = pair.partition("=")
         if not sep or not name or not path:
             raise AlmError(f"--data expects SOURCE=PATH, got {pair!r}")
-        if name not in PUBLIC:
-            raise AlmError(f"--data {name}: unknown source; known: {', '.join(PUBLIC)}")
+        if name not in PUBLIC and name not in READERS:
+            raise AlmError(f"--data {name}: unknown source; known: {', '.join([*PUBLIC, *READERS])}")
         if not Path(path).expanduser().exists():
             raise AlmError(f"--data {name}: {path} does not exist")
         roots[name] = Path(path).expanduser()
@@ -146,7 +178,7 @@ def _command(args: argparse.Namespace) -> dict:
     for key, value in vars(args).items():
         if key.startswith("_") or key in ("eval_command", "command"):
             continue
-        if key == "api_key":
+        if key in ("api_key", "judge_api_key"):
             value = "(given)" if value else None
         out[key] = [str(v) for v in value] if isinstance(value, list) else (
             str(value) if isinstance(value, Path) else value)
@@ -178,9 +210,15 @@ def run(args: argparse.Namespace) -> int:
     optional = {b.name for b in chosen if b.name not in args.benchmark}  # suite members may be skipped
     if args.corenlp is not None and not args.corenlp.expanduser().is_dir():
         raise AlmError(f"--corenlp {args.corenlp}: no such folder")
+    if args.data_root is not None and not args.data_root.expanduser().is_dir():
+        raise AlmError(f"--data-root {args.data_root}: no such folder")
+    if args.permutations is not None and args.permutations < 1:
+        raise AlmError("--permutations must be at least 1")
     out = args.out.expanduser()
     options = Options(out=out, limit=args.limit, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
                       top_p=args.top_p, seed=args.seed, corpus=args.corpus, data_roots=roots,
+                      data_root=args.data_root.expanduser() if args.data_root else None,
+                      permutations=args.permutations, judge=_judge(args),
                       corenlp=args.corenlp, meteor=not args.no_meteor, plots=not args.no_plots,
                       progress=not args.no_progress and sys.stderr.isatty(), command=_command(args),
                       fresh=args.fresh)
@@ -196,17 +234,58 @@ def run(args: argparse.Namespace) -> int:
         if not runner.identity["trained"]:
             print(f"note: {args.model or DEFAULT_MODEL} has an untrained aligner; expect scores near the no-audio "
                   "baseline", file=sys.stderr)
+    options.floors = _floors(args, runner)
     results = evaluate(runner, chosen, options, optional=optional)
     _print_summary(results, out)
     return 0
 
 
-def _print_summary(results: dict, out: Path) -> None:
-    from eval.report import SYSTEMS, fmt, verdict
+def _floors(args: argparse.Namespace, runner):
+    """The encoder probe (on the model's own Whisper where known) and Whisper's transcripts, unless skipped."""
+    from eval.floors import FloorSettings
+    from eval.probe import ProbeSettings
 
-    print(f"{'benchmark':<24} {'metric':<9} " + " ".join(f"{s:>9}" for s in SYSTEMS) + "  flag")
+    if args.probe_per_class < 1:
+        raise AlmError("--probe-per-class must be at least 1")
+    probe = None
+    if not args.no_probe:
+        probe = ProbeSettings(args.probe_encoder or runner.audio_base or DEFAULT_WHISPER, args.probe_per_class,
+                              device=args.device)
+    return FloorSettings(probe=probe, asr=None if args.no_asr else args.asr, non_speech=not args.no_asr,
+                         device=args.device)
+
+
+def _judge(args: argparse.Namespace):
+    if not args.judge_endpoint:
+        if args.judge_model:
+            raise AlmError("--judge-model needs --judge-endpoint URL")
+        return None
+    if not args.judge_model:
+        raise AlmError("--judge-endpoint needs --judge-model NAME (the judge's model, recorded in the results)")
+    from eval.judge import JudgeSettings
+
+    key = args.judge_api_key or os.environ.get("ALM_JUDGE_API_KEY")
+    return JudgeSettings(args.judge_endpoint, args.judge_model, key,
+                         temperature=args.judge_temperature, max_tokens=args.judge_max_tokens,
+                         concurrency=args.concurrency, timeout_s=args.timeout, retries=args.retries)
+
+
+def _print_summary(results: dict, out: Path) -> None:
+    from eval.report import fmt, present, verdict
+    from eval.report_domains import domains_section, top_answer
+    from eval.scored import SYSTEMS
+
+    names = {"mismatched_audio": "mismatched"}
+    systems = present(SYSTEMS, *(b["headline"] for b in results["benchmarks"].values()))
+    print(f"{'benchmark':<32} {'metric':<9} " + " ".join(f"{names.get(s, s):>10}" for s in systems)
+          + f"  {'top answer':<24}  flag")
     for name, b in results["benchmarks"].items():
         head = b["headline"]
-        print(f"{name:<24} {head['metric']:<9} " + " ".join(f"{fmt(head.get(s)):>9}" for s in SYSTEMS)
-              + f"  {verdict(head)}")
+        print(f"{name:<32} {head['metric']:<9} " + " ".join(f"{fmt(head.get(s)):>10}" for s in systems)
+              + f"  {top_answer(head):<24}  {verdict(head)}")
+    for name, why in results.get("skipped", {}).items():
+        print(f"not run: {name}: {why['reason']}; get it: {why['obtain']}")
+    domains = [line for line in domains_section(results) if not line.startswith("![")]
+    if domains:
+        print("\n" + "\n".join(domains).rstrip())
     print(f"\nreport: {out / 'report.md'}\nresults: {out / 'results.json'}\nplots: {out / 'plots'}")

@@ -1,54 +1,40 @@
-"""Scoring one benchmark: the model, the same LLM without audio, and chance / majority baselines.
+"""Scoring one benchmark: the model, the same LLM without audio and with another item's audio, and
+chance / majority baselines.
 
 Each family turns free-text answers into what its metrics need (a label, a yes/no, a word, a
-caption), scores every system the same way and returns a `Scored`: scores per system, a
+caption), scores every answering system the same way and returns a `Scored`: scores per system, a
 breakdown for the plots (per class, per sampling mode, per question group) and what was read
-from each item's answers.
+from each item's answers. The benchmark authors' own scorers (MMAU's token match, AIR-Bench's
+letters, Kuan et al.'s POPE, CMM, Clotho-AQA's annotator rows) live in `eval.protocols`;
+`score` dispatches on the declaration's `scorer`.
 """
 
 from __future__ import annotations
 
 import random
 from collections import Counter
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from eval import protocols
 from eval.data import BenchmarkData
 from eval.embed import LabelMapper
+from eval.metrics.aggregate import accuracy_by
 from eval.metrics.aqa import YES_NO, AqaReference, aqa_scores, majority, read_answer
 from eval.metrics.captioning import CaptionScorer
 from eval.metrics.classification import accuracy, confusion_matrix, mean_average_precision, per_class_accuracy
+from eval.metrics.collapse import read_value, top_share, truth_value
 from eval.metrics.hallucination import yes_no_scores
 from eval.metrics.speech import item_scores, normalize_transcript, read_transcript, speech_scores
 from eval.registry import Benchmark, lower_is_better
+from eval.scored import ANSWERING, ASR, CHANCE, MAJORITY, MISMATCHED, MODEL, NO_AUDIO, PROBE, SYSTEMS, Scored
+from eval.scored import per_item as _per_item
 from eval.text import parse_pope
 
-MODEL, NO_AUDIO, CHANCE, MAJORITY = "model", "no_audio", "chance", "majority"
 CONFUSION_MAX = 30              # true classes (rows) kept in the stored confusion matrix
 EXTRA_COLUMNS = 5               # + the classes most often predicted outside them, + one "other" column
 OTHER = "(other)"
-
-
-@dataclass
-class Scored:
-    scores: dict[str, dict[str, Any]]                      # system -> metric -> value
-    baselines: dict[str, str] = field(default_factory=dict)  # chance / majority -> what it is
-    breakdown: dict[str, Any] = field(default_factory=dict)
-    items: list[dict[str, Any]] = field(default_factory=list)  # per item, per answering system
-
-
-def _per_item(texts: dict[str, list[str]], fields: dict[str, dict[str, list[Any]]]) -> list[dict[str, Any]]:
-    """[{system: {"answer": ..., field: value ...}}] for each item."""
-    n = len(next(iter(texts.values())))
-    out = []
-    for i in range(n):
-        row = {}
-        for system, answers in texts.items():
-            row[system] = {"answer": answers[i], **{k: v[i] for k, v in fields.get(system, {}).items()}}
-        out.append(row)
-    return out
 
 
 # ------------------------------------------------------------------------------------ classification
@@ -134,7 +120,7 @@ def score_aqa(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]]
         read = [read_answer(a, r) for a, r in zip(answers, refs)]
         scores[system] = aqa_scores(refs, read)
         fields[system] = {"read": read, "correct": [p == r.majority for p, r in zip(read, refs)]}
-        per_group[system] = _group_accuracy(groups, fields[system]["correct"])
+        per_group[system] = dict(sorted(accuracy_by(groups, fields[system]["correct"]).items()))
     # chance: a uniform guess among the answers of the question's group (expected values)
     chance_ok = [(r.majority in r.candidates) / max(1, len(r.candidates)) for r in refs]
     chance_any = [len(set(r.answers) & set(r.candidates)) / max(1, len(r.candidates)) for r in refs]
@@ -158,13 +144,6 @@ def score_aqa(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]]
     baselines = {CHANCE: "a uniform guess among the answers to the same kind of question",
                  MAJORITY: "the benchmark's most frequent answer to each kind of question"}
     return Scored(scores, baselines, {"per_group": per_group}, _per_item(texts, fields))
-
-
-def _group_accuracy(groups: list[str], correct: list[bool]) -> dict[str, dict[str, float]]:
-    out: dict[str, list[bool]] = {}
-    for g, ok in zip(groups, correct):
-        out.setdefault(g, []).append(ok)
-    return {g: {"accuracy": sum(v) / len(v), "support": len(v)} for g, v in sorted(out.items())}
 
 
 # ------------------------------------------------------------------------------------ hallucination
@@ -232,59 +211,128 @@ def score_speech(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[st
     scores = {system: speech_scores(refs, hyps) for system, hyps in systems.items()}
     for system, share in quoted.items():
         scores[system]["quoted"] = share  # share of answers read from a quotation
-    per_language = {system: _language_scores(languages, refs, systems[system]) for system in texts}
-    return Scored(scores, baselines, {"per_language": per_language}, _per_item(texts, fields))
+    breakdown = {"per_language": {system: group_scores(languages, refs, systems[system]) for system in texts}}
+    origins = [it.info.get("origin") for it in data.items]
+    if any(origins):  # offline corpus: per source (voice pack, speaker, synthetic accent)
+        origins = [o or "unknown" for o in origins]
+        breakdown["per_origin"] = {system: group_scores(origins, refs, systems[system]) for system in texts}
+    return Scored(scores, baselines, breakdown, _per_item(texts, fields))
 
 
-def _language_scores(languages: list[str], refs: list[str], hyps: list[str]) -> dict[str, dict[str, float]]:
-    """Corpus-level scores per spoken language, most frequent language first."""
-    order = sorted(Counter(languages).items(), key=lambda kv: (-kv[1], kv[0]))
+def group_scores(groups: list[str], refs: list[str], hyps: list[str]) -> dict[str, dict[str, float]]:
+    """Corpus-level scores per group (spoken language, source), most frequent group first."""
+    order = sorted(Counter(groups).items(), key=lambda kv: (-kv[1], kv[0]))
     out = {}
-    for lang, n in order:
-        pairs = [(r, h) for r, h, l in zip(refs, hyps, languages) if l == lang]
-        out[lang] = {**speech_scores([r for r, _ in pairs], [h for _, h in pairs]), "support": n}
+    for group, n in order:
+        pairs = [(r, h) for r, h, g in zip(refs, hyps, groups) if g == group]
+        out[group] = {**speech_scores([r for r, _ in pairs], [h for _, h in pairs]), "support": n}
     return out
 
 
 SCORERS = {
-    "classification": score_classification,
-    "captioning": score_captioning,
-    "aqa": score_aqa,
-    "hallucination": score_hallucination,
-    "speech": score_speech,
+    "nearest_label": score_classification,
+    "caption_metrics": score_captioning,
+    "majority_answer": score_aqa,
+    "pope": score_hallucination,
+    "transcript": score_speech,
+    **protocols.SCORERS,
 }
 
 
 def score(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder, corenlp_dir=None,
           meteor: bool = True) -> Scored:
-    """Score the answering systems in `texts` (model, no_audio) and add chance / majority."""
-    if bench.family == "captioning":
-        return score_captioning(bench, data, texts, embedder, corenlp_dir=corenlp_dir, meteor=meteor)
-    return SCORERS[bench.family](bench, data, texts, embedder)
+    """Score the answering systems in `texts` (model, no_audio, mismatched_audio), add chance / majority and
+    each system's top-answer share (`add_collapse`)."""
+    if bench.scorer == "caption_metrics":
+        scored = score_captioning(bench, data, texts, embedder, corenlp_dir=corenlp_dir, meteor=meteor)
+    else:
+        scored = SCORERS[bench.scorer](bench, data, texts, embedder)
+    add_collapse(bench, data, scored)
+    return scored
+
+
+def add_collapse(bench: Benchmark, data: BenchmarkData, scored: Scored) -> None:
+    """`top_answer_share` of every answering system (its most frequent answer as read, `eval.metrics.collapse`),
+    and under `breakdown["collapse"]` those answers, the ground truth's own share and the flag threshold."""
+    out: dict[str, Any] = {"threshold": bench.threshold, "systems": {}}
+    for system in ANSWERING:
+        if not scored.items or system not in scored.items[0]:
+            continue
+        value, share = top_share([read_value(row[system]) for row in scored.items])
+        scored.scores[system]["top_answer_share"] = share
+        out["systems"][system] = {"answer": value, "share": share}
+    truths = [truth_value(it.reference) for it in data.items]
+    if truths and None not in truths:
+        value, share = top_share(truths)
+        out["truth"] = {"answer": value, "share": share}
+    scored.breakdown["collapse"] = out
+
+
+def _number(value: Any) -> float | None:
+    """A value as the report shows it (3 decimals): a difference the report cannot show is not a win."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and not np.isnan(value):
+        return round(float(value), 3)
+    return None
 
 
 def headline(bench: Benchmark, scored: Scored) -> dict[str, Any]:
-    """The headline metric for every system, and whether the model beats no-audio and the baselines.
+    """The headline metric for every system, and whether the model beats each baseline.
 
     "Beats" follows the metric's direction: larger for scores, smaller for error rates (WER, CER).
+    `listens` is True when the model beats both the no-audio and the mismatched-audio answers
+    (proof that it used its own clip), False when it fails either, None when either is missing.
     """
     metric = bench.metric
     lower = lower_is_better(metric)
-    values = {s: scored.scores.get(s, {}).get(metric) for s in (MODEL, NO_AUDIO, CHANCE, MAJORITY)}
-    # compared as shown (3 decimals): a difference the report cannot show is not a win
-    numbers = {s: round(float(v), 3) for s, v in values.items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool) and not np.isnan(v)}
+    values = {s: scored.scores.get(s, {}).get(metric) for s in SYSTEMS}
+    numbers = {s: n for s, v in values.items() if (n := _number(v)) is not None}
     model = numbers.get(MODEL)
     baselines = [numbers[s] for s in (CHANCE, MAJORITY) if s in numbers]
     best_baseline = (min if lower else max)(baselines, default=None)
 
-    def beats(a: float, b: float) -> bool:
-        return a < b if lower else a > b
+    def beats(other: float | None) -> bool | None:
+        if model is None or other is None:
+            return None
+        return model < other if lower else model > other
 
+    no_audio, mismatched = beats(numbers.get(NO_AUDIO)), beats(numbers.get(MISMATCHED))
     return {
         "metric": metric,
         "lower_is_better": lower,
         **values,
-        "beats_no_audio": None if model is None or NO_AUDIO not in numbers else beats(model, numbers[NO_AUDIO]),
-        "beats_baselines": None if model is None or best_baseline is None else beats(model, best_baseline),
+        "beats_no_audio": no_audio,
+        "beats_mismatched": mismatched,
+        "beats_baselines": beats(best_baseline),
+        "listens": False if False in (no_audio, mismatched) else (None if None in (no_audio, mismatched) else True),
+        "beats_probe": beats(numbers.get(PROBE)),
+        "asr_ratio": _ratio(values.get(MODEL), values.get(ASR)) if lower else None,
+        **_collapse(scored.breakdown.get("collapse", {})),
+        **_non_speech(scored.breakdown.get("non_speech", {})),
     }
+
+
+def _non_speech(non_speech: dict[str, Any]) -> dict[str, Any]:
+    """The share of non-speech clips the model's transcriber gives words (as loaded; and gated, if measured)."""
+    out = {}
+    if "as_loaded" in non_speech:
+        out["non_speech_transcribed"] = non_speech["as_loaded"]["rate"]
+    if "gated" in non_speech:
+        out["non_speech_transcribed_gated"] = non_speech["gated"]["rate"]
+    return out
+
+
+def _ratio(model: Any, reference: Any) -> float | None:
+    """model / reference (an error rate relative to Whisper's own); None where either is missing or it is 0."""
+    a, b = _number(model), _number(reference)
+    return None if a is None or not b else float(model) / float(reference)
+
+
+def _collapse(collapse: dict[str, Any]) -> dict[str, Any]:
+    """The model's top answer, its share, the threshold and whether it is above (collapsed)."""
+    top = collapse.get("systems", {}).get(MODEL)
+    if not top:
+        return {}
+    share, threshold = top["share"], collapse["threshold"]
+    return {"top_answer": top["answer"], "top_answer_share": share, "collapse_threshold": threshold,
+            "truth_top_share": collapse.get("truth", {}).get("share"),
+            "collapsed": bool(_number(share) is not None and share > threshold)}

@@ -1,31 +1,39 @@
-"""One evaluation run: load items, ask (with audio and without), score, write results, report, plots.
+"""One evaluation run: find and load each benchmark's items, ask and score them (`eval.benchmark_run`),
+write results, report, plots.
 
 Output folder:
     results.json      model, settings, every benchmark's scores, baselines and per-item answers
-    report.md         the Markdown report (summary table first, flags on scores not above no-audio)
-    plots/*.png       per-class accuracy, confusion matrix, yes-ratio per sampling mode, ...
-    cache/answers.jsonl  every answer, keyed by model + question + audio + decoding (resume)
+    report.md         the Markdown report (listening flags first, then the summary table)
+    plots/*.png       a summary of every headline, per-class accuracy, yes-ratio per sampling mode, ...
+    cache/answers.jsonl  every answer, keyed by model + condition + question + audio + decoding (resume)
+    cache/judge.jsonl    the LLM judge's replies, when a judge is used
+    cache/encoder-*.npz  the encoder probe's pooled features, per encoder (`eval.encoder_features`)
+    cache/transcripts.jsonl  Whisper's transcripts: the speech floor and the non-speech clips (`eval.asr`)
 Results and report are rewritten (temp file + rename) after each benchmark.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from alm.errors import AlmError
-from eval import families, plots, report
-from eval.data import BenchmarkData, load_benchmark_data, subsample
+from eval import plots, report
+from eval.benchmark_run import decoding_for, permutations_for, run_benchmark  # noqa: F401 - re-exported
+from eval.data import BenchmarkData, load_benchmark_data, missing_split, subsample
+from eval.domains import domain_pairs, domain_rows
+from eval.floors import Floors, FloorSettings
+from eval.judge import Judge, JudgeSettings
 from eval.registry import Benchmark
-from eval.runners import AUDIO, NO_AUDIO, AnswerCache, Decoding, Query, Runner, answer_all
+from eval.runners import AnswerCache, Runner
 
 RESULTS_FORMAT = "alm-eval/1"
+EMBEDDING_FAMILIES = ("classification", "captioning")  # label mapping, caption similarity (MiniLM)
 
 
 @dataclass
@@ -37,25 +45,36 @@ class Options:
     top_p: float = 1.0
     seed: int | None = 0
     corpus: Path | None = None           # the offline corpus (default: `alm data build`'s)
-    data_roots: dict[str, Path] = field(default_factory=dict)  # adapter name -> folder of the public set
+    data_roots: dict[str, Path] = field(default_factory=dict)  # source name -> folder of the public set
+    data_root: Path | None = None        # a folder holding public sets by name (DIR/mmau, DIR/esc50 ...)
+    permutations: int | None = None      # k orders of the choices for every multiple-choice benchmark
+    judge: JudgeSettings | None = None   # rate open-ended answers with an LLM judge too
     corenlp: Path | None = None          # folder with the CoreNLP 3.6.0 jars (SPICE)
     meteor: bool = True
     plots: bool = True
     progress: bool = True
     cache: Path | None = None            # default: OUT/cache/answers.jsonl
     fresh: bool = False                  # do not reuse cached answers (new ones are still appended)
+    floors: FloorSettings | None = None  # the encoder probe, Whisper's own transcripts; None = none
     command: dict[str, Any] = field(default_factory=dict)  # the CLI options, for the record (no API key)
 
 
-def decoding_for(bench: Benchmark, options: Options) -> Decoding:
-    return Decoding(max_new_tokens=options.max_new_tokens or bench.max_new_tokens, temperature=options.temperature,
-                    top_p=options.top_p, seed=options.seed)
-
-
 def _root(bench: Benchmark, options: Options) -> Path | None:
+    """The benchmark's data folder: the corpus, --data SOURCE=PATH, or DIR/<folder> of --data-root if present."""
     if bench.data.source == "offline":
         return options.corpus
-    return options.data_roots.get(bench.data.source)
+    if bench.data.source in options.data_roots:
+        return options.data_roots[bench.data.source]
+    if options.data_root is not None and (Path(options.data_root) / bench.folder).exists():
+        return Path(options.data_root) / bench.folder
+    return None
+
+
+def _missing(bench: Benchmark, options: Options) -> dict[str, str]:
+    """Why a public benchmark is skipped, and where to get its data."""
+    where = (f"no folder {Path(options.data_root) / bench.folder}" if options.data_root is not None
+             else f"no data folder (--data {bench.data.source}=PATH or --data-root DIR holding {bench.folder}/)")
+    return {"reason": where, "obtain": bench.obtain or "see eval/README.md"}
 
 
 def _versions() -> dict[str, str]:
@@ -93,18 +112,26 @@ def evaluate(runner: Runner, benchmarks: list[Benchmark], options: Options, embe
     started = time.time()
     cache = AnswerCache(options.cache or out / "cache" / "answers.jsonl", read=not options.fresh)
     loaded: list[tuple[Benchmark, BenchmarkData]] = []
-    skipped: dict[str, str] = {}
+    skipped: dict[str, dict[str, str]] = {}
     for bench in benchmarks:
         root = _root(bench, options)
         if bench.data.source != "offline" and root is None and not bench.data.root and bench.name in (optional or ()):
-            skipped[bench.name] = f"no data folder (--data {bench.data.source}=PATH)"
+            skipped[bench.name] = _missing(bench, options)
+            continue
+        why = missing_split(bench, root)
+        if why and bench.name in (optional or ()):
+            skipped[bench.name] = {"reason": why, "obtain": "`alm data build` (a corpus with held-out sources)"}
             continue
         data = load_benchmark_data(bench, root)
         data.items = subsample(data.items, options.limit, bench.seed)
         loaded.append((bench, data))
     if not loaded:
-        raise AlmError("nothing to run: " + "; ".join(f"{k}: {v}" for k, v in skipped.items()))
-    embedder = embedder or shared_embedder()
+        raise AlmError("nothing to run: " + "; ".join(f"{k}: {v['reason']}" for k, v in skipped.items()))
+    if embedder is None and any(b.family in EMBEDDING_FAMILIES for b, _ in loaded):
+        embedder = shared_embedder()
+    judge = Judge(options.judge, out / "cache" / "judge.jsonl", options.progress) if options.judge else None
+    floors = (Floors(options.floors, runner.transcriber, out / "cache", options.limit, options.progress)
+              if options.floors else None)
     results: dict[str, Any] = {
         "format": RESULTS_FORMAT,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
@@ -115,85 +142,31 @@ def evaluate(runner: Runner, benchmarks: list[Benchmark], options: Options, embe
                               f"max_new_tokens={options.max_new_tokens or 'per benchmark'}"),
             "temperature": options.temperature, "top_p": options.top_p, "seed": options.seed,
             "max_new_tokens": options.max_new_tokens,
+            "permutations": options.permutations,
+            "data_root": str(options.data_root) if options.data_root else None,
+            "judge": judge.record() if judge else None,
+            "floors": options.floors.record() if options.floors else None,
             "runner": runner.settings(),
-            "embedding_model": embedder.name,
+            "embedding_model": embedder.name if embedder is not None else None,
             "java": have_java(),
             "corenlp": str(options.corenlp) if options.corenlp else None,
             "versions": _versions(),
             "command": options.command,
         },
         "skipped": skipped,
+        "domains": domain_pairs(benchmarks),
         "benchmarks": {},
     }
     for name, why in skipped.items():
-        log(f"skipping {name}: {why}")
+        log(f"skipping {name}: {why['reason']}; get it: {why['obtain']}")
     for bench, data in loaded:
-        log(f"{bench.name}: {len(data.items)} of {data.total} items ({bench.family})")
-        results["benchmarks"][bench.name] = run_benchmark(runner, bench, data, options, cache, embedder, out)
+        log(f"{bench.name}: {len(data.items)} of {data.total} items ({bench.family}, {bench.scorer})")
+        results["benchmarks"][bench.name] = run_benchmark(runner, bench, data, options, cache, embedder, out, judge,
+                                                          floors)
         results["seconds"] = round(time.time() - started, 1)
         _write(out, results)
-    return results
-
-
-def run_benchmark(runner: Runner, bench: Benchmark, data: BenchmarkData, options: Options, cache: AnswerCache,
-                  embedder, out: Path) -> dict[str, Any]:
-    decoding = decoding_for(bench, options)
-    items = data.items
-    queries = {
-        families.MODEL: [Query(AUDIO, it.question, tuple(it.audio), decoding) for it in items],
-        families.NO_AUDIO: [Query(NO_AUDIO, it.question, (), decoding) for it in items],
-    }
-    texts: dict[str, list[str]] = {}
-    errors: dict[str, int] = {}
-    first_error: dict[str, str] = {}
-    item_errors: dict[str, list[str | None]] = {}
-    stats_out = {}
-    for system, qs in queries.items():
-        replies, stats = answer_all(runner, qs, cache, desc=f"{bench.name} [{system.replace('_', ' ')}]",
-                                    progress=options.progress)
-        texts[system] = [replies[q].text for q in qs]
-        item_errors[system] = [replies[q].error for q in qs]
-        errors[system] = sum(e is not None for e in item_errors[system])
-        if stats.errors:
-            first_error[system] = stats.errors[0]
-        stats_out[system] = {"unique_questions": stats.asked, "from_cache": stats.cached,
-                             "seconds_per_answer": _mean([replies[q].seconds for q in qs if replies[q].seconds])}
-    scored = families.score(bench, data, texts, embedder, corenlp_dir=options.corenlp, meteor=options.meteor)
-    head = families.headline(bench, scored)
-    plot_files: list[str] = []
     if options.plots:
-        plot_files = plots.plot_benchmark(out / "plots", bench.name, bench.family, scored.scores, scored.breakdown)
-    per_item = []
-    for k, it in enumerate(items):
-        row = it.to_dict()
-        row.pop("stratum", None)
-        for system in texts:
-            row[system] = scored.items[k][system]
-            if item_errors[system][k]:
-                row[system]["error"] = item_errors[system][k]
-        per_item.append(row)
-    ids = "\n".join(it.id for it in items)
-    return {
-        "family": bench.family,
-        "description": bench.description,
-        "declaration": bench.to_dict(),
-        "data_source": data.source,
-        "n_items": len(items),
-        "n_total": data.total,
-        "item_ids_hash": hashlib.sha256(ids.encode()).hexdigest()[:16],
-        "decoding": asdict(decoding),
-        "labels": data.labels,
-        "headline": head,
-        "scores": scored.scores,
-        "baselines": scored.baselines,
-        "breakdown": scored.breakdown,
-        "errors": errors,
-        "first_error": first_error,
-        "answering": stats_out,
-        "plots": plot_files,
-        "items": per_item,
-    }
-
-
-def _mean(xs: list[float]) -> float | None:
-    return round(sum(xs) / len(xs), 3) if xs else None
+        results["summary_plot"] = plots.summary(out / "plots", results["benchmarks"])
+        results["domains_plot"] = plots.domains(out / "plots", domain_rows(results))
+        _write(out, results)
+    return results

@@ -2,15 +2,15 @@
 OpenAI-compatible chat endpoint (concurrent requests with retries).
 
 Every answer is appended to a JSONL cache keyed by (model, condition, question, audio,
-decoding), so an interrupted run resumes where it stopped and the no-audio baseline or
-a second benchmark asking the same question reuses answers. Failed items are not cached.
+decoding), so an interrupted run resumes where it stopped and the baselines (no audio,
+mismatched audio) or a second benchmark asking the same question reuse answers. Failed items
+are not cached. The same cache and endpoint runner serve the LLM judge (`eval.judge`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +26,7 @@ from eval.data import AudioRef
 
 AUDIO = "audio"        # the question with its clip(s)
 NO_AUDIO = "no_audio"  # the same question, no clip: what the LLM guesses from text alone
+MISMATCHED = "mismatched_audio"  # the same question with another item's clip(s) (`eval.mismatch`)
 
 
 @dataclass(frozen=True)
@@ -38,20 +39,18 @@ class Decoding:
 
 @dataclass(frozen=True)
 class Query:
-    condition: str             # AUDIO or NO_AUDIO
+    condition: str             # AUDIO, NO_AUDIO or MISMATCHED
     question: str
     audio: tuple[AudioRef, ...]
     decoding: Decoding
 
-    def key(self, model_id: str) -> str:
-        def stamp(ref: AudioRef) -> list:
-            try:
-                st = os.stat(ref.path)
-                return [ref.path, ref.start, ref.end, st.st_size, st.st_mtime_ns]
-            except OSError:
-                return [ref.path, ref.start, ref.end]
+    @property
+    def clips(self) -> tuple[AudioRef, ...]:
+        """The clips sent with the question (none without audio)."""
+        return () if self.condition == NO_AUDIO else self.audio
 
-        payload = [model_id, self.condition, self.question, [stamp(a) for a in self.audio], asdict(self.decoding)]
+    def key(self, model_id: str) -> str:
+        payload = [model_id, self.condition, self.question, [a.stamp() for a in self.audio], asdict(self.decoding)]
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
@@ -122,6 +121,16 @@ class Runner:
     def settings(self) -> dict[str, Any]:
         return {}
 
+    @property
+    def transcriber(self):
+        """The model's own speech transcriber (`alm.transcribe`), where it can be asked directly; else None."""
+        return None
+
+    @property
+    def audio_base(self) -> str | None:
+        """The Whisper the model hears with (the encoder probe's default), where known; else None."""
+        return None
+
     def answer_many(self, queries: list[Query], done: Callable[[Query, Reply], None]) -> None:
         raise NotImplementedError
 
@@ -145,10 +154,18 @@ class LocalRunner(Runner):
     def settings(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "device": self.device}
 
+    @property
+    def transcriber(self):
+        return self.assistant.transcriber
+
+    @property
+    def audio_base(self) -> str | None:
+        return self.assistant.model.config.audio_base
+
     def _conversation(self, query: Query):
         from alm.conversation import Conversation, clips_then_text
 
-        clips = [read_clip(a) for a in query.audio] if query.condition == AUDIO else []
+        clips = [read_clip(a) for a in query.clips]
         return Conversation([{"role": "user", "content": clips_then_text(len(clips), query.question)}], clips)
 
     def _batch(self, queries: list[Query]) -> list[Reply]:
@@ -208,12 +225,12 @@ class EndpointRunner(Runner):
         from alm.conversation import clips_then_text, is_audio_part
 
         d = query.decoding
-        if query.condition == AUDIO and query.audio:
-            clips = iter(query.audio)
+        if query.clips:
+            clips = iter(query.clips)
             content: Any = [{"type": "input_audio", "input_audio": {"data": wav_base64(read_clip(next(clips))),
                                                                     "format": "wav"}}
                             if is_audio_part(part) else part
-                            for part in clips_then_text(len(query.audio), query.question)]
+                            for part in clips_then_text(len(query.clips), query.question)]
         else:
             content = query.question
         body: dict[str, Any] = {"model": self.model, "messages": [{"role": "user", "content": content}],

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from instruction_data.build.config import DEFAULT_SOURCES, REASONING, BuildConfig, default_out
+from instruction_data.build.config import DEFAULT_OOD, DEFAULT_SOURCES, REASONING, BuildConfig, default_out
 from instruction_data.errors import DataError
 
 
@@ -36,6 +36,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--source", action="append", type=_source, default=[], metavar="KIND=PATH",
                    help="add a dataset on disk: folder, csv, esc50, urbansound8k, audiocaps, clotho, clotho_aqa, "
                         "fsd50k, vggsound, speech_commands (layouts in instruction_data/README.md); repeatable")
+    b.add_argument("--ood", default=",".join(DEFAULT_OOD),
+                   help="comma-separated sources held out whole as the test_ood split: a dataset (gcompris) or one "
+                        "unit of it (hedgewars:Classic, synth_speech:en-029); '' for none. Default: "
+                        + ",".join(DEFAULT_OOD))
     b.add_argument("--limit", type=int, default=None, help="at most N clips per source (quick builds)")
     b.add_argument("--scale", type=float, default=1.0, help="multiply synthesized and derived clip counts")
     b.add_argument("--reasoning", choices=REASONING, default="auto",
@@ -66,15 +70,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _build(args: argparse.Namespace) -> int:
+    from alm.paths import check_output_folder
     from instruction_data.build.corpus import build
 
-    cfg = BuildConfig(out=args.out or default_out(), seed=args.seed,
+    out = check_output_folder(args.out or default_out(), "--out")  # before a minute of building, not after
+    cfg = BuildConfig(out=out, seed=args.seed,
                       sources=tuple(s.strip() for s in args.sources.split(",") if s.strip()),
                       extra=tuple(args.source), limit=args.limit, scale=args.scale, reasoning=args.reasoning,
                       llm_base_url=args.llm_base_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
                       llm_workers=args.llm_workers, workers=args.workers, install=not args.no_install,
-                      force=args.force)
-    manifest = build(cfg, progress=not args.quiet)
+                      force=args.force, ood=tuple(s.strip() for s in args.ood.split(",") if s.strip()))
+    try:
+        manifest = build(cfg, progress=not args.quiet)
+    except PermissionError as exc:  # e.g. the folder's permissions changed while building
+        raise DataError(f"{exc.filename or cfg.out}: no permission to write there") from None
     _print_summary(manifest, cfg.out)
     return 0
 
@@ -88,6 +97,9 @@ def _print_summary(manifest: dict, out: Path) -> None:
         console.print(f"  {split}: {s['clips']} clips, {s['hours']:.2f} h, {s['records']} records")
     console.print("  per task: " + ", ".join(f"{k} {v}" for k, v in t["records_per_task"].items()))
     console.print("  per stage: " + ", ".join(f"{k} {v}" for k, v in t["records_per_stage"].items()))
+    if classes := manifest.get("classes"):
+        console.print(f"  classes: {classes['classes']} ({classes['classes_with_3plus_sources']} with 3+ sources); "
+                      f"clips by provenance: " + ", ".join(f"{k} {v}" for k, v in t["clips_per_provenance"].items()))
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -43,6 +43,8 @@ class Clip:
     sources: list[str] = field(default_factory=list)  # ids of the source clips a derived clip uses
     split_hint: str | None = None  # split named by the dataset itself (train/validation/test)
     licence: str = ""
+    origin: str = ""             # the recording source: "dataset" or "dataset:unit" (voice pack, speaker, kit)
+    mix: dict[str, Any] = field(default_factory=dict)  # background mixes: foreground, background, snr_db
     # filled in by rendering
     audio: str = ""              # wav path relative to the corpus root
     duration: float = 0.0
@@ -53,6 +55,8 @@ class Clip:
             self.group = self.id
         if self.caption and not self.captions:
             self.captions = [self.caption]
+        if not self.origin:
+            self.origin = self.dataset
 
     @property
     def label(self) -> str:
@@ -74,7 +78,11 @@ class Clip:
             "loudness_db": None if self.loudness_db is None else round(self.loudness_db, 1),
             "source_ids": list(self.sources) or [self.id],
             "group": self.group,
+            "class": self.label,
+            "origin": self.origin,
         }
+        if self.mix:
+            meta["mix"] = dict(self.mix)
         if self.events:
             meta["events"] = [asdict(e) for e in self.events]
         if self.count is not None:

@@ -65,13 +65,20 @@ def hf_row(record: Record) -> dict[str, Any]:
     }
 
 
-def load_hf_dataset(root: str | Path | None = None, splits: Iterable[str] = SPLITS, **filters: Any):
-    """A `datasets.DatasetDict` of the splits (columns of `hf_row`; audio as absolute paths)."""
+def available_splits(root: str | Path | None = None) -> list[str]:
+    """The splits a corpus has files for (older corpora have no test_ood)."""
+    folder = corpus_dir(root)
+    return [s for s in SPLITS if (folder / f"{s}.jsonl").is_file()]
+
+
+def load_hf_dataset(root: str | Path | None = None, splits: Iterable[str] | None = None, **filters: Any):
+    """A `datasets.DatasetDict` of the splits (default: all the corpus has; columns of `hf_row`; audio
+    as absolute paths)."""
     try:
         import datasets
     except ImportError:
         raise DataError("load_hf_dataset needs the `datasets` package: pip install datasets==5.2.0") from None
     return datasets.DatasetDict({
         split: datasets.Dataset.from_list([hf_row(r) for r in load_split(split, root, **filters)])
-        for split in splits
+        for split in (splits if splits is not None else available_splits(root))
     })

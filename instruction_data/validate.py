@@ -57,8 +57,10 @@ def _check_common(obj: dict[str, Any]) -> list[tuple[str, str]]:
     mode = obj.get("negative_mode")
     if mode is not None and mode not in NEGATIVE_MODES:
         bad.append(("negative_mode", f"{mode!r} is not one of {', '.join(NEGATIVE_MODES)}"))
-    if obj.get("task") == "existence" and obj.get("stage") is not None and mode is None:
-        bad.append(("negative_mode", "required for task 'existence' (random, popular or adversarial)"))
+    unsure = isinstance(obj.get("metadata"), dict) and obj["metadata"].get("answer") == "unsure"
+    if obj.get("task") == "existence" and obj.get("stage") is not None and mode is None and not unsure:
+        bad.append(("negative_mode", ("required for task 'existence' (random, popular or adversarial; "
+                                      "none only when metadata.answer is 'unsure')")))
     if "metadata" in obj and not isinstance(obj["metadata"], dict):
         bad.append(("metadata", "must be an object"))
     sound = obj.get("sound")

@@ -43,8 +43,21 @@ class LocalBackend:
     def transcribe(self, audios: list[np.ndarray]) -> list[str]:
         return [self.assistant.transcriber.transcribe(w) for w in audios]
 
-    def check(self, messages: list[dict], audios: list[np.ndarray]) -> None:
-        self.assistant.processor.check_clips(Conversation(messages, audios))
+    @property
+    def max_audio_seconds(self) -> float | None:
+        return getattr(self.assistant.processor, "max_audio_seconds", None)
+
+    def check(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
+              limits=None) -> None:
+        """The clips fit the model, and (with `params` and `limits`) the prompt tokens + max tokens fit the limits
+        and the model's context."""
+        conv = Conversation(messages, audios)
+        self.assistant.processor.check_clips(conv)
+        if params is not None and limits is not None:
+            from alm.limits import model_context
+
+            tokens = len(self.assistant.processor.tokenize(conv, train=False)[0])
+            limits.check_prompt(tokens, params.max_new_tokens, model_context(self.assistant.model.config))
 
     def stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams) -> Iterator[str]:
         yield from self.assistant.answer_stream(messages, audios, params)
@@ -107,8 +120,8 @@ class OpenAIBackend:
         known = trained if trained is not None else served_model_trained(base_url, model, api_key)
         self.trained = True if known is None else known
 
-    def check(self, messages, audios) -> None:
-        pass
+    def check(self, messages, audios, params=None, limits=None) -> None:
+        pass  # the server checks
 
     def transcribe(self, audios):
         raise AlmError("this chat talks to a server, which does not return transcripts")

@@ -4,35 +4,42 @@
 mounts beside the API. Audio comes from upload or the microphone (several clips per turn);
 each turn's clips come before its text, as audio content parts. The conversation lives
 in a `gr.State` (the chatbot is only its picture), so regenerate and clear are exact, and
-errors are shown as chat messages, never as stack traces.
+errors are shown as chat messages, never as stack traces. Each turn is held to the same limits as an
+API request (`alm.limits`: text, messages, clips, audio seconds from each file's header, prompt
+tokens), and clips are read by `alm.audio.io.read_audio`, as the API and `alm ask` read them.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
 
-from alm.audio.io import load_audio
 from alm.errors import AlmError
 from alm.inference import SamplingParams
 from alm.conversation import clips_then_text
+from alm.limits import AudioBudget, Limits, check_sampling
 
 logger = logging.getLogger("alm.chat")
 
 UNTRAINED = ("**Note:** this model's aligner is untrained, so its answers do not reflect the audio yet. "
              "Train one with the training recipes, or start the chat with another `--model`.")
+MAX_NEW_TOKENS = 1024  # the slider's top
 _waves: OrderedDict[str, np.ndarray] = OrderedDict()  # decoded clips by file path (a chat re-sends old clips)
 
 
-def _load(path: str) -> np.ndarray:
-    if path not in _waves:
-        _waves[path] = load_audio(path)
-        while len(_waves) > 64:
-            _waves.popitem(last=False)
-    return _waves[path]
+def _load(path: str, budget: AudioBudget) -> np.ndarray:
+    """A clip, decoded once per file (within the budget: its header is checked before decoding)."""
+    if path in _waves:
+        return budget.add(_waves[path], path)
+    wave = budget.read(Path(path), path)
+    _waves[path] = wave
+    while len(_waves) > 64:
+        _waves.popitem(last=False)
+    return wave
 
 
 def _path(file) -> str:
@@ -43,17 +50,23 @@ def user_content(turn: dict) -> list[dict]:
     return clips_then_text(len(turn["audios"]), turn["text"])
 
 
-def conversation(turns: list[dict]) -> tuple[list[dict], list[np.ndarray]]:
-    """Turns -> alm messages and clips; turns that failed are left out."""
-    messages, audios = [], []
+def conversation(turns: list[dict], limits: Limits | None = None,
+                 max_clip_seconds: float | None = None) -> tuple[list[dict], list[np.ndarray]]:
+    """Turns -> alm messages and clips, within `limits` (text first, then each clip from its header); turns that
+    failed are left out. `max_clip_seconds`: the model's longest clip."""
+    limits = limits or Limits()
+    messages, paths = [], []
     for turn in turns:
         if turn.get("error"):
             continue
         messages.append({"role": "user", "content": user_content(turn)})
-        audios += [_load(p) for p in turn["audios"]]
+        paths += turn["audios"]
         if turn.get("answer") is not None and turn is not turns[-1]:
             messages.append({"role": "assistant", "content": turn["answer"]})
-    return messages, audios
+    limits.check_messages(messages)
+    limits.check_clip_count(len(paths))
+    budget = limits.audio_budget(max_clip_seconds)
+    return messages, [_load(p, budget) for p in paths]
 
 
 def render(turns: list[dict], show_transcripts: bool) -> list[dict]:
@@ -74,16 +87,21 @@ def render(turns: list[dict], show_transcripts: bool) -> list[dict]:
     return out
 
 
-def build_chat(backend, title: str = "alm chat") -> gr.Blocks:
-    def answer(turns: list[dict], params: SamplingParams, show_transcripts: bool):
+def build_chat(backend, title: str = "alm chat", limits: Limits | None = None) -> gr.Blocks:
+    """`limits`: what one turn may hold (the server's, when mounted beside the API)."""
+    limits = limits or Limits()
+    max_clip_seconds = getattr(backend, "max_audio_seconds", None)
+
+    def answer(turns: list[dict], settings: tuple, show_transcripts: bool):
         """Answer the last turn, yielding the turns as the answer grows."""
         turn = turns[-1]
         turn.update(answer="", error=None)
         try:
-            messages, audios = conversation(turns)
-            backend.check(messages, audios)
+            params = params_of(*settings)
+            messages, audios = conversation(turns, limits, max_clip_seconds)
+            backend.check(messages, audios, params, limits)
             if show_transcripts and backend.can_transcribe and turn["audios"]:
-                turn["transcripts"] = backend.transcribe([_load(p) for p in turn["audios"]])
+                turn["transcripts"] = backend.transcribe(audios[len(audios) - len(turn["audios"]):])
             yield turns
             for piece in backend.stream(messages, audios, params):
                 turn["answer"] += piece
@@ -97,8 +115,16 @@ def build_chat(backend, title: str = "alm chat") -> gr.Blocks:
         yield turns
 
     def params_of(temperature, top_p, max_tokens, seed) -> SamplingParams:
-        return SamplingParams(max_new_tokens=int(max_tokens), temperature=float(temperature), top_p=float(top_p),
-                              seed=None if seed in (None, "") else int(seed))
+        """The settings (sliders, or any value a gradio_client sends) as checked sampling parameters."""
+        try:
+            params = SamplingParams(max_new_tokens=int(max_tokens), temperature=float(temperature),
+                                    top_p=float(top_p), seed=None if seed in (None, "") else int(seed))
+        except (TypeError, ValueError, OverflowError):
+            raise AlmError("the settings must be numbers") from None
+        check_sampling(params.temperature, params.top_p, params.seed)
+        if not 1 <= params.max_new_tokens <= MAX_NEW_TOKENS:
+            raise AlmError(f"max new tokens must be between 1 and {MAX_NEW_TOKENS}")
+        return params
 
     def submit(message, turns, temperature, top_p, max_tokens, seed, show_transcripts):
         message = message or {}
@@ -110,7 +136,7 @@ def build_chat(backend, title: str = "alm chat") -> gr.Blocks:
             yield render(turns, show_transcripts), turns, gr.update()
             return
         turns.append({"text": text, "audios": files, "answer": None, "error": None, "transcripts": None})
-        for turns in answer(turns, params_of(temperature, top_p, max_tokens, seed), show_transcripts):
+        for turns in answer(turns, (temperature, top_p, max_tokens, seed), show_transcripts):
             yield render(turns, show_transcripts), turns, None
 
     def regenerate(turns, temperature, top_p, max_tokens, seed, show_transcripts):
@@ -118,7 +144,7 @@ def build_chat(backend, title: str = "alm chat") -> gr.Blocks:
         if not turns:
             yield render(turns, show_transcripts), turns
             return
-        for turns in answer(turns, params_of(temperature, top_p, max_tokens, seed), show_transcripts):
+        for turns in answer(turns, (temperature, top_p, max_tokens, seed), show_transcripts):
             yield render(turns, show_transcripts), turns
 
     def clear():
@@ -140,7 +166,7 @@ def build_chat(backend, title: str = "alm chat") -> gr.Blocks:
         with gr.Accordion("Settings", open=False):
             temperature = gr.Slider(0, 2, value=0.0, step=0.05, label="Temperature (0 = greedy)")
             top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="Top-p")
-            max_tokens = gr.Slider(1, 1024, value=256, step=1, label="Max new tokens")
+            max_tokens = gr.Slider(1, MAX_NEW_TOKENS, value=256, step=1, label="Max new tokens")
             seed = gr.Number(value=None, precision=0, label="Seed (empty = random)")
             show_transcripts = gr.Checkbox(value=False, label="Show speech transcripts",
                                            interactive=backend.can_transcribe,

@@ -13,7 +13,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help=f"checkpoint to load (default: {DEFAULT_MODEL})")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu; default), cpu, cuda, ...")
     parser.add_argument("--transcribe", action=argparse.BooleanOptionalAction, default=None,
                         help="give the LLM Whisper's transcript of each clip and allow showing them, or not "
                              "(default: as the model was trained; alm-tiny: yes)")

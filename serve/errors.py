@@ -36,8 +36,23 @@ def too_large(limit: int) -> ApiError:
 
 
 def overloaded(retry_after_s: int = 1) -> ApiError:
-    return ApiError(503, "the server is busy (too many requests in flight); retry shortly", type="server_error",
-                    code="server_overloaded", headers={"Retry-After": str(retry_after_s)})
+    """`retry_after_s`: the server's estimate of when a slot frees up (from its current rate)."""
+    return ApiError(503, f"the server is busy (too many requests in flight); retry in about {retry_after_s} s",
+                    type="server_error", code="server_overloaded", headers={"Retry-After": str(retry_after_s)})
+
+
+def shutting_down() -> ApiError:
+    return ApiError(503, "the server is shutting down", type="server_error", code="server_shutting_down")
+
+
+def from_alm_error(exc: Exception, param: str | None = None) -> ApiError:
+    """A user-facing `AlmError` (bad audio, a limit, a bad conversation) -> 400 with a code that says which."""
+    from alm.errors import AudioError
+    from alm.limits import LimitError
+
+    if isinstance(exc, LimitError):
+        return bad_request(str(exc), param=param or exc.limit, code="limit_exceeded")
+    return bad_request(str(exc), param=param, code="invalid_audio" if isinstance(exc, AudioError) else None)
 
 
 def not_found(message: str, param: str | None = None) -> ApiError:

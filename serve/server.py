@@ -15,18 +15,21 @@ def free_port(host: str = "127.0.0.1") -> int:
         return s.getsockname()[1]
 
 
-def uvicorn_config(app, host: str, port: int, log_level: str = "warning") -> uvicorn.Config:
-    # One worker process: the model is loaded once; concurrency comes from the batcher.
+def uvicorn_config(app, host: str, port: int, log_level: str = "warning",
+                   shutdown_timeout_s: float = 10.0) -> uvicorn.Config:
+    """One worker process: the model is loaded once; concurrency comes from the batcher. On shutdown, requests
+    still running after `shutdown_timeout_s` are cancelled (model work runs in daemon threads, so the process
+    then exits without waiting for a generation to finish)."""
     return uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_keep_alive=30,
-                          limit_concurrency=1024)
+                          limit_concurrency=1024, timeout_graceful_shutdown=shutdown_timeout_s)
 
 
 class ServerThread:
     """`with ServerThread(app) as url:` serves `app` on 127.0.0.1 until the block ends."""
 
-    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None):
+    def __init__(self, app, host: str = "127.0.0.1", port: int | None = None, shutdown_timeout_s: float = 10.0):
         self.host, self.port = host, port or free_port(host)
-        self.server = uvicorn.Server(uvicorn_config(app, self.host, self.port))
+        self.server = uvicorn.Server(uvicorn_config(app, self.host, self.port, shutdown_timeout_s=shutdown_timeout_s))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from alm.errors import AlmError
-from eval.registry import FAMILIES, HEADLINE_METRICS, collect, parse_benchmark, select
+from eval.registry import FAMILIES, HEADLINE_METRICS, SCORERS, collect, parse_benchmark, select
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,16 @@ def test_builtin_benchmarks_are_valid():
     assert {"offline-classification", "offline-captioning", "offline-aqa", "offline-hallucination"} <= set(benchmarks)
     assert {b.family for b in benchmarks.values()} == set(FAMILIES)
     for b in benchmarks.values():
-        assert b.metric in HEADLINE_METRICS[b.family]
+        assert b.scorer in SCORERS[b.family] and b.metric in HEADLINE_METRICS[b.scorer]
     offline = select(benchmarks, ["offline"], None)
     assert [b.family for b in offline] == ["classification", "captioning", "aqa", "hallucination", "speech"]
+    assert {b.scorer for b in offline} == {"nearest_label", "caption_metrics", "majority_answer", "pope", "transcript"}
+    public = {b.name: b for b in select(benchmarks, ["public"], None)}
+    assert {"mmau", "mmar", "cmm", "audiocaps-pope", "air-bench-foundation", "clotho-aqa"} <= set(public)
+    assert public["mmau"].scorer == "token_match" and public["audiocaps-pope"].scorer == "kuan_pope"
+    assert public["clotho-aqa"].scorer == "annotator_rows" and public["cmm"].metric == "accuracy"
+    assert all(b.obtain for b in public.values())  # a missing set always says where to get it
+    assert public["air-bench-foundation"].folder == "air_bench_foundation" and not public["mmau"].prompts
 
 
 def test_user_folder_adds_and_replaces(tmp_path: Path):
@@ -67,8 +74,20 @@ def test_user_folder_adds_and_replaces(tmp_path: Path):
       "prompts": ["{instruction}"]}, "family: must be one of"),
     ({"name": "x", "family": "aqa", "data": {"source": "offline", "tasks": ["caption"]}, "metric": "cider_d",
       "prompts": ["{instruction}"]}, "is not among the aqa metrics"),
+    ({"name": "x", "family": "aqa", "scorer": "token_match", "data": {"source": "clotho_aqa"}, "metric": "accuracy",
+      "prompts": ["{question}"]}, "does not score the aqa family"),
+    ({"name": "x", "family": "multiple_choice", "data": {"source": "mmau"}, "metric": "accuracy",
+      "prompts": ["{question}"]}, "asks the benchmark's pinned prompt"),
+    ({"name": "x", "family": "hallucination", "data": {"source": "mmau"}, "metric": "accuracy"},
+     "gives multiple_choice items"),
+    ({"name": "x", "family": "multiple_choice", "data": {"source": "esc50"}, "metric": "accuracy",
+      "prompts": ["q"]}, "come from a reader"),
+    ({"name": "x", "family": "aqa", "data": {"source": "clotho_aqa"}, "metric": "accuracy", "prompts": ["q"],
+      "permutations": 3}, "only a multiple_choice benchmark"),
+    ({"name": "x", "family": "multiple_choice", "data": {"source": "mmar"}, "metric": "accuracy",
+      "permutations": 0}, "permutations: must be at least 1"),
     ({"name": "x", "family": "aqa", "data": {"source": "nowhere"}, "metric": "accuracy", "prompts": ["q"]},
-     "neither `offline` nor an adapter"),
+     "is neither `offline`, an adapter"),
     ({"name": "x", "family": "captioning", "data": {"source": "clotho"}, "metric": "cider_d",
       "prompts": ["Describe {thing}"]}, "unknown placeholder"),
     ({"name": "x", "family": "hallucination", "data": {"source": "fsd50k"}, "metric": "f1",

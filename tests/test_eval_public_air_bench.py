@@ -17,7 +17,7 @@ ASSETS = Path(__file__).parent / "assets" / "eval_public"
 
 @pytest.fixture(scope="module")
 def items():
-    loaded = air_bench.load(ASSETS / "air_bench")
+    loaded = air_bench.load(ASSETS / "air_bench_foundation")
     assert loaded.missing_audio == ["4"]
     return loaded.items
 

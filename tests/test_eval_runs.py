@@ -237,14 +237,21 @@ def test_alm_eval_local_tiny_model_end_to_end(tiny_model, corpus: Path, tmp_path
                                           "offline-hallucination", "offline-speech"}
     for b in results["benchmarks"].values():
         assert b["n_items"] == 4 and b["decoding"]["max_new_tokens"] == 4
-        assert set(b["scores"]) >= {"model", "no_audio", "chance", "majority"}
+        assert set(b["scores"]) >= {"model", "no_audio", "mismatched_audio", "chance", "majority"}
         assert all("answer" in it["model"] and "answer" in it["no_audio"] for it in b["items"])
+        # the mismatched-audio baseline: as many clips as the item has, none of them its own
+        for it in b["items"]:
+            assert len(it["mismatched_audio"]["audio"]) == len(it["audio"])
+            assert not set(map(str, it["mismatched_audio"]["audio"])) & set(map(str, it["audio"]))
+        assert b["headline"]["beats_mismatched"] is not None and "listens" in b["headline"]
         for plot in b["plots"]:
             assert (out / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
     cap = results["benchmarks"]["offline-captioning"]["scores"]["model"]
     assert cap["spice"].startswith("unavailable") and isinstance(cap["cider_d"], float)
     report = (out / "report.md").read_text()
     assert "## Summary" in report and "no audio" in report and "offline-hallucination-yes-ratio.png" in report
+    assert report.index("## Proof of listening") < report.index("## Summary") and "| mismatched audio |" in report
+    assert "plots/summary.png" in report
     names = {p.name for p in (out / "plots").iterdir()}
     assert {"offline-classification-per-class.png", "offline-classification-confusion.png",
             "offline-hallucination-yes-ratio.png"} <= names

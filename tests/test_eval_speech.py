@@ -11,7 +11,8 @@ from eval.data import BenchmarkData, Item
 from eval.families import CHANCE, MAJORITY, MODEL, NO_AUDIO, Scored, headline, score_speech
 from eval.metrics.speech import extract_quote, item_scores, normalize_transcript, read_transcript, speech_scores
 from eval.registry import HEADLINE_METRICS, collect, lower_is_better
-from eval.report import WARN_BASELINE, WARN_BASELINE_LOWER, WARN_NO_AUDIO, WARN_NO_AUDIO_LOWER, metric_label, verdict
+from eval.report import (WARN_BASELINE, WARN_BASELINE_LOWER, WARN_MISMATCHED_LOWER, WARN_NO_AUDIO, WARN_NO_AUDIO_LOWER,
+                         metric_label, verdict)
 
 
 # ------------------------------------------------------------------------------------------ metrics
@@ -118,19 +119,25 @@ def _head(metric: str, **values: float):
 
 def test_headline_lower_is_better():
     assert lower_is_better("wer") and lower_is_better("cer") and not lower_is_better("exact_match")
-    assert set(HEADLINE_METRICS["speech"]) == {"wer", "cer", "exact_match"}
-    good = _head("wer", model=0.2, no_audio=0.9, chance=1.1, majority=0.95)
+    assert set(HEADLINE_METRICS["transcript"]) == {"wer", "cer", "exact_match"}
+    good = _head("wer", model=0.2, no_audio=0.9, mismatched_audio=1.0, chance=1.1, majority=0.95)
     assert good["beats_no_audio"] is True and good["beats_baselines"] is True and verdict(good) == "ok"
-    worse = _head("wer", model=0.95, no_audio=0.9, chance=1.1, majority=0.6)
+    assert good["beats_mismatched"] is True and good["listens"] is True
+    worse = _head("wer", model=0.95, no_audio=0.9, mismatched_audio=0.97, chance=1.1, majority=0.6)
     assert worse["beats_no_audio"] is False and worse["beats_baselines"] is False  # the best baseline is the lowest
+    assert worse["beats_mismatched"] is True and worse["listens"] is False
     assert verdict(worse) == f"{WARN_NO_AUDIO_LOWER}; {WARN_BASELINE_LOWER}"
     # compared as shown (3 decimals): a difference the report cannot show is not a win
-    tie = _head("wer", model=0.2001, no_audio=0.2004, chance=1.0, majority=1.0)
-    assert tie["beats_no_audio"] is False
+    tie = _head("wer", model=0.2001, no_audio=0.2004, mismatched_audio=0.2002, chance=1.0, majority=1.0)
+    assert tie["beats_no_audio"] is False and tie["beats_mismatched"] is False
+    assert verdict(tie) == f"{WARN_NO_AUDIO_LOWER}; {WARN_MISMATCHED_LOWER}"
     # exact match is higher-is-better within the same family
-    em = _head("exact_match", model=0.5, no_audio=0.1, chance=0.0, majority=0.6)
+    em = _head("exact_match", model=0.5, no_audio=0.1, mismatched_audio=0.2, chance=0.0, majority=0.6)
     assert em["lower_is_better"] is False and em["beats_no_audio"] is True and em["beats_baselines"] is False
     assert verdict(em) == WARN_BASELINE
+    # no mismatched-audio score: said, and `listens` is unknown rather than true
+    lone = _head("exact_match", model=0.5, no_audio=0.1, chance=0.0, majority=0.1)
+    assert lone["listens"] is None and verdict(lone) == "no mismatched-audio score"
 
 
 def test_report_flags_and_labels():

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+import tempfile
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from alm.cli import main
 from instruction_data import load_clips, load_hf_dataset, load_split, read_records
@@ -18,15 +21,31 @@ from instruction_data.build.splits import SPLITS, assign, check_disjoint
 from instruction_data.clips import Clip
 from instruction_data.errors import DataError
 from instruction_data.schema import NEGATIVE_MODES, STAGES, TASKS
-from instruction_data.taxonomy import related
+from instruction_data.taxonomy import related, specific
 
 HAVE_ESPEAK = shutil.which("espeak-ng") is not None
 SOURCES = ("tones", "speech") if HAVE_ESPEAK else ("tones",)
 
 
+AMBIENCE_ROOT = Path(tempfile.gettempdir()) / "alm-test-instruction-data"  # one path: clips.jsonl names it
+
+
+def ambience_folder(root: Path) -> Path:
+    """A `folder` source of 3 s 'rain' beds (noise), so background mixes have real-ambience stand-ins."""
+    folder = root / "ambience"
+    rng = np.random.default_rng(0)
+    for i in range(12):
+        path = folder / "rain" / f"r{i:02d}.wav"
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(path), (0.05 * rng.standard_normal(48000)).astype(np.float32), 16000, subtype="PCM_16")
+    return folder
+
+
 def small_config(out: Path, seed: int = 0) -> BuildConfig:
     return BuildConfig(out=out, seed=seed, sources=SOURCES, n_sentences=12, n_commands=6, n_foreign=0, n_tones=48,
-                       n_sequences=16, n_repeats=10, n_scenes=5, n_changes=8, n_pairs=30, install=False)
+                       n_long=12, n_sequences=16, n_repeats=10, n_scenes=5, n_changes=8, n_pairs=30, n_mixes=30,
+                       extra=(("folder", str(ambience_folder(AMBIENCE_ROOT))),), install=False)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +88,43 @@ def test_splits_disjoint_by_source_clip_and_group(corpus):
         assert all(s in split_audio for r in read_records(corpus / f"{split}.jsonl") for s in r.sound)
 
 
+def test_test_ood_holds_out_whole_sources(corpus):
+    manifest = json.loads((corpus / "manifest.json").read_text())
+    held = set(manifest["test_ood"]["held_out_sources"])
+    clips = load_clips(corpus)
+    train_labels = {label for c in clips if c["split"] == "train" for label in c["labels"]}
+    for c in clips:
+        origins = set(c["origin"].split("+"))
+        if c["split"] == "test_ood":
+            assert origins & held
+            assert c["class"] in train_labels  # only classes training sees from other sources
+        else:
+            assert not origins & held, c["clip_id"]
+    if HAVE_ESPEAK:
+        assert manifest["splits"]["test_ood"]["clips"] > 0
+        assert read_records(corpus / "test_ood.jsonl")
+    table = manifest["classes"]
+    assert table["classes"] == len(table["per_class"]) and "classes_with_3plus_sources" in table
+    assert all(row["n_sources"] == len(row["sources"]) for row in table["per_class"].values())
+
+
+def test_assign_holds_out_sources_and_drops_shared_groups():
+    from instruction_data.build.splits import held_out, keep_seen_classes
+
+    clips = [Clip(id=f"k{i}", dataset="kit", recipe={}, labels=["snare drum"], origin=f"kit:{'a' if i < 5 else 'b'}")
+             for i in range(10)]
+    clips += [Clip(id="v1", dataset="voice", recipe={}, labels=["speech"], group="text:hello", split_hint="train"),
+              Clip(id="v2", dataset="voice2", recipe={}, labels=["speech"], group="text:hello"),
+              Clip(id="w", dataset="voice2", recipe={}, labels=["whale"])]
+    by_split = assign(clips, seed=0, ood=("kit:a", "voice2"))
+    assert sorted(c.id for c in by_split["test_ood"]) == ["k0", "k1", "k2", "k3", "k4", "w"]  # v2 shares a group
+    assert all(not held_out(c, ("kit:a", "voice2")) for s in ("train", "validation", "test") for c in by_split[s])
+    kept, dropped = keep_seen_classes(by_split["test_ood"], [c for c in clips if c.origin == "kit:b"])
+    assert [c.id for c in dropped] == ["w"] and len(kept) == 5
+    with pytest.raises(DataError, match="held-out source"):
+        check_disjoint({"train": [clips[0]], "test_ood": []}, ood=("kit:a",))
+
+
 def test_check_disjoint_catches_a_leak():
     a = Clip(id="a", dataset="d", recipe={})
     mix = Clip(id="m", dataset="d", recipe={}, sources=["a"], group="a")
@@ -91,10 +147,33 @@ def test_existence_balanced_per_mode_and_negatives_absent(corpus):
     for mode in NEGATIVE_MODES:
         assert counts[(mode, "yes")] == counts[(mode, "no")] > 0, counts
     for r in records:
-        asked, labels = r.metadata["asked_label"], r.metadata["labels"]
-        assert (asked in labels) == (r.metadata["answer"] == "yes")
-        if r.metadata["answer"] == "no":
-            assert asked not in related(labels)
+        asked, labels, answer = r.metadata["asked_label"], r.metadata["labels"], r.metadata["answer"]
+        if answer == "unsure":  # a foreground buried under a louder background bed
+            assert r.negative_mode is None and asked == r.metadata["mix"]["foreground"]
+            assert r.metadata["mix"]["snr_db"] < 0 and "can't tell" in r.output.lower()
+            continue
+        assert (asked in labels) == (answer == "yes")
+        if answer == "no":
+            assert asked not in related(specific(labels)) and r.metadata["negative_source"] in ("same", "other")
+        if r.metadata.get("mix", {}).get("snr_db", 99) < 0 and answer == "yes":
+            assert asked != r.metadata["mix"]["foreground"]  # positives only about what can be heard
+    per_label = Counter()
+    for r in records:
+        if r.negative_mode is not None:
+            per_label[r.metadata["asked_label"]] += 1 if r.metadata["answer"] == "yes" else -1
+    # each label is asked "yes" about as often as "no" (no label-level answer prior)
+    assert sum(abs(v) for v in per_label.values()) <= 0.6 * sum(counts.values())
+
+
+def test_background_mixes_no_speech_answers_and_record_metadata(corpus):
+    clips = load_clips(corpus)
+    mixes = [c for c in clips if c.get("mix")]
+    assert mixes and all(-5 <= c["mix"]["snr_db"] <= 20 for c in mixes)
+    assert all(c["mix"]["foreground"] in c["labels"] and c["mix"]["background"] in c["labels"] for c in mixes)
+    records = [r for s in SPLITS for r in read_records(corpus / f"{s}.jsonl")]
+    none = [r for r in records if r.task == "speech_content" and r.metadata.get("answer") == "no speech"]
+    assert none and all(not r.metadata["transcript"] and "speech" not in r.metadata["labels"] for r in none)
+    assert all("class" in r.metadata and "origin" in r.metadata for r in records if len(r.sound) == 1)
 
 
 def test_same_seed_same_corpus_other_seed_differs(corpus, tmp_path):
@@ -145,7 +224,11 @@ def test_cli_build_with_limit(tmp_path, capsys):
 @pytest.mark.skipif(not Path("/usr/share/tuxpaint/stamps").exists(), reason="Debian audio packages not installed")
 def test_default_sources_reduced_build(tmp_path):
     """The real Debian audio (installed by scripts/debian-packages.txt), a few clips per source."""
-    manifest = build(BuildConfig(out=tmp_path / "real", limit=15, scale=0.05, install=False), progress=False)
+    from instruction_data.adapters import DEBIAN_ROOTS
+
+    manifest = build(BuildConfig(out=tmp_path / "real", limit=15, scale=0.05, install=False, ood=()), progress=False)
     sources = set().union(*(s["clips_per_source"] for s in manifest["splits"].values()))
     assert {"tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop"} <= sources
+    installed = {name for name, root in DEBIAN_ROOTS.items() if root.exists()}
+    assert installed <= sources  # every installed package's adapter found labelled clips
     assert manifest["totals"]["records"] > 100

@@ -5,6 +5,8 @@ import pytest
 pytest.importorskip("gradio_client", reason="needs the serve extras: pip install -e .[serve]")
 from gradio_client import Client, handle_file  # noqa: E402
 
+import torch  # noqa: E402
+
 from alm.conversation import clips_then_text, parts_from_placeholders  # noqa: E402
 from alm.inference import Assistant, SamplingParams  # noqa: E402
 from conftest import tiny_whisper_config  # noqa: E402
@@ -21,7 +23,7 @@ def assistant(tiny_bases, tmp_path_factory):
     audio_base, text_base = tiny_bases
     path = save_tiny_checkpoint(tmp_path_factory.mktemp("chat") / "ckpt", audio_base, text_base,
                                 tiny_whisper_config().to_dict(), max_audio_seconds=20)
-    return Assistant.load(str(path))
+    return Assistant.load(str(path), dtype=torch.float32)  # bf16 on a random tiny model flips on clip rounding
 
 
 @pytest.fixture(scope="module")
@@ -110,3 +112,37 @@ def test_openai_backend_gives_the_local_answer(assistant):
         remote = "".join(backend.stream(messages, clips, params)).strip()
     assert remote == local
     assert backend.trained is False  # the tiny checkpoint's aligner is untrained: alm serve's /health says so
+
+
+def test_the_chat_holds_turns_to_the_limits_and_checks_its_settings(chat_url, clips, tmp_path):
+    """The same limits as the API (a 30-minute clip refused from its header), and settings a gradio_client sends
+    that would overflow are refused as messages, never as an internal error."""
+    import numpy as np
+    import soundfile as sf
+
+    long_clip = tmp_path / "long.flac"
+    sf.write(long_clip, np.zeros(16_000 * 1800, np.float32), 16_000)
+    client = Client(chat_url, verbose=False)
+    chatbot, _ = client.predict({"text": "What is it?", "files": [handle_file(str(long_clip))]}, *SETTINGS,
+                                api_name="/chat")
+    assert texts(chatbot)[-1].startswith("⚠️") and "1800.0 s long; the maximum is 20 s" in texts(chatbot)[-1]
+    for settings, needle in (((1e-300, 1.0, 10, None, False), "temperature must be 0"),
+                             ((0.0, 1.0, 10, 2**70, False), "seed must fit in 64 bits")):  # gradio bounds the rest
+        chatbot, _ = client.predict({"text": "hi", "files": []}, *settings, api_name="/chat")
+        reply = texts(chatbot)[-1]
+        assert reply.startswith("⚠️") and needle in reply and "internal error" not in reply, reply
+
+
+def test_chat_conversations_are_checked_against_the_limits(clips):
+    from alm.limits import LimitError, Limits
+    from serve.chat import conversation
+
+    turns = [{"text": "x" * 50, "audios": [str(clips["low"]), str(clips["high"])], "answer": None}]
+    with pytest.raises(LimitError, match="max_clips"):
+        conversation(turns, Limits(max_clips=1))
+    with pytest.raises(LimitError, match="max_text_chars"):
+        conversation(turns, Limits(max_text_chars=10))
+    with pytest.raises(LimitError, match="max_audio_seconds"):
+        conversation(turns, Limits(max_audio_seconds=2.5))  # 1 s + 2 s of clips
+    messages, audios = conversation(turns, Limits())
+    assert len(audios) == 2 and messages[0]["role"] == "user"

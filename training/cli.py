@@ -54,7 +54,25 @@ def run(args: argparse.Namespace) -> int:
         for stage in load_stages(args.recipe, args.overrides):
             print(describe(stage))
         return 0
+    check_data(load_stages(args.recipe, args.overrides), force=args.force)  # before any model is loaded
     command = shlex.join(["alm", *sys.argv[1:]])  # the same for `alm`, `python -m alm` and `accelerate launch -m alm`
     run_curriculum(args.recipe, args.overrides, resume=args.resume, restart=args.restart, force=args.force,
                    stop_after=args.stop_after, progress=not args.quiet, command=command)
     return 0
+
+
+def check_data(stages, force: bool = False) -> None:
+    """Each stage still to train has its corpus and the split files it reads; else one line naming what is missing."""
+    from alm.errors import AlmError
+    from instruction_data.loader import corpus_dir
+    from training.engine import stage_done
+
+    for stage in stages:
+        if stage_done(stage.config) and not force:
+            continue
+        data = stage.config.data
+        folder = corpus_dir(data.root)  # DataError when there is no corpus (manifest.json) at all
+        for split in dict.fromkeys([data.split, *([data.eval_split] if data.eval_samples else [])]):
+            if not (folder / f"{split}.jsonl").is_file():
+                raise AlmError(f"{stage.path.name}: the corpus {folder} has no {split} split ({split}.jsonl); "
+                               f"rebuild it with `alm data build --out {folder}`")

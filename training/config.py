@@ -29,14 +29,11 @@ Mode = Literal["frozen", "lora", "train"]
 
 # AlmConfig fields that are not recipe keys: the sub-configs come from the bases, the audio token and its
 # id from the processor, `freeze_encoder` follows the recipe's `encoder:` mode, the engine sets `trained`.
-NOT_RECIPE_FIELDS = ("audio_config", "text_config", "audio_token", "audio_token_id", "freeze_encoder", "trained")
+NOT_RECIPE_FIELDS = ("audio_config", "text_config", "audio_token", "audio_token_id", "freeze_encoder", "trained",
+                     "sound_width")
 # AlmConfig fields that also apply to an init_from model (the others shape a new model only)
 INIT_FIELDS = ("quantization", "speech_transcripts")
 # descriptions of the AlmConfig fields that have no comment there
-MODEL_DOCS = {"aligner": "aligner kind", "lora_r": "LoRA rank", "lora_alpha": "LoRA alpha",
-              "lora_dropout": "LoRA dropout", "system_prompt": "the system turn of every conversation"}
-
-
 def _model_section() -> type:
     """The `model:` dataclass: `init_from`, then each recipe-settable AlmConfig field as `type | None = None`."""
     comments = source_comments(AlmConfig)
@@ -45,7 +42,7 @@ def _model_section() -> type:
     for name, tp in inspect.get_annotations(AlmConfig, eval_str=True).items():
         if name in NOT_RECIPE_FIELDS:
             continue
-        doc = comments.get(name) or MODEL_DOCS.get(name, "")
+        doc = comments.get(name, "")
         scope = "new model or init_from" if name in INIT_FIELDS else "new model only"
         fields.append((name, tp | None, field(default=None, metadata={"doc": f"{doc} ({scope})"})))
     doc = ("Either a new model from two bases, or `init_from` an earlier stage (then the base fields stay unset). "
@@ -80,7 +77,7 @@ class DataSection:
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
     sample_answers: int = 3  # greedy answers to validation questions printed and logged at each validation
-    num_workers: int = 0  # DataLoader worker processes (audio loading, tokenizing)
+    num_workers: int = -1  # DataLoader worker processes (-1: chosen from the cores and the device)
 
 
 @dataclass
@@ -197,11 +194,12 @@ def validate(c: TrainConfig) -> None:
             raise ConfigError(f"{name}: must be > 0, got {value}")
     non_negative = {"warmup_steps": c.warmup_steps, "weight_decay": c.weight_decay, "max_grad_norm": c.max_grad_norm,
                     "checkpoint_every": c.checkpoint_every, "eval_every": c.eval_every,
-                    "data.eval_samples": c.data.eval_samples, "data.sample_answers": c.data.sample_answers,
-                    "data.num_workers": c.data.num_workers}
+                    "data.eval_samples": c.data.eval_samples, "data.sample_answers": c.data.sample_answers}
     for name, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{name}: must be >= 0, got {value}")
+    if c.data.num_workers < -1:
+        raise ConfigError(f"data.num_workers: must be >= 0, or -1 to choose from the cores; got {c.data.num_workers}")
     if not 0.0 <= c.min_lr_ratio <= 1.0:
         raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {c.min_lr_ratio}")
     if m.lora_dropout is not None and not 0.0 <= m.lora_dropout < 1.0:

@@ -4,6 +4,12 @@ A record becomes a conversation the way `alm ask` builds one: the first user mes
 part per clip, then the question (`alm.conversation.clips_then_text`); earlier turns (`history`)
 come first. The chat template lays the parts out, and the processor masks labels to the
 assistant's tokens, so the loss is on answers only.
+
+Token ids and labels are made once per example (`prepare_examples` needs them for the lengths
+anyway), and with a frozen encoder each example also knows its windows' feature-cache keys, so a
+step's batch is padding and cache reads only: no audio decoding, chat-template rendering,
+tokenizing or log-mel per step (the input pipeline was what held a GPU back). Examples without
+them (no cache, instruction-aware aligners) take the full path: audio, processor, cache lookup.
 """
 
 from __future__ import annotations
@@ -88,6 +94,9 @@ class Example:
     length: int  # tokens after placeholder expansion (<= max_length)
     truncated: bool = False  # cut to max_length at collation
     transcripts: list[str] | None = None  # Whisper transcript per clip (speech-aware models), else None
+    input_ids: list[int] | None = None  # the tokenized conversation (audio tokens expanded), before max_length
+    labels: list[int] | None = None  # its labels (IGNORE_INDEX outside the answers)
+    window_keys: list[str] | None = None  # feature-cache key of each Whisper window of its clips, in order
 
 
 @dataclass
@@ -139,7 +148,8 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
             else:
                 stats.skipped_overlong += 1
                 continue
-        examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated, texts))
+        examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated, texts,
+                                ids, labels))
     stats.kept = len(examples)
     stats.per_task = dict(sorted(Counter(e.task for e in examples).items()))
     stats.mean_tokens = round(sum(e.length for e in examples) / max(1, len(examples)), 1)
@@ -171,16 +181,82 @@ def rank_steps(batches: list[list[int]], num_processes: int, rank: int, grad_acc
     return [mine[s * grad_accum : (s + 1) * grad_accum] for s in range(steps)]
 
 
+def attach_window_keys(examples: list[Example], clips: dict[str, tuple[int, list[str]]],
+                       clip_lengths: ClipLengths) -> int:
+    """Give each example its windows' cache keys, from `clips` (path -> (samples, keys), what the feature-cache
+    pass saw); examples whose clips it lacks, or whose length differs from the one tokenized, keep the full
+    path. Returns how many examples got keys."""
+    done = 0
+    for ex in examples:
+        if ex.input_ids is None or any(p not in clips or clips[p][0] != clip_lengths(p) for p in ex.sound):
+            continue
+        ex.window_keys = [k for p in ex.sound for k in clips[p][1]]
+        done += 1
+    return done
+
+
+def loader_workers(configured: int, device) -> int:
+    """DataLoader worker processes: `configured` if >= 0; -1 (the default) chooses from the cores: on a GPU
+    machine all but two cores (at most 8), so loading keeps ahead of the GPU; on a CPU-only machine none up to
+    4 cores (a worker takes CPU from the step itself: measured equal or slower on 2 cores) and a quarter of
+    them above."""
+    if configured >= 0:
+        return configured
+    from alm.devices import cpu_threads
+
+    cores = cpu_threads()
+    if torch.device(str(device)).type == "cuda":
+        return max(1, min(8, cores - 2))
+    return 0 if cores <= 4 else min(4, cores // 4)
+
+
+def pad_right(rows: list[list[int]], value: int, length: int) -> torch.Tensor:
+    out = torch.full((len(rows), length), value, dtype=torch.long)
+    for i, row in enumerate(rows):
+        out[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+    return out
+
+
 # --------------------------------------------------------------------------- batches
 class Collator:
-    """Examples -> model inputs: audio loaded, processor applied, cut to max_length, cached frames if any."""
+    """Examples -> model inputs, cut to max_length: from stored ids and cached frames where every example has
+    them, else audio loaded, processor applied, cached frames if any."""
 
     def __init__(self, processor: AlmProcessor, max_length: int, cache=None):
         self.processor = processor
         self.max_length = max_length
         self.cache = cache
+        self.pad_id = processor.tokenizer.pad_token_id
+        self.instruction_aware = bool(getattr(processor, "instruction_aware", False))
 
     def __call__(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        if self.cache is not None and not self.instruction_aware and all(ex.window_keys for ex in examples):
+            batch = self._from_cache(examples)
+            if batch is not None:
+                return batch
+        return self._full(examples)
+
+    def _from_cache(self, examples: list[Example]) -> dict[str, torch.Tensor] | None:
+        """The batch the full path makes, from stored token ids and cached frames (None if a window is missing)."""
+        found = [self.cache.get(k) for ex in examples for k in ex.window_keys]
+        missing = sum(f is None for f in found)
+        self.cache.hits += len(found) - missing
+        self.cache.misses += missing
+        if missing:
+            return None
+        length = max(len(ex.input_ids) for ex in examples)
+        ids = pad_right([ex.input_ids for ex in examples], self.pad_id, length)
+        mask = pad_right([[1] * len(ex.input_ids) for ex in examples], 0, length)
+        labels = pad_right([ex.labels for ex in examples], IGNORE_INDEX, length)
+        lengths = torch.tensor([f.shape[0] for f in found])
+        frames = torch.zeros(len(found), int(lengths.max()), found[0].shape[1])  # W, T, C
+        for i, f in enumerate(found):
+            frames[i, : f.shape[0]] = f
+        cut = slice(0, self.max_length)
+        return {"input_ids": ids[:, cut], "attention_mask": mask[:, cut], "labels": labels[:, cut],
+                "audio_frames": frames, "audio_frame_lengths": lengths}
+
+    def _full(self, examples: list[Example]) -> dict[str, torch.Tensor]:
         convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts) for ex in examples]
         batch = self.processor.batch(convs, train=True)
         if batch["input_ids"].shape[1] > self.max_length:  # only `truncated` examples are this long

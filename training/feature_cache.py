@@ -40,9 +40,13 @@ def default_cache_root() -> Path:
 
 
 def encoder_identity(model) -> str:
-    """`<base name>-<16 hex>`: the encoder's base and a sha256 over its parameter names, shapes and bytes."""
-    digest = hashlib.sha256(str(model.config.audio_base).encode())
-    for name, tensor in sorted(model.audio_encoder.state_dict().items()):
+    """`<base name>-<16 hex>`: the encoders' bases and a sha256 over their parameter names, shapes and bytes
+    (Whisper's, and the sound encoder's when the model has one: the cache holds `encode_frames` outputs)."""
+    digest = hashlib.sha256(f"{model.config.audio_base}|{model.config.sound_encoder or ''}".encode())
+    encoders = {"audio_encoder": model.audio_encoder, "sound_encoder": model.sound_encoder}
+    state = {f"{part}.{k}": v for part, module in encoders.items() if module is not None
+             for k, v in module.state_dict().items()}
+    for name, tensor in sorted(state.items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
         digest.update(t.view(torch.uint8).numpy().tobytes())
@@ -119,12 +123,14 @@ class FeatureCache:
 
 @torch.no_grad()
 def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: int = 0, num_processes: int = 1,
-               progress: bool = True) -> tuple[int, int]:
-    """Encode every window of `paths[rank::num_processes]` not yet cached; returns (hits, misses)."""
+               progress: bool = True, clips: dict | None = None) -> tuple[int, int]:
+    """Encode every window of `paths[rank::num_processes]` not yet cached; returns (hits, misses). `clips`, if
+    given, gets path -> (samples, window keys) for those paths (so training need not read the audio again)."""
     encoder = model.audio_encoder
     device = next(encoder.parameters()).device
     was_training = encoder.training
     encoder.eval()
+    names = ("audio_mel", "audio_mel_lengths", "sound_features", "sound_lengths")
     hits = misses = 0
     queue: list[tuple[str, np.ndarray]] = []
     pending: dict[str, torch.Tensor] = {}
@@ -137,7 +143,7 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
             chunk = items[start : start + ENCODE_BATCH]
             # Each window as its own clip: the processor makes exactly the mel that training would.
             batch = processor.audio_features([w for _, w in chunk])
-            frames, lengths = encoder(batch["audio_mel"].to(device), batch["audio_mel_lengths"].to(device))  # W, T, C
+            frames, lengths = model.encode_frames(**{k: batch[k].to(device) for k in names if k in batch})  # W, T, C
             for (key, _), f, n in zip(chunk, frames, lengths.tolist()):
                 pending[key] = f[:n].to(cache.dtype).cpu().clone()
                 pending_bytes += pending[key].numel() * pending[key].element_size()
@@ -146,14 +152,19 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
     queued: set[str] = set()
     bar = tqdm(mine, desc="feature cache", unit="clip", disable=not progress, dynamic_ncols=True)
     for path in bar:
-        for window in split_windows(load_audio(path), processor.spec.window_seconds):
+        wave = load_audio(path)
+        keys = []
+        for window in split_windows(wave, processor.spec.window_seconds):
             key = window_key(window)
+            keys.append(key)
             if key in cache or key in queued:
                 hits += 1
                 continue
             misses += 1
             queued.add(key)
             queue.append((key, window))
+        if clips is not None:
+            clips[path] = (len(wave), keys)
         if len(queue) >= 8 * ENCODE_BATCH:
             encode(queue)
             queue = []

@@ -30,8 +30,8 @@ from alm.files import atomic_write_json
 from alm.processor import IGNORE_INDEX
 from training.checkpointing import list_checkpoints, load_checkpoint, remove_checkpoints, rng_state, save_checkpoint
 from training.config import TrainConfig, lookup, resume_differences
-from training.data import (ClipLengths, Collator, epoch_batches, prepare_examples, rank_steps, select_eval_records,
-                           select_records)
+from training.data import (ClipLengths, Collator, attach_window_keys, epoch_batches, loader_workers,
+                           prepare_examples, rank_steps, select_eval_records, select_records)
 from training.engine import (RECORD_FILE, StageResult, answer_loss, build_model, earlier_record, hardware,
                              make_accelerator, make_optimizer, manifest_info, sample_answers, set_train_mode,
                              stage_transcripts, to_device, validation_loss)
@@ -123,7 +123,7 @@ class StageRecipe:
         records = select_records(c.data, c.seed)
         eval_records = select_eval_records(c.data, c.seed)
         transcripts = self._setup_transcripts([p for r in [*records, *eval_records] for p in r.sound])
-        lengths = ClipLengths()
+        lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
                                                           lengths, transcripts)
         self.eval_examples, _ = prepare_examples(eval_records, self.processor, c.max_length, c.overlong, lengths,
@@ -174,13 +174,18 @@ class StageRecipe:
         root = default_cache_root() if c.feature_cache == "auto" else Path(c.feature_cache)
         self.cache = FeatureCache(root, encoder_identity(self.model), c.cache_dtype)
         paths = [p for ex in [*self.examples, *self.eval_examples] for p in ex.sound]
+        clips: dict[str, tuple[int, list[str]]] = {}
         hits, misses = precompute(self.cache, self.model, self.processor, paths, self.rank, self.world,
-                                  progress=self.progress and self.main)
+                                  progress=self.progress and self.main, clips=clips)
         self.accelerator.wait_for_everyone()
         self.cache.reload()
+        if self.world > 1:  # each process saw its share of the clips
+            clips = {k: v for part in gather_object([clips]) for k, v in part.items()}
+        keyed = attach_window_keys([*self.examples, *self.eval_examples], clips, self.clip_lengths)
         self.cache_stats = {"enabled": True, "dir": str(self.cache.dir), "precompute_hits": hits,
                             "precompute_misses": misses}
-        self.say(f"feature cache {self.cache.dir}: {hits} windows found, {misses} computed")
+        self.say(f"feature cache {self.cache.dir}: {hits} windows found, {misses} computed; "
+                 f"{keyed} samples read from it without audio or tokenizing")
 
     def _setup_optimizer(self) -> None:
         self.optimizer, self.scheduler = make_optimizer(self.model, self.config, self.total_steps)
@@ -212,16 +217,23 @@ class StageRecipe:
         self.eval_loss = self.validate(0) if first_eval else None
         self.bar = tqdm(total=self.total_steps, initial=p.step, desc=self.name, unit="step",
                         disable=not (self.progress and self.main), dynamic_ncols=True)
-        # loss sum, answer tokens and samples since the last log
-        self.window = torch.zeros(3, device=self.accelerator.device)
+        # loss sum, answer tokens, samples and seconds waiting for data since the last log
+        self.window = torch.zeros(4, device=self.accelerator.device)
         self.window_start, self.train_loss, self.train_time, self.stopped = time.perf_counter(), None, 0.0, False
         self.steps_this_call = self.samples_this_call = 0
+        self.data_wait = 0.0  # seconds of train_time spent waiting for batches
         loader_rng = torch.Generator().manual_seed(c.seed)  # keeps DataLoader seeding off the global RNG
+        workers = loader_workers(c.data.num_workers, self.accelerator.device)
+        cuda = self.accelerator.device.type == "cuda"
+        loader_options = {"num_workers": workers, "pin_memory": cuda}
+        if workers:
+            loader_options["prefetch_factor"] = 4
+        self.say(f"data loader: {workers} worker process(es)" + (", pinned memory" if cuda else ""))
         while p.step < self.total_steps and not self.stopped:
             plan = self._epoch_plan(p.epoch)
             micro = [b for s in plan[p.epoch_step:] for b in s]  # the epoch's micro-batches still to do
             batches = iter(DataLoader(self.examples, batch_sampler=micro, collate_fn=self.collator,
-                                      num_workers=c.data.num_workers, generator=loader_rng))
+                                      generator=loader_rng, **loader_options))
             while p.epoch_step < len(plan) and p.step < self.total_steps and not self.stopped:
                 self._step(batches)
                 self._after_step(epoch_done=p.epoch_step == len(plan))
@@ -233,15 +245,17 @@ class StageRecipe:
         """One optimizer step over grad_accum micro-batches; the loss is normalized by the step's answer tokens."""
         t_step = time.perf_counter()
         parts = [next(batches) for _ in range(self.config.grad_accum)]
+        self.data_wait += time.perf_counter() - t_step
+        self.window[3] += time.perf_counter() - t_step
         tokens = sum(int((b["labels"][:, 1:] != IGNORE_INDEX).sum()) for b in parts)
         for i, batch in enumerate(parts):
             sync = i == len(parts) - 1  # DDP all-reduces gradients on the last micro-batch only
             with nullcontext() if sync else self.accelerator.no_sync(self.model):
                 loss, _ = answer_loss(self.model, to_device(batch, self.accelerator.device))
                 self.accelerator.backward(loss / max(1, tokens))
-            self.window += torch.tensor([loss.item(), 0.0, 0.0], device=self.window.device)
+            self.window[0] += loss.item()
         samples = sum(len(b["input_ids"]) for b in parts)
-        self.window += torch.tensor([0.0, tokens, samples], device=self.window.device)
+        self.window[1:3] += torch.tensor([tokens, samples], device=self.window.device)
         if self.config.max_grad_norm:
             self.accelerator.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
         self.optimizer.step()
@@ -273,7 +287,8 @@ class StageRecipe:
         self.train_loss = float(total[0] / total[1].clamp(min=1))
         lrs = self.scheduler.get_last_lr()
         values = {"loss": round(self.train_loss, 5), "lr": lrs[0], "lr_aligner": lrs[-1],
-                  "samples_per_s": round(float(total[2]) / elapsed, 3), "epoch": self.position.epoch}
+                  "samples_per_s": round(float(total[2]) / elapsed, 3), "epoch": self.position.epoch,
+                  "data_wait_share": round(float(total[3]) / self.world / elapsed, 4)}
         self.bar.set_postfix(loss=f"{self.train_loss:.4f}", lr=f"{lrs[0]:.2e}", sps=f"{values['samples_per_s']:.2f}")
         self.metrics.log(self.position.step, **values)
         self.window.zero_()
@@ -354,6 +369,7 @@ class StageRecipe:
             "wall_time_s": wall_time,
             "train_time_s_this_run": round(self.train_time, 1),
             "seconds_per_sample": round(self.train_time / max(1, self.samples_this_call), 4),  # wall time per sample
+            "data_wait_share": round(self.data_wait / max(1e-9, self.train_time), 4),  # of train time, waiting for batches
             "steps": p.step,
             "samples": p.samples,
             "resumed_from_step": self.resumed_from,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from alm.checkpoints import DEFAULT_MODEL
 from alm.conversation import PLACEHOLDER
@@ -37,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give the LLM Whisper's transcript of each clip (LTU-AS) or not (default: as the model "
                              "was trained; alm-tiny: yes)")
     parser.add_argument("--show-transcript", action="store_true", help="print the transcripts (implies --transcribe)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, mps ... (default: cpu)")
+    parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu; default), cpu, cuda, mps ...")
     parser.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
     parser.add_argument("--timing", action="store_true", help="print load and answer times to stderr")
 
@@ -49,24 +50,49 @@ def question_messages(question: str, num_clips: int) -> list[dict]:
     return [{"role": "user", "content": parts_from_placeholders(question, num_clips)}]
 
 
+def _model_max_audio_seconds(model: str) -> float | None:
+    """The checkpoint's longest clip, read from its config.json without importing torch when it says."""
+    import json
+
+    from alm.checkpoints import resolve_checkpoint
+
+    path = resolve_checkpoint(model) / "config.json"
+    try:
+        value = json.loads(path.read_text(encoding="utf-8")).get("max_audio_seconds")
+    except (OSError, ValueError, AttributeError):
+        return None  # loading the model reports what is wrong with its config
+    if isinstance(value, (int, float)) and value > 0:
+        return float(value)
+    from alm.model.configuration import AlmConfig  # not in the file: the default applies
+
+    return AlmConfig().max_audio_seconds
+
+
 def run(args: argparse.Namespace) -> int:
+    # Everything about the input is checked before torch is imported (seconds), so a bad call fails at once.
     if len(args.inputs) < 2:
         raise AlmError("give at least one audio file and a question, e.g. alm ask dog.wav \"What do you hear?\"")
     *paths, question = args.inputs
     if not question.strip():
         raise AlmError("the question is empty")
-    from alm.audio import load_audio
-    from alm.checkpoints import resolve_checkpoint
-    from alm.model import AlmConfig
-    from alm.processor import check_clip
+    from alm.limits import Limits, check_sampling
+    from alm.paths import check_input_file
 
-    config = AlmConfig.from_pretrained(resolve_checkpoint(args.model))
-    clips = [load_audio(p) for p in paths]  # fail fast on bad input, before loading the model
-    for path, clip in zip(paths, clips):
-        check_clip(clip, config.max_audio_seconds, path)
-    messages = question_messages(question, len(clips))
+    check_sampling(args.temperature, args.top_p, args.seed)
+    if args.max_new_tokens < 1:
+        raise AlmError(f"--max-new-tokens must be >= 1, got {args.max_new_tokens}")
+    for path in paths:
+        check_input_file(path, "audio file")
+    messages = question_messages(question, len(paths))
+    limits = Limits()
+    limits.check_messages(messages)
+    limits.check_clip_count(len(paths))
+    budget = limits.audio_budget(_model_max_audio_seconds(args.model))
+    clips = [budget.read(Path(p), p) for p in paths]  # each clip's length checked from its header first
 
+    from alm.conversation import Conversation
     from alm.inference import Assistant, SamplingParams
+    from alm.limits import model_context
     from alm.logs import silence_transformers
 
     silence_transformers()
@@ -80,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=args.temperature, top_p=args.top_p,
                             seed=args.seed)
     transcripts = assistant.transcribe(clips) if assistant.transcriber else None
+    prompt = assistant.processor.tokenize(Conversation(messages, clips, transcripts), train=False)[0]
+    limits.check_prompt(len(prompt), params.max_new_tokens, model_context(assistant.model.config))
     if args.show_transcript:
         for path, text in zip(paths, transcripts):
             print(f"[transcript of {path}] {text}", file=sys.stderr)

@@ -33,7 +33,7 @@ class MlpAligner(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.stack = config.aligner_stack
-        width = config.audio_config.d_model * self.stack
+        width = config.frame_width * self.stack
         self.norm = nn.LayerNorm(width)
         self.fc1 = nn.Linear(width, config.aligner_hidden)
         self.fc2 = nn.Linear(config.aligner_hidden, config.text_config.hidden_size)
@@ -51,8 +51,8 @@ class PoolAligner(nn.Module):
     def __init__(self, config):
         super().__init__()
         self.stride = config.pool_stride
-        self.norm = nn.LayerNorm(config.audio_config.d_model)
-        self.proj = nn.Linear(config.audio_config.d_model, config.text_config.hidden_size)
+        self.norm = nn.LayerNorm(config.frame_width)
+        self.proj = nn.Linear(config.frame_width, config.text_config.hidden_size)
 
     def forward(self, frames, frame_lengths, instruction=None):
         grouped = _group_frames(frames, frame_lengths, self.stride)  # W, T, C -> W, N, P, C
@@ -72,7 +72,7 @@ class QFormerAligner(nn.Module):
 
     def __init__(self, config):
         super().__init__()
-        width = config.audio_config.d_model
+        width = config.frame_width
         self.num_queries = config.qformer_queries
         self.queries = nn.Parameter(torch.randn(self.num_queries, width) * 0.02)
         layer = nn.TransformerDecoderLayer(

@@ -27,8 +27,10 @@ class AlmConfig(PreTrainedConfig):
     text_config: dict | PreTrainedConfig | None = None  # causal LM config
     audio_base: str | None = None  # where the Whisper weights come from (id, folder or builtin:NAME)
     text_base: str | None = None  # where the LLM weights (and tokenizer) come from
+    sound_encoder: str | None = None  # a general-sound encoder beside Whisper: builtin:aisfx, a waveform model id
+    sound_width: int | None = None  # its frame width (set when it is loaded)
 
-    aligner: Literal["mlp", "qformer", "pool"] = "mlp"
+    aligner: Literal["mlp", "qformer", "pool"] = "mlp"  # how frames become LLM tokens
     aligner_stack: int = 8  # mlp: neighbouring encoder frames stacked into one token (50 Hz / 8 = 6.25 tokens/s)
     aligner_hidden: int = 1024  # mlp: hidden width
     pool_stride: int = 16  # pool: encoder frames averaged into one token
@@ -43,13 +45,13 @@ class AlmConfig(PreTrainedConfig):
     max_audio_seconds: float = 600.0  # longer clips are rejected with a clear error
     freeze_encoder: bool = True  # Whisper stays frozen unless a recipe says otherwise
 
-    lora_r: int = 8
-    lora_alpha: int = 16
-    lora_dropout: float = 0.05
+    lora_r: int = 8  # LoRA rank
+    lora_alpha: int = 16  # LoRA scale numerator (the update is scaled by alpha / r)
+    lora_dropout: float = 0.05  # dropout on the LoRA input
     lora_targets: list[str] | None = None  # module names; None -> ["q_proj", "v_proj"] (LTU)
     quantization: Literal["4bit", "8bit"] | None = None  # load the LLM through bitsandbytes (QLoRA)
 
-    system_prompt: str = (
+    system_prompt: str = (  # given when a conversation brings none
         "You are alm, an assistant that listens to audio clips and answers questions about them. "
         "Answer from what you hear; say so when you cannot tell."
     )
@@ -69,11 +71,16 @@ class AlmConfig(PreTrainedConfig):
             self.lora_targets = ["q_proj", "v_proj"]
         super().__post_init__(**kwargs)
 
+    @property
+    def frame_width(self) -> int:
+        """Width of the frames the aligner takes: Whisper's, plus the sound encoder's when there is one."""
+        return self.audio_config.d_model + (self.sound_width or 0)
+
     def resolve_relative_bases(self, folder) -> None:
         """Bases written as `./NAME` (a self-contained export) are folders inside the checkpoint `folder`."""
         from pathlib import Path
 
-        for name in ("audio_base", "text_base"):
+        for name in ("audio_base", "text_base", "sound_encoder"):
             value = getattr(self, name)
             if isinstance(value, str) and value.startswith("./"):
                 setattr(self, name, str(Path(folder) / value[2:]))
@@ -85,8 +92,8 @@ class AlmConfig(PreTrainedConfig):
         for name in ("aligner_stack", "pool_stride", "qformer_queries", "qformer_layers", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.audio_config.d_model % self.qformer_heads and self.aligner == "qformer":
-            raise ValueError(f"qformer_heads={self.qformer_heads} must divide the encoder width {self.audio_config.d_model}")
+        if self.frame_width % self.qformer_heads and self.aligner == "qformer":
+            raise ValueError(f"qformer_heads={self.qformer_heads} must divide the frame width {self.frame_width}")
         if not 0 < self.window_seconds <= 30:
             raise ValueError(f"window_seconds must be in (0, 30], got {self.window_seconds}")
         if self.max_audio_seconds <= 0:

@@ -1,10 +1,11 @@
 """`AlmForConditionalGeneration`: Whisper encoder -> aligner -> soft prompts spliced into a LoRA LLM.
 
 Shapes (B batch, L text length, W audio windows in the batch, M mel bins, Tm mel frames,
-T encoder frames, C encoder width, N tokens per window, D LLM width):
+T encoder frames, C frame width (Whisper's, + the sound encoder's E), N tokens per window, D LLM width):
     input_ids (B, L) holding `audio_token_id` once per audio token
     audio_mel (W, M, Tm), audio_mel_lengths (W,)  -- every window of every clip, in prompt order
-    encoder:  (W, M, Tm) -> (W, T, C)
+    sound_features (W, S, F), sound_lengths (W,)  -- the same windows for the sound encoder, if any
+    encoder:  (W, M, Tm) -> (W, T, C); sound encoder (W, S, F) -> (W, S', E) -> stretched to (W, T, E)
     aligner:  (W, T, C)  -> (W, N, D) -> real tokens concatenated (sum N_w, D)
     splice:   inputs_embeds (B, L, D) with the audio positions replaced, in order
 """
@@ -23,6 +24,7 @@ from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
 from alm.model.configuration import AlmConfig
 from alm.model.loading import LoadOptions, load_options
+from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
 from alm.model.trainable import add_lora, is_lora_model
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,9 @@ logger = logging.getLogger(__name__)
 ALIGNER_FILE = "aligner.safetensors"
 ENCODER_FILE = "audio_encoder.safetensors"
 LORA_DIR = "lora"
+# the audio inputs of `embed_inputs`, as the processor names them
+AUDIO_INPUTS = ("audio_mel", "audio_mel_lengths", "instruction_ids", "instruction_mask", "audio_frames",
+                "audio_frame_lengths", "sound_features", "sound_lengths")
 
 
 class AudioTokenMismatch(ValueError):
@@ -90,10 +95,14 @@ class AlmForConditionalGeneration(PreTrainedModel):
     supports_gradient_checkpointing = True
     _supports_sdpa = True
 
-    def __init__(self, config: AlmConfig, audio_encoder=None, language_model=None):
+    def __init__(self, config: AlmConfig, audio_encoder=None, language_model=None, sound_encoder=None):
         super().__init__(config)
+        if config.sound_encoder and sound_encoder is None:
+            sound_encoder = SoundCnn()  # weights loaded after (from_bases, vLLM); only the CNN builds from a config
+            config.sound_width = sound_encoder.width
         config.validate_alm()
         self.audio_encoder = WhisperAudioEncoder(config.audio_config, audio_encoder)
+        self.sound_encoder = sound_encoder
         self.aligner = build_aligner(config)
         self.language_model = (
             language_model if language_model is not None else AutoModelForCausalLM.from_config(config.text_config)
@@ -111,9 +120,13 @@ class AlmForConditionalGeneration(PreTrainedModel):
         options = options or LoadOptions(dtype=dtype)
         encoder = load_audio_encoder(config, options)
         llm = load_language_model(config, options)
+        sound = None
+        if config.sound_encoder:
+            sound = load_sound_encoder(config.sound_encoder, options.dtype)
+            config.sound_width = sound.width
         with torch.random.fork_rng():  # aligner and LoRA initialisation depend on `seed` alone
             torch.manual_seed(seed)
-            model = cls(config, audio_encoder=encoder, language_model=llm)
+            model = cls(config, audio_encoder=encoder, language_model=llm, sound_encoder=sound)
             if lora:
                 model.language_model = add_lora(model.language_model, config)
         model.aligner.to(options.dtype)
@@ -125,8 +138,9 @@ class AlmForConditionalGeneration(PreTrainedModel):
         """Encoder and aligner on the device of the LLM's input embeddings (where the soft prompts go)."""
         device = self.get_input_embeddings().weight.device
         if device.type != "meta":
-            self.audio_encoder.to(device)
-            self.aligner.to(device)
+            for module in (self.audio_encoder, self.sound_encoder, self.aligner):
+                if module is not None:
+                    module.to(device)
 
     def freeze_defaults(self) -> None:
         """Inference / fresh-model default: encoder as configured, aligner and LoRA trainable."""
@@ -203,12 +217,21 @@ class AlmForConditionalGeneration(PreTrainedModel):
         self.language_model.gradient_checkpointing_enable(
             gradient_checkpointing_kwargs=gradient_checkpointing_kwargs or {"use_reentrant": False})
 
-    def encode_audio(self, audio_mel, audio_mel_lengths, instruction=None) -> torch.Tensor:
-        """(W, M, Tm) mel windows -> (sum_w N_w, D) audio tokens in window order."""
+    def encode_frames(self, audio_mel, audio_mel_lengths, sound_features=None, sound_lengths=None):
+        """(W, M, Tm) mel windows -> frames (W, T, C) and their lengths (W,): Whisper's frames, with the sound
+        encoder's (W, S, E) stretched onto them and concatenated when the model has one (C = frame_width)."""
         frozen = not any(p.requires_grad for p in self.audio_encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             frames, frame_lengths = self.audio_encoder(audio_mel, audio_mel_lengths)  # W, T, C
-        return self.align(frames, frame_lengths, instruction)
+        if self.sound_encoder is None:
+            return frames, frame_lengths
+        if sound_features is None:
+            raise AudioTokenMismatch("this model has a sound encoder: give sound_features (the processor makes them)")
+        with torch.no_grad():  # always frozen
+            dtype = next(self.sound_encoder.parameters()).dtype
+            sound, sound_lengths = self.sound_encoder(sound_features.to(dtype), sound_lengths)  # W, S, E
+        sound = stretch_frames(sound, sound_lengths, frame_lengths, frames.shape[1])  # W, S, E -> W, T, E
+        return torch.cat([frames, sound.to(frames.dtype)], dim=-1), frame_lengths  # W, T, C + E
 
     def align(self, frames, frame_lengths, instruction=None) -> torch.Tensor:
         """Encoder frames (W, T, C) -> real aligner tokens (sum_w N_w, D)."""
@@ -216,11 +239,12 @@ class AlmForConditionalGeneration(PreTrainedModel):
         return tokens[padding_mask(token_lengths, tokens.shape[1])]  # W, N, D -> sum N_w, D
 
     def embed_inputs(self, input_ids, audio_mel=None, audio_mel_lengths=None, instruction_ids=None,
-                     instruction_mask=None, audio_frames=None, audio_frame_lengths=None) -> torch.Tensor:
+                     instruction_mask=None, audio_frames=None, audio_frame_lengths=None, sound_features=None,
+                     sound_lengths=None) -> torch.Tensor:
         """Token embeddings with every audio placeholder replaced by an aligner output, in order.
 
-        `audio_frames`/`audio_frame_lengths` (precomputed encoder outputs, e.g. from a feature cache)
-        may be given instead of `audio_mel`/`audio_mel_lengths`.
+        `audio_frames`/`audio_frame_lengths` (precomputed `encode_frames` outputs, e.g. from a feature cache)
+        may be given instead of the mel and sound features.
         """
         audio_mask = input_ids == self.config.audio_token_id  # B, L
         embed = self.get_input_embeddings()
@@ -233,26 +257,24 @@ class AlmForConditionalGeneration(PreTrainedModel):
         instruction = None
         if instruction_ids is not None:
             instruction = (embed(instruction_ids), instruction_mask.bool())  # W, Li -> W, Li, D
-        if audio_frames is not None:
-            tokens = self.align(audio_frames, audio_frame_lengths, instruction)
-        else:
-            tokens = self.encode_audio(audio_mel, audio_mel_lengths, instruction)  # sum N_w, D
+        if audio_frames is None:
+            audio_frames, audio_frame_lengths = self.encode_frames(audio_mel, audio_mel_lengths, sound_features,
+                                                                   sound_lengths)
+        tokens = self.align(audio_frames, audio_frame_lengths, instruction)  # sum N_w, D
         if tokens.shape[0] != num_placeholders:
             raise AudioTokenMismatch(
                 f"the prompt has {num_placeholders} audio tokens but the aligner produced {tokens.shape[0]}")
         return inputs_embeds.masked_scatter(audio_mask[..., None], tokens.to(inputs_embeds.dtype))
 
-    def forward(self, input_ids, attention_mask=None, labels=None, audio_mel=None, audio_mel_lengths=None,
-                instruction_ids=None, instruction_mask=None, audio_frames=None, audio_frame_lengths=None, **kwargs):
-        inputs_embeds = self.embed_inputs(input_ids, audio_mel, audio_mel_lengths, instruction_ids,
-                                          instruction_mask, audio_frames, audio_frame_lengths)
+    def forward(self, input_ids, attention_mask=None, labels=None, **kwargs):
+        """`kwargs`: the audio inputs of `embed_inputs` (as the processor names them); the rest go to the LLM."""
+        audio = {k: kwargs.pop(k) for k in AUDIO_INPUTS if k in kwargs}
+        inputs_embeds = self.embed_inputs(input_ids, **audio)
         return self.language_model(inputs_embeds=inputs_embeds, attention_mask=attention_mask, labels=labels, **kwargs)
 
     @torch.no_grad()
-    def generate(self, input_ids, attention_mask=None, audio_mel=None, audio_mel_lengths=None,
-                 instruction_ids=None, instruction_mask=None, **generate_kwargs):
-        """Returns only the new tokens, (B, new)."""
-        inputs_embeds = self.embed_inputs(input_ids, audio_mel, audio_mel_lengths, instruction_ids, instruction_mask)
-        return self.language_model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask,
-                                            **generate_kwargs)
-
+    def generate(self, input_ids, attention_mask=None, **kwargs):
+        """Returns only the new tokens, (B, new). `kwargs`: audio inputs, then generation settings."""
+        audio = {k: kwargs.pop(k) for k in AUDIO_INPUTS if k in kwargs}
+        inputs_embeds = self.embed_inputs(input_ids, **audio)
+        return self.language_model.generate(inputs_embeds=inputs_embeds, attention_mask=attention_mask, **kwargs)

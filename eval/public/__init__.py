@@ -6,6 +6,8 @@ and our prompt where the authors pin none, `permute` the k reorderings of the ch
 anchors' published numbers as data.
 
 Clotho-AQA has no reader here: `eval.data` already reads it through its instruction-data adapter.
+A benchmark declaration names a reader as its `data.source` (`READERS`); `FAMILY` says which family
+scores its items and `RENDER` re-renders a multiple-choice prompt for each order of the choices.
 """
 
 from __future__ import annotations
@@ -19,4 +21,18 @@ READERS = {
     "cmm": cmm.load,
     "audiocaps_pope": audiocaps_pope.load,
     "air_bench_foundation": air_bench.load,
+}
+# source name -> the family its items belong to (the shape of `Item.reference`)
+FAMILY = {
+    "mmau": "multiple_choice",
+    "mmar": "multiple_choice",
+    "cmm": "hallucination",
+    "audiocaps_pope": "hallucination",
+    "air_bench_foundation": "multiple_choice",
+}
+# multiple-choice source -> its pinned prompt (`choices.Render`), re-rendered for each order of the choices
+RENDER = {
+    "mmau": mmau.render,
+    "mmar": mmar.render,
+    "air_bench_foundation": air_bench.render,
 }

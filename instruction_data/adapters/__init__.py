@@ -20,7 +20,19 @@ from instruction_data.adapters import (
     urbansound8k,
     vggsound,
 )
-from instruction_data.adapters.debian import asterisk, freedesktop, gcompris, lmms, sonic_pi, tuxpaint
+from instruction_data.adapters.debian import (
+    asterisk,
+    freedesktop,
+    games,
+    gcompris,
+    hedgewars,
+    hydrogen,
+    kde_voices,
+    lmms,
+    megaglest,
+    sonic_pi,
+    tuxpaint,
+)
 from instruction_data.clips import Clip
 from instruction_data.errors import DataError
 
@@ -39,19 +51,38 @@ PUBLIC: dict[str, Loader] = {
     "speech_commands": speech_commands.load,
 }
 
-# name -> (loader, Debian package that provides the audio)
-DEBIAN: dict[str, tuple[Loader, str]] = {
-    "tuxpaint": (tuxpaint.load, "tuxpaint-stamps-default"),
-    "asterisk": (asterisk.load, "asterisk-core-sounds-en-wav"),
-    "sonic_pi": (sonic_pi.load, "sonic-pi-samples"),
-    "lmms": (lmms.load, "lmms-common"),
-    "freedesktop": (freedesktop.load, "sound-theme-freedesktop"),
-    "gcompris": (gcompris.load, "gcompris-qt-data"),
+# name -> (loader, Debian packages that provide the audio, where the audio is)
+DEBIAN_SOURCES: dict[str, tuple[Loader, tuple[str, ...], Path]] = {
+    "tuxpaint": (tuxpaint.load, ("tuxpaint-stamps-default",), tuxpaint.ROOT),
+    "asterisk": (asterisk.load, ("asterisk-core-sounds-en-wav", "asterisk-core-sounds-en"), asterisk.ROOT),
+    "sonic_pi": (sonic_pi.load, ("sonic-pi-samples",), sonic_pi.ROOT),
+    "lmms": (lmms.load, ("lmms-common",), lmms.ROOT),
+    "freedesktop": (freedesktop.load, ("sound-theme-freedesktop",), freedesktop.ROOT),
+    "gcompris": (gcompris.load, ("gcompris-qt-data",), gcompris.ROOT),
+    "hedgewars": (hedgewars.load, ("hedgewars-data",), hedgewars.ROOT),
+    "megaglest": (megaglest.load, ("megaglest-data",), megaglest.ROOT),
+    "ktuberling": (kde_voices.load_ktuberling, ("ktuberling-data",), kde_voices.KTUBERLING_ROOT),
+    "klettres": (kde_voices.load_klettres, ("klettres-data",), kde_voices.KLETTRES_ROOT),
+    "warzone2100": (games.load_warzone, ("warzone2100-data",), games.WARZONE),
+    "ufoai": (games.load_ufoai, ("ufoai-sound",), games.UFOAI),
+    "freedroidrpg": (games.load_freedroid, ("freedroidrpg-data",), games.FREEDROID),
+    "wesnoth": (games.load_wesnoth, ("wesnoth-1.16-data",), games.WESNOTH),
+    "lincity_ng": (games.load_lincity, ("lincity-ng-data",), games.LINCITY),
+    "minetest": (games.load_minetest, ("minetest-data",), games.MINETEST),
+    "hydrogen": (hydrogen.load, ("hydrogen-drumkits",), hydrogen.ROOT),
 }
-DEBIAN_ROOTS: dict[str, Path] = {
-    "tuxpaint": tuxpaint.ROOT, "asterisk": asterisk.ROOT, "sonic_pi": sonic_pi.ROOT, "lmms": lmms.ROOT,
-    "freedesktop": freedesktop.ROOT, "gcompris": gcompris.ROOT,
-}
+DEBIAN: dict[str, tuple[Loader, tuple[str, ...]]] = {k: (v[0], v[1]) for k, v in DEBIAN_SOURCES.items()}
+DEBIAN_ROOTS: dict[str, Path] = {k: v[2] for k, v in DEBIAN_SOURCES.items()}
+# synthesized sources that need Debian packages (rendered by the build, not read from a package)
+SYNTH_PACKAGES: dict[str, tuple[str, ...]] = {"speech": ("espeak-ng",), "gm": ("fluidsynth", "fluid-soundfont-gm")}
+
+
+def packages_for(sources: tuple[str, ...] | list[str]) -> list[str]:
+    """The Debian packages the given built-in sources need (the data build's own list)."""
+    out: list[str] = []
+    for s in sources:
+        out += [*DEBIAN.get(s, (None, ()))[1], *SYNTH_PACKAGES.get(s, ())]
+    return list(dict.fromkeys(out))
 
 
 def load_source(kind: str, root: Path | None = None, limit: int | None = None) -> list[Clip]:
@@ -64,8 +95,8 @@ def load_source(kind: str, root: Path | None = None, limit: int | None = None) -
         loader, package = DEBIAN[kind]
         folder = Path(root) if root else DEBIAN_ROOTS[kind]
         if not folder.exists():
-            raise DataError(f"source {kind!r}: {folder} not found; install it with `apt-get install {package}` "
-                            f"(scripts/debian-packages.txt lists all)")
+            raise DataError(f"source {kind!r}: {folder} not found; install it with `apt-get install "
+                            f"{' '.join(package)}` (`alm data build` does when run as root)")
         return loader(folder, limit=limit)
     known = ", ".join([*PUBLIC, *DEBIAN])
     raise DataError(f"unknown source {kind!r}; known sources: {known}")

@@ -10,7 +10,14 @@ from pathlib import Path
 
 from instruction_data.errors import DataError
 
-DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "gcompris", "speech", "tones")
+DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "gcompris", "hedgewars", "megaglest",
+                   "ktuberling", "klettres", "warzone2100", "ufoai", "freedroidrpg", "wesnoth", "lincity_ng",
+                   "minetest", "hydrogen", "gm", "speech", "piper", "tones")
+# whole sources held out as the test_ood split: everyday sounds and animals (gcompris, minetest,
+# freedesktop), instruments (lmms), a real voice (asterisk, one speaker), two espeak-ng accents and
+# one Hedgewars voice pack
+DEFAULT_OOD = ("gcompris", "minetest", "freedesktop", "lmms", "asterisk", "synth_speech:en-029",
+               "synth_speech:en-gb-x-gbclan", "hedgewars:Default_uk")
 REASONING = ("auto", "templates", "endpoint")
 
 
@@ -31,6 +38,11 @@ class BuildConfig:
     n_sentences: int = 500                              # espeak-ng English sentences
     n_commands: int = 150                               # espeak-ng one-word commands
     n_foreign: int = 150                                # espeak-ng captions in other languages
+    n_long: int = 1500                                  # espeak-ng sentences of 8-30 words, many voices/variants
+    n_piper: int = 250                                  # Piper (joe voice) sentences of 8-30 words
+    gm_per_program: int = 24                            # fluidsynth renders per named GM program
+    gm_per_drum: int = 16                               # fluidsynth renders per GM percussion key
+    n_mixes: int = 1500                                 # sounds/voices over real ambience at random SNR
     n_tones: int = 480                                  # tones, sweeps, noise, clicks, beeps
     n_sequences: int = 750                              # 2-3 sounds in a row (all splits together)
     n_repeats: int = 450                                # one sound repeated (counting)
@@ -38,6 +50,7 @@ class BuildConfig:
     n_changes: int = 300                                # edited copies for "what changed?"
     n_pairs: int = 1000                                 # random clip pairs for multi-clip questions
     min_per_class: int = 4                              # augment train classes with fewer clips
+    ood: tuple[str, ...] = DEFAULT_OOD                  # held-out sources (dataset or dataset:unit) -> test_ood
     dialogue_share: float = 0.10                        # share of clips that also get a multi-turn record
     open_ended_per_clip: int = 1                        # reasoning pairs per clip
     reasoning: str = "auto"                             # auto | templates | endpoint
@@ -55,6 +68,7 @@ class BuildConfig:
         if self.scale <= 0:
             raise DataError("--scale must be positive")
         self.out = Path(self.out).expanduser()
+        self.ood = tuple(self.ood)
 
     def n(self, name: str) -> int:
         """A count scaled by `scale` (at least 1 when the base count is positive)."""

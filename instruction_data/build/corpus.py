@@ -23,12 +23,12 @@ from tqdm import tqdm
 
 from alm.errors import AlmError
 from alm.files import atomic_write_json, atomic_write_text
-from instruction_data.adapters import DEBIAN, load_source
+from instruction_data.adapters import DEBIAN, load_source, packages_for
 from instruction_data.build import packages
 from instruction_data.build.config import BuildConfig
 from instruction_data.build.manifest import summarize
 from instruction_data.build.render import RenderContext, render
-from instruction_data.build.splits import FRACTIONS, SPLITS, assign, check_disjoint
+from instruction_data.build.splits import FRACTIONS, OOD, SPLITS, assign, check_disjoint, keep_seen_classes
 from instruction_data.clips import Clip
 from instruction_data.errors import DataError
 from instruction_data.files import write_records
@@ -40,7 +40,9 @@ from instruction_data.generate.perception import dialogue, perception_records
 from instruction_data.generate.reasoning import template_records
 from instruction_data.schema import Record
 from instruction_data.synth import derive
-from instruction_data.synth.speech import plan_speech
+from instruction_data.synth import piper
+from instruction_data.synth.gm import plan_gm
+from instruction_data.synth.speech import plan_piper, plan_speech
 from instruction_data.synth.tones import plan_tones
 
 MANIFEST_VERSION = 1
@@ -54,17 +56,22 @@ def _rng(cfg: BuildConfig, *parts: str) -> random.Random:
 # ---- 1. sources ------------------------------------------------------------------------
 def collect_sources(cfg: BuildConfig, console: Console) -> list[Clip]:
     """Clips of every configured source (Debian packages installed first when needed)."""
-    debian = [s for s in cfg.sources if s in DEBIAN]
-    missing = set(packages.ensure([DEBIAN[s][1] for s in debian], console, cfg.install)) if debian else set()
+    needed = packages_for(cfg.sources)
+    missing = set(packages.ensure(needed, console, cfg.install)) if needed else set()
     clips: list[Clip] = []
     for source in cfg.sources:
+        if set(packages_for([source])) & missing:
+            continue
         if source == "speech":
-            found = plan_speech(cfg.seed, cfg.n("n_sentences"), cfg.n("n_commands"), cfg.n("n_foreign"))
+            found = plan_speech(cfg.seed, cfg.n("n_sentences"), cfg.n("n_commands"), cfg.n("n_foreign"),
+                                n_long=cfg.n("n_long"))
         elif source == "tones":
             found = plan_tones(cfg.n("n_tones"), cfg.seed)
+        elif source == "gm":
+            found = plan_gm(cfg.seed, cfg.n("gm_per_program"), cfg.n("gm_per_drum"))
+        elif source == "piper":
+            found = plan_piper(cfg.seed, cfg.n("n_piper")) if piper.ensure(console, cfg.install) else []
         elif source in DEBIAN:
-            if DEBIAN[source][1] in missing:
-                continue
             found = load_source(source)
         else:
             raise DataError(f"unknown default source {source!r}; public sets go in --source KIND=PATH")
@@ -96,7 +103,10 @@ def render_all(clips: list[Clip], ctx: RenderContext, cfg: BuildConfig, desc: st
 
 
 def plan_derived(split: str, clips: list[Clip], cfg: BuildConfig) -> tuple[list[Clip], list[Clip]]:
-    """(new clips, of which the edited copies for change questions) for one split."""
+    """(new clips, of which the edited copies for change questions) for one split (none for test_ood:
+    it holds the held-out sources' own recordings only)."""
+    if split == OOD:
+        return [], []
     share = FRACTIONS[split]
     seed = _rng(cfg, "derive", split).randrange(2**31)
 
@@ -105,7 +115,8 @@ def plan_derived(split: str, clips: list[Clip], cfg: BuildConfig) -> tuple[list[
 
     new = (derive.plan_sequences(clips, n("n_sequences"), seed + 1, split)
            + derive.plan_repeats(clips, n("n_repeats"), seed + 2, split)
-           + derive.plan_speech_scenes(clips, n("n_scenes"), seed + 3, split))
+           + derive.plan_speech_scenes(clips, n("n_scenes"), seed + 3, split)
+           + derive.plan_background_mixes(clips, n("n_mixes"), seed + 6, split))
     if split == "train" and cfg.min_per_class:
         new += derive.plan_augmentations(clips, cfg.min_per_class, seed + 4, split)
     changes = derive.plan_changes(clips, n("n_changes"), seed + 5, split)
@@ -142,7 +153,7 @@ def split_records(split: str, clips: list[Clip], changed: list[Clip], cfg: Build
                 out += template_records(clip, rng, cfg.open_ended_per_clip)
     if endpoint is not None:
         out += endpoint.generate(reasoning_clips, progress=progress)
-    out += multi_clip_records(clips, changed, max(1, round(cfg.n("n_pairs") * FRACTIONS[split])),
+    out += multi_clip_records(clips, changed, max(1, round(cfg.n("n_pairs") * FRACTIONS.get(split, 0.1))),
                               _rng(cfg, "pairs", split))
     return _unique_ids(out)
 
@@ -188,23 +199,28 @@ def build(cfg: BuildConfig, console: Console | None = None, progress: bool = Tru
     mode, endpoint = reasoning_generator(cfg)
     sources = collect_sources(cfg, console)
     if not sources:
-        raise DataError("no source clips: install the Debian packages in scripts/debian-packages.txt or add --source")
-    by_split = assign(sources, cfg.seed)
+        raise DataError("no source clips: run as root so the build can install its Debian packages "
+                        "(or apt-get install those `instruction_data.adapters.packages_for` lists), or add --source")
+    by_split = assign(sources, cfg.seed, cfg.ood)
     every = {c.id: c for c in sources}
     ctx = RenderContext(cfg.out, every)
     failures: Counter = Counter()
     clips: dict[str, list[Clip]] = {}
     changed: dict[str, list[Clip]] = {}
+    unseen: list[Clip] = []
     for split in SPLITS:
-        rendered = render_all(by_split[split], ctx, cfg, f"audio ({split}, sources)", failures, progress)
+        todo = by_split[split]
+        if split == OOD:  # only classes that training sees from other sources
+            todo, unseen = keep_seen_classes(todo, [c for c in clips["train"] if not c.sources])
+        rendered = render_all(todo, ctx, cfg, f"audio ({split}, sources)", failures, progress)
         new, changes = plan_derived(split, rendered, cfg)
         every.update({c.id: c for c in new})
         made = render_all(new, ctx, cfg, f"audio ({split}, derived)", failures, progress)
         made_ids = {c.id for c in made}
         clips[split] = rendered + made
         changed[split] = [c for c in changes if c.id in made_ids]
-    check_disjoint(clips)
-    sampler = LabelSampler([c for cs in clips.values() for c in cs])
+    check_disjoint(clips, cfg.ood)
+    sampler = LabelSampler([c for cs in clips.values() for c in cs], balance=True)
     records = {}
     for split in SPLITS:
         recs = split_records(split, clips[split], changed[split], cfg, sampler, endpoint, progress)
@@ -223,6 +239,10 @@ def build(cfg: BuildConfig, console: Console | None = None, progress: bool = Tru
         "reasoning_note": ("open-ended answers from deterministic templates (no LLM endpoint configured)"
                            if mode == "templates" else f"open-ended answers written by {mode}"),
         **summarize(clips, records),
+        "test_ood": {"held_out_sources": list(cfg.ood),
+                     "note": "whole sources held out; only classes that training sees from other sources are kept",
+                     "dropped_unseen_class_clips": len(unseen),
+                     "dropped_unseen_classes": sorted({c.label for c in unseen})},
         "failed_clips_per_source": dict(sorted(failures.items())),
         "endpoint": endpoint.stats.as_dict() if endpoint else None,
         "files": {"records": [f"{s}.jsonl" for s in SPLITS], "clips": "clips.jsonl", "audio": "audio/"},

@@ -6,6 +6,8 @@ so the same plan gives the same bytes; a wav that already exists is read back, n
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,8 +39,16 @@ class RenderContext:
         return wave
 
 
+READ_OPS = ("file", "rcc", "zip")  # audio read from a file: the id names it for good
+
+
 def audio_path(clip: Clip) -> str:
-    """Path of a clip's wav relative to the corpus root."""
+    """Path of a clip's wav relative to the corpus root. A generated or derived clip's name carries a
+    hash of its recipe: its id is an index in a plan, so a rebuild whose plan changed (other sources,
+    counts or voices) must not reuse an old wav under the same id."""
+    if clip.sources or clip.recipe.get("op") not in READ_OPS:
+        digest = hashlib.sha256(json.dumps(clip.recipe, sort_keys=True).encode()).hexdigest()[:8]
+        return f"audio/{clip.dataset}/{clip.id}-{digest}.wav"
     return f"audio/{clip.dataset}/{clip.id}.wav"
 
 
@@ -66,6 +76,28 @@ def _rcc(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
 
     data = read_member(recipe["path"], recipe["member"])
     return _cut(decode_audio_bytes(data, f"{recipe['path']}:{recipe['member']}"), recipe)
+
+
+def _zip(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
+    from instruction_data.adapters.debian.archives import read_member
+
+    data = read_member(recipe["path"], recipe["member"])
+    return _cut(decode_audio_bytes(data, f"{recipe['path']}:{recipe['member']}"), recipe)
+
+
+def _gm(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
+    from instruction_data.synth.gm import batch_wave
+
+    x = _cut(batch_wave(recipe, ctx.root / "cache" / "gm"), recipe)
+    peak = float(np.abs(x).max()) if len(x) else 0.0
+    return x / peak * 0.8 if peak > 0 else x  # levelled: the soundfont's programs differ a lot in gain
+
+
+def _piper(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
+    from instruction_data.synth.piper import synthesize
+
+    wave, sr = synthesize(recipe["text"], recipe["length_scale"])
+    return _cut(to_mono_16k(wave, sr, "piper"), {"end": 10.0})
 
 
 def _speech(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
@@ -129,7 +161,8 @@ def _augment(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
 
 
 OPS: dict[str, Callable[[dict[str, Any], RenderContext], np.ndarray]] = {
-    "file": _file, "rcc": _rcc, "speech": _speech, "tones": _tones, "mix": _mix, "augment": _augment,
+    "file": _file, "rcc": _rcc, "zip": _zip, "gm": _gm, "piper": _piper, "speech": _speech, "tones": _tones,
+    "mix": _mix, "augment": _augment,
 }
 
 

@@ -10,23 +10,30 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 
 from instruction_data.clips import Clip
 from instruction_data.generate import templates as T
 from instruction_data.generate.common import fill, label_slots, make_record
-from instruction_data.generate.negatives import LabelSampler
+from instruction_data.generate.negatives import UNASKABLE, LabelSampler
 from instruction_data.schema import NEGATIVE_MODES, Record, Turn
+from instruction_data.taxonomy import expand
 from instruction_data.text import capitalize, number_word, seconds, with_article
 
 LOUD_DB, QUIET_DB = -16.0, -32.0  # RMS dBFS thresholds for "loud" and "quiet"
 DURATION_SHARE = 0.15  # share of clips that get a duration question
 EXISTENCE_SHARE = 0.6  # share of clips that get a yes/no existence pair
+UNSURE_SNR_DB = 0.0  # a mix whose foreground is below its background by more than this: "I can't tell"
+NO_SPEECH_SHARE = 0.15  # share of clips without speech asked "what is said?" (answer: nothing)
 SPEECH_CAPTION_SHARE = 0.3  # share of speech clips that also get a caption (it repeats the transcript)
+SPEECH_CLASS_SHARE = 0.2  # share of plain speech clips asked for their class ("Speech." would swamp the others)
 ENGLISH_LANGUAGE_SHARE = 0.15  # share of English speech clips asked for the language (others: always)
 
 
 def classification(clip: Clip, rng: random.Random, sampler: LabelSampler) -> list[Record]:
     if not clip.labels or clip.events and len({e.label for e in clip.events}) > 1:
+        return []
+    if clip.label == "speech" and rng.random() >= SPEECH_CLASS_SHARE:
         return []
     slots = label_slots(clip.label)
     return [make_record([clip], "classification", fill(rng, T.CLASSIFY_Q), fill(rng, T.CLASSIFY_A, **slots), "0",
@@ -45,15 +52,36 @@ def existence(clip: Clip, rng: random.Random, sampler: LabelSampler) -> list[Rec
     if rng.random() >= EXISTENCE_SHARE:
         return []
     mode = NEGATIVE_MODES[rng.randrange(len(NEGATIVE_MODES))]
-    positive, negative = sampler.positive(clip, rng), sampler.negative(clip, mode, rng)
+    buried = _buried(clip)
+    positive, negative = sampler.positive(_audible(clip, buried), rng), sampler.negative(clip, mode, rng)
     if positive is None or negative is None:
         return []
     out = []
     for answer, label, answers in (("yes", positive, T.EXIST_YES), ("no", negative, T.EXIST_NO)):
         slots = label_slots(label)
+        sampler.record(label, answer)
+        extra = {"negative_source": sampler.last_negative_source} if answer == "no" and sampler.balance else {}
         out.append(make_record([clip], "existence", fill(rng, T.EXIST_Q, **slots), fill(rng, answers, **slots),
-                               f"{mode}-{answer}", negative_mode=mode, answer=answer, asked_label=label))
+                               f"{mode}-{answer}", negative_mode=mode, answer=answer, asked_label=label, **extra))
+    if buried:
+        label = buried[0]
+        slots = {**label_slots(label), "background": clip.mix["background"]}
+        out.append(make_record([clip], "existence", fill(rng, T.EXIST_Q, **slots), fill(rng, T.UNSURE_A, **slots),
+                               "unsure", answer="unsure", asked_label=label))
     return out
+
+
+def _buried(clip: Clip) -> list[str]:
+    """[the foreground label] of a background mix whose SNR is below UNSURE_SNR_DB, else []."""
+    if not clip.mix or clip.mix.get("snr_db", 99.0) >= UNSURE_SNR_DB or clip.mix["foreground"] in UNASKABLE:
+        return []
+    return [clip.mix["foreground"]]
+
+
+def _audible(clip: Clip, buried: list[str]) -> Clip:
+    """The clip with only its background's labels when its foreground is buried (positives are asked
+    only about what can be heard)."""
+    return replace(clip, labels=expand([clip.mix["background"]])) if buried else clip
 
 
 def counting(clip: Clip, rng: random.Random, sampler: LabelSampler) -> list[Record]:
@@ -103,6 +131,9 @@ def speech(clip: Clip, rng: random.Random, sampler: LabelSampler) -> list[Record
     if clip.transcript:
         out.append(make_record([clip], "speech_content", fill(rng, T.SPEECH_Q), clip.transcript, "0",
                                answer=clip.transcript))
+    elif clip.label and "speech" not in clip.labels and clip.kind != "speech" and rng.random() < NO_SPEECH_SHARE:
+        out.append(make_record([clip], "speech_content", fill(rng, T.SPEECH_Q),
+                               fill(rng, T.NO_SPEECH_A, **label_slots(clip.label)), "none", answer="no speech"))
     if clip.speaker:
         gender = "female" if "female" in clip.speaker or "woman" in clip.speaker else (
             "male" if "male" in clip.speaker or "man" in clip.speaker.split() else "")

@@ -64,3 +64,11 @@ WHICH_Q = ["Which clip contains {a_label}, the first or the second?", "In which 
 CHANGE_Q = ["What changed between the first and the second clip?", "How does the second clip differ from the first?",
             "Compare the two clips: what is different in the second one?"]
 WHICH_A = ["The {nth} clip.", "The {nth} one.", "{a_label} is in the {nth} clip."]
+
+# the audio does not settle it: a foreground sound buried under a louder background bed
+UNSURE_A = ["I can't tell for sure: the {background} is loud and could cover {a_label}.",
+            "I can't tell; {a_label} might be there, but the {background} masks it.",
+            "I can't tell. The {background} is too loud to be sure about {a_label}."]
+# "what is said?" about a clip with no speech
+NO_SPEECH_A = ["Nothing is said: there is no speech in this recording.", "No one speaks in this clip.",
+               "There are no spoken words; it is {a_label}."]

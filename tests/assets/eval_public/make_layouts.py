@@ -115,7 +115,7 @@ def audiocaps_pope() -> None:
 
 
 def air_bench() -> None:
-    d = HERE / "air_bench"
+    d = HERE / "air_bench_foundation"
     dump(d / "Foundation_meta.json", [
         {"path": "g1.wav", "question": "When does the dog bark?", "choice_a": "[0.0, 1.0]", "choice_b": "[2.0, 3.0]",
          "choice_c": "[4.0, 5.0]", "choice_d": "[6.0, 7.0]", "answer_gt": "[2.0, 3.0]", "task_name": "Audio_Grounding",
@@ -134,12 +134,30 @@ def air_bench() -> None:
     tone(d / "Speaker_Gender_Recognition_Common_voice" / "s2.wav")
 
 
+def clotho_aqa() -> None:
+    """The Clotho-AQA release's test CSV (three annotator rows per question) and audio_files/."""
+    d = HERE / "clotho_aqa"
+    rows = [("birds.wav", "Are birds singing?", "yes"), ("birds.wav", "Are birds singing?", "yes"),
+            ("birds.wav", "Are birds singing?", "no"), ("birds.wav", "What animal is heard?", "birds"),
+            ("birds.wav", "What animal is heard?", "bird"), ("birds.wav", "What animal is heard?", "birds"),
+            ("engine.wav", "Is it raining?", "no"), ("engine.wav", "Is it raining?", "no"),
+            ("engine.wav", "Is it raining?", "no"), ("engine.wav", "What is running?", "engine"),
+            ("engine.wav", "What is running?", "engine"), ("engine.wav", "What is running?", "motor"),
+            ("gone.wav", "Is it loud?", "yes"), ("gone.wav", "Is it loud?", "yes"), ("gone.wav", "Is it loud?", "yes")]
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "clotho_aqa_test.csv").write_text("file_name,QuestionText,answer,confidence\n" + "".join(
+        f"{f},{q},{a},yes\n" for f, q, a in rows), encoding="utf-8")
+    tone(d / "audio_files" / "birds.wav", 880.0)
+    tone(d / "audio_files" / "engine.wav", 110.0)
+
+
 def main() -> None:
     mmau()
     mmar()
     cmm()
     audiocaps_pope()
     air_bench()
+    clotho_aqa()
 
 
 if __name__ == "__main__":

@@ -1,0 +1,102 @@
+"""Transcript quality and speed per transcriber backend, and the no-speech gate, on a corpus split.
+
+    alm bench transcripts                      # data/offline-corpus test split, every backend
+    alm bench transcripts --limit 60 --out runs/bench/transcripts.json
+
+For each backend (transformers: the fallback, and what alm-tiny was trained with; CTranslate2
+int8) it transcribes every speech clip of the
+split and scores corpus-level WER / CER against the reference transcripts (normalised as the eval
+speech family does), timing each clip. It reads Whisper's no-speech probability of every clip and
+reports, for several thresholds, the share of non-speech clips (sounds, music, tones) that would
+still get a transcript and the share of speech clips that would lose theirs.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+
+THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+BACKENDS = ("transformers", "ctranslate2")
+
+
+def corpus_clips(root: str, split: str) -> list[dict]:
+    """The split's clips (one row each, from clips.jsonl): audio path, kind, reference transcript."""
+    folder = Path(root)
+    rows = [json.loads(line) for line in (folder / "clips.jsonl").read_text(encoding="utf-8").splitlines() if line]
+    return [{"path": str(folder / r["audio"]), "kind": r["kind"], "transcript": r.get("transcript") or "",
+             "language": r.get("language") or ""} for r in rows if r["split"] == split]
+
+
+def make(backend: str, audio_base: str, threshold: float | None = None):
+    from alm.transcribe import Ct2Transcriber, Transcriber
+
+    if backend == "transformers":
+        return Transcriber(audio_base, device="cpu", no_speech_threshold=threshold)
+    return Ct2Transcriber(audio_base, device="cpu", no_speech_threshold=threshold)
+
+
+def gate_rates(probs: list[float], speech: list[bool]) -> list[dict]:
+    """Per threshold: share of non-speech clips still transcribed, share of speech clips gated away."""
+    out = []
+    for t in THRESHOLDS:
+        kept_non = [p <= t for p, s in zip(probs, speech) if not s]
+        lost_speech = [p > t for p, s in zip(probs, speech) if s]
+        out.append({"threshold": t,
+                    "non_speech_still_transcribed": round(sum(kept_non) / max(1, len(kept_non)), 4),
+                    "speech_losing_transcript": round(sum(lost_speech) / max(1, len(lost_speech)), 4)})
+    return out
+
+
+def run(root: str = "data/offline-corpus", split: str = "test", audio_base: str = "builtin:whisper-base",
+        limit: int | None = None, backends: tuple[str, ...] = BACKENDS, out: Path | None = None) -> dict:
+    from alm.audio import load_audio
+    from eval.metrics.speech import normalize_transcript, speech_scores
+
+    clips = corpus_clips(root, split)
+    if limit:
+        speech_rows = [c for c in clips if c["kind"] == "speech"][:limit]
+        other = [c for c in clips if c["kind"] != "speech"][:limit]
+        clips = speech_rows + other
+    waves = [load_audio(c["path"]) for c in clips]
+    is_speech = [c["kind"] == "speech" for c in clips]
+    report: dict = {"split": split, "clips": len(clips), "speech_clips": sum(is_speech), "backends": {}}
+    refs = [normalize_transcript(c["transcript"]) for c in clips if c["kind"] == "speech"]
+    for backend in backends:
+        transcriber = make(backend, audio_base)
+        transcriber.transcribe(waves[0])  # warm-up
+        hyps, seconds = [], []
+        for wave, speech in zip(waves, is_speech):
+            if not speech:
+                continue
+            start = time.perf_counter()
+            hyps.append(transcriber.transcribe(wave))
+            seconds.append(time.perf_counter() - start)
+        scores = speech_scores(refs, [normalize_transcript(h) for h in hyps])
+        probs = []
+        for k in range(0, len(waves), 16):
+            probs += transcriber.no_speech_probs(waves[k : k + 16])
+        entry = {**{k: round(v, 4) for k, v in scores.items()},
+                 "median_s_per_clip": round(statistics.median(seconds), 4),
+                 "mean_s_per_clip": round(statistics.mean(seconds), 4),
+                 "gate": gate_rates(probs, is_speech), "hypotheses": hyps}
+        report["backends"][backend] = entry
+        print(f"{backend:<16} WER {entry['wer']:.4f} CER {entry['cer']:.4f} exact {entry['exact_match']:.3f} "
+              f"median {entry['median_s_per_clip']:.3f} s/clip", flush=True)
+        del transcriber
+    report["references"] = refs
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+    print_gate(report)
+    return report
+
+
+def print_gate(report: dict) -> None:
+    for backend, entry in report["backends"].items():
+        print(f"no-speech gate ({backend}): threshold, non-speech clips still transcribed, speech clips gated")
+        for row in entry["gate"]:
+            print(f"  {row['threshold']:.1f}  {row['non_speech_still_transcribed']:.3f}  "
+                  f"{row['speech_losing_transcript']:.3f}")

@@ -1,0 +1,125 @@
+"""A general-sound encoder beside Whisper, as SALMONN pairs Whisper with BEATs.
+
+Whisper was trained to transcribe; its frames say less about dogs, doors and rain than about words.
+A second, frozen encoder trained on sound events runs on the same Whisper windows; its frames are
+stretched in time onto Whisper's frame grid (both cover the same window) and concatenated with
+Whisper's frames channel-wise, so every aligner takes them unchanged:
+
+    whisper frames (W, T, C)  +  sound frames (W, S, E) -> stretched (W, T, E)  ->  (W, T, C + E)
+
+Encoders (`AlmConfig.sound_encoder`):
+- `builtin:aisfx`: the 6.2M-parameter CNN of `aisfx` (CC BY 4.0; a DCASE-baseline CNN trained on
+  sound-effect libraries; 96-band log-mel at 44.1 kHz in, 512-d frames at ~5.4 per second out);
+- a Hugging Face id or folder of a transformers audio model on raw 16 kHz waveforms (wav2vec2,
+  HuBERT, WavLM, data2vec-audio), with its own feature extractor.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from alm.audio.sound_features import CNN_MARKER
+from alm.model.audio_encoder import padding_mask
+
+
+class _ConvBlock(nn.Module):
+    """Two 3x3 convolutions with batch norm and ReLU, then max pooling."""
+
+    def __init__(self, channels_in: int, channels_out: int):
+        super().__init__()
+        self.conv1 = nn.Conv2d(channels_in, channels_out, 3, 1, 1, bias=False)
+        self.conv2 = nn.Conv2d(channels_out, channels_out, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(channels_out)
+        self.bn2 = nn.BatchNorm2d(channels_out)
+
+    def forward(self, x: torch.Tensor, pool: tuple[int, int]) -> torch.Tensor:
+        x = F.relu(self.bn1(self.conv1(x)))
+        x = F.relu(self.bn2(self.conv2(x)))
+        return F.max_pool2d(x, pool) if pool != (1, 1) else x
+
+
+class SoundCnn(nn.Module):
+    """aisfx's embedding network (the DCASE cross-task baseline CNN, 9 layers), kept frame by frame: the
+    package max-pools its frames over ~2.3 s blocks into one embedding; alm keeps the frames."""
+
+    TIME_STRIDE = 8  # three 2x2 poolings
+
+    def __init__(self, width: int = 64):
+        super().__init__()
+        self.conv_block1 = _ConvBlock(1, width)
+        self.conv_block2 = _ConvBlock(width, 2 * width)
+        self.conv_block3 = _ConvBlock(2 * width, 4 * width)
+        self.conv_block4 = _ConvBlock(4 * width, 8 * width)
+        self.width = 8 * width
+
+    def forward(self, spec: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """spec (W, S, 96) log-mel frames, zero past `lengths` -> frames (W, S/8, 512), frame lengths (W,)."""
+        x = spec * padding_mask(lengths, spec.shape[1])[:, :, None].to(spec.dtype)
+        x = x[:, None]  # W, S, 96 -> W, 1, S, 96
+        x = self.conv_block1(x, (2, 2))
+        x = self.conv_block2(x, (2, 2))
+        x = self.conv_block3(x, (2, 2))
+        x = self.conv_block4(x, (1, 1))  # W, 512, S/8, 12
+        frames = x.mean(dim=3).transpose(1, 2)  # W, 512, S/8 -> W, S/8, 512
+        return frames, (lengths // self.TIME_STRIDE).clamp(min=1)
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> "SoundCnn":
+        from safetensors.torch import load_file
+
+        spec = json.loads((folder / CNN_MARKER).read_text())
+        model = cls(spec["width"])
+        model.load_state_dict(load_file(folder / "model.safetensors"))
+        return model.eval()
+
+
+class HubSoundEncoder(nn.Module):
+    """A transformers audio model on raw 16 kHz waveforms (wav2vec2, HuBERT, WavLM, data2vec-audio): its
+    `last_hidden_state` frames. Models on fixed-length spectrograms (AST, CLAP) are not wired."""
+
+    def __init__(self, model: nn.Module):
+        super().__init__()
+        if model.main_input_name != "input_values" or not hasattr(model, "_get_feat_extract_output_lengths"):
+            raise ValueError(f"{type(model).__name__}: alm's sound encoder takes models on raw waveforms "
+                             "(wav2vec2, HuBERT, WavLM, data2vec-audio)")
+        self.model = model
+        self.width = model.config.hidden_size
+
+    def forward(self, samples: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """samples (W, N) normalised by the model's feature extractor, zero past `lengths` -> (W, S, E), (W,)."""
+        mask = padding_mask(lengths, samples.shape[1]).long()
+        hidden = self.model(input_values=samples, attention_mask=mask).last_hidden_state  # W, S, E
+        frame_lengths = self.model._get_feat_extract_output_lengths(lengths).clamp(1, hidden.shape[1])
+        return hidden, frame_lengths
+
+
+def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """`builtin:aisfx`, or a Hugging Face id / folder of an audio model; frozen, in eval mode."""
+    from alm.weights import resolve_base
+
+    path = Path(resolve_base(name))
+    if (path / CNN_MARKER).is_file():
+        encoder = SoundCnn.from_folder(path)
+    else:
+        from transformers import AutoModel
+
+        encoder = HubSoundEncoder(AutoModel.from_pretrained(str(path)))
+    encoder.requires_grad_(False)
+    return encoder.to(dtype).eval()
+
+
+def stretch_frames(frames: torch.Tensor, lengths: torch.Tensor, target_lengths: torch.Tensor,
+                   target_size: int) -> torch.Tensor:
+    """Each window's first `lengths[w]` frames (W, S, E), linearly stretched onto `target_lengths[w]` frames of a
+    (W, target_size, E) grid, zero after: both sequences cover the same stretch of audio."""
+    out = frames.new_zeros(frames.shape[0], target_size, frames.shape[2])
+    for w in range(frames.shape[0]):
+        n, m = int(lengths[w]), int(target_lengths[w])
+        piece = frames[w, :n].T[None]  # 1, E, n
+        out[w, :m] = F.interpolate(piece, size=m, mode="linear", align_corners=False)[0].T  # m, E
+    return out

@@ -1,0 +1,87 @@
+"""Sound tags as text: a small tagging head over the encoders' frames whose top labels the LLM reads.
+
+A speech transcript tells the LLM what is said; tags tell it what is heard, in words it already knows
+("dog", "rain"), the way a Whisper-then-LLM cascade hears: the POPE-style study in the anchors found
+such cascades far less prone to answering "yes" to sounds that are not there. The head is a linear
+layer over each clip's frames pooled over time (mean and max), one sigmoid per label of the corpus
+taxonomy, trained on the corpus labels (`training.tagger`); the LLM reads, after the clip's audio
+tokens, ` (sound tags: dog 0.82, animal 0.91)`.
+
+Shapes (A clips, W windows, T frames, C frame width, L labels):
+    frames (W, T, C), lengths (W,), windows per clip (A,) -> pooled (A, 2C) -> logits (A, L)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from alm.model.audio_encoder import padding_mask
+
+TAGGER_WEIGHTS = "tagger.safetensors"
+TAGGER_FILE = "tagger.json"
+
+
+@dataclass
+class TaggerSettings:
+    labels: list[str]  # one sigmoid per label (the corpus taxonomy, parents included)
+    width: int  # frame width the head reads (AlmConfig.frame_width)
+    top_k: int = 3  # at most this many tags per clip
+    threshold: float = 0.3  # only tags at least this likely
+
+
+def pool_clips(frames: torch.Tensor, lengths: torch.Tensor, windows_per_clip: list[int]) -> torch.Tensor:
+    """(W, T, C) frames of every window -> (A, 2C): per clip, the mean and the max over all its real frames."""
+    keep = padding_mask(lengths, frames.shape[1])  # W, T
+    out = []
+    for block, mask in zip(frames.split(windows_per_clip), keep.split(windows_per_clip)):
+        real = block[mask]  # frames of this clip's windows, (n, C)
+        out.append(torch.cat([real.mean(0), real.max(0).values]))
+    return torch.stack(out)  # A, 2C
+
+
+class SoundTagger(nn.Module):
+    def __init__(self, settings: TaggerSettings):
+        super().__init__()
+        self.settings = settings
+        self.norm = nn.LayerNorm(2 * settings.width)
+        self.head = nn.Linear(2 * settings.width, len(settings.labels))
+
+    def forward(self, pooled: torch.Tensor) -> torch.Tensor:
+        """(A, 2C) pooled frames -> (A, L) logits."""
+        return self.head(self.norm(pooled))
+
+    @torch.no_grad()
+    def tags(self, pooled: torch.Tensor) -> list[list[tuple[str, float]]]:
+        """The top labels of each clip with their probabilities, most likely first."""
+        probs = torch.sigmoid(self(pooled.to(self.head.weight.dtype))).float()  # A, L
+        out = []
+        for row in probs:
+            top = torch.topk(row, min(self.settings.top_k, row.numel()))
+            out.append([(self.settings.labels[i], round(float(p), 2)) for p, i in zip(top.values, top.indices)
+                        if p >= self.settings.threshold])
+        return out
+
+    def save(self, folder: Path) -> None:
+        from safetensors.torch import save_file
+
+        save_file({k: v.detach().cpu().contiguous() for k, v in self.state_dict().items()}, folder / TAGGER_WEIGHTS)
+        (folder / TAGGER_FILE).write_text(json.dumps(asdict(self.settings), indent=1) + "\n")
+
+    @classmethod
+    def load(cls, folder: Path) -> "SoundTagger":
+        from safetensors.torch import load_file
+
+        tagger = cls(TaggerSettings(**json.loads((folder / TAGGER_FILE).read_text())))
+        tagger.load_state_dict(load_file(folder / TAGGER_WEIGHTS))
+        return tagger.eval()
+
+
+def tags_text(tags: list[tuple[str, float]]) -> str:
+    """What follows a clip's audio tokens (after its transcript, if any) when the model reads tags."""
+    listed = ", ".join(f"{label} {p:.2f}" for label, p in tags) or "none"
+    return f" (sound tags: {listed})"

@@ -1,0 +1,114 @@
+"""Training the sound tagger (`alm.model.tagger`) on the corpus's clip labels, and tagging the training clips.
+
+The head learns from each clip's frozen-encoder frames pooled over time, read from the feature cache,
+so fitting it takes seconds. The tags the LLM reads while it trains come from taggers that never saw
+those clips (k-fold cross-fitting): it learns how far tags of unheard recordings can be trusted,
+not that tags are always right. The tagger shipped with the model is fit on every training clip.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from alm.errors import AlmError
+from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips
+
+
+@dataclass
+class TaggerData:
+    paths: list[str]  # absolute audio paths, one per clip
+    labels: list[list[str]]  # each clip's labels, parents included
+
+
+def corpus_clips(root: str | Path, split: str = "train") -> TaggerData:
+    """The labelled clips of one split of a corpus built by `alm data build` (its clips.jsonl)."""
+    root = Path(root)
+    listing = root / "clips.jsonl"
+    if not listing.is_file():
+        raise AlmError(f"{listing}: no clip list; the tagger trains on a corpus built by `alm data build`")
+    paths, labels = [], []
+    with listing.open(encoding="utf-8") as fh:
+        for line in fh:
+            clip = json.loads(line)
+            if clip.get("split") == split and clip.get("labels"):
+                paths.append(str(root / clip["audio"]))
+                labels.append(list(clip["labels"]))
+    return TaggerData(paths, labels)
+
+
+def vocabulary(labels: list[list[str]], min_clips: int) -> list[str]:
+    """Labels of at least `min_clips` clips, most frequent first (ties by name)."""
+    counts = Counter(label for clip in labels for label in set(clip))
+    return [label for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_clips]
+
+
+def targets(labels: list[list[str]], vocab: list[str]) -> torch.Tensor:
+    """(A, L) multi-hot."""
+    index = {label: i for i, label in enumerate(vocab)}
+    out = torch.zeros(len(labels), len(vocab))
+    for row, clip in enumerate(labels):
+        for label in clip:
+            if label in index:
+                out[row, index[label]] = 1.0
+    return out
+
+
+def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]], cache) -> torch.Tensor:
+    """(A, 2C) pooled frames per clip from the feature cache (`clip_keys`: path -> (samples, window keys), as the
+    cache's precompute pass reports them)."""
+    rows = []
+    for path in paths:
+        frames = [cache.get(key) for key in clip_keys[path][1]]
+        if any(f is None for f in frames):
+            raise AlmError(f"{path}: its encoder frames are not in the feature cache")
+        lengths = torch.tensor([f.shape[0] for f in frames])
+        padded = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])  # W, T, C
+        for i, f in enumerate(frames):
+            padded[i, : f.shape[0]] = f
+        rows.append(pool_clips(padded, lengths, [len(frames)])[0])
+    return torch.stack(rows)
+
+
+def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
+        lr: float = 1e-2, weight_decay: float = 1e-4, seed: int = 0) -> SoundTagger:
+    """Full-batch AdamW on binary cross-entropy (features (A, 2C), targets (A, L))."""
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        tagger = SoundTagger(settings)
+    optimizer = torch.optim.AdamW(tagger.parameters(), lr=lr, weight_decay=weight_decay)
+    tagger.train()
+    for _ in range(steps):
+        optimizer.zero_grad()
+        F.binary_cross_entropy_with_logits(tagger(features), target).backward()
+        optimizer.step()
+    return tagger.eval()
+
+
+def cross_fit_tags(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, folds: int,
+                   seed: int = 0, **fit_kwargs) -> list[list[tuple[str, float]]]:
+    """Tags of every clip from a tagger fit on the other folds."""
+    order = list(range(features.shape[0]))
+    random.Random(seed).shuffle(order)
+    tags: list = [None] * len(order)
+    for k in range(folds):
+        held = order[k::folds]
+        keep = sorted(set(order) - set(held))
+        tagger = fit(features[keep], target[keep], settings, seed=seed + k, **fit_kwargs)
+        for i, clip_tags in zip(held, tagger.tags(features[held])):
+            tags[i] = clip_tags
+    return tags
+
+
+def top1_accuracy(tagger: SoundTagger, features: torch.Tensor, labels: list[list[str]]) -> float:
+    """Share of clips whose most likely tag is one of their labels (a quick check of the head)."""
+    with torch.no_grad():
+        best = tagger(features).argmax(1).tolist()
+    hits = [tagger.settings.labels[b] in set(clip) for b, clip in zip(best, labels)]
+    return sum(hits) / max(1, len(hits))
