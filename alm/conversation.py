@@ -23,6 +23,7 @@ class Conversation:
     messages: list[dict]  # {"role", "content": str | list of parts}
     audios: list[np.ndarray] = field(default_factory=list)  # one per audio part, in order
     transcripts: list[str | None] | None = None  # one per clip, given to the LLM beside the audio
+    tags: list[list[tuple[str, float]]] | None = None  # sound tags (label, probability) per clip, likewise
 
 
 def audio_part() -> dict:

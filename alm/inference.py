@@ -129,7 +129,8 @@ class Assistant:
         """`decoder`: "auto" (FastLlama where the LLM allows it, on CPU; static cache + compiled step on CUDA;
         else transformers' generate), "fast", "static" or "generate". `audio_cache`: encoder outputs of this many
         Whisper windows are kept (by the sha256 of their samples), so a clip sent again (batched copies of one
-        clip, a chat's later turns) is not encoded again; 0 = none (then inputs go through `generate` as is)."""
+        clip, a chat's later turns) is not encoded again; 0 = none (then inputs go through `generate` as is). Models
+        with a sound encoder or an instruction-aware aligner always take the processor's full inputs."""
         self.model = model.eval()
         self.processor = processor
         self.transcriber = transcriber
@@ -140,7 +141,8 @@ class Assistant:
         self.eos_ids = processor.end_of_turn_ids
         self.decoder = choose_decoder(model, decoder)
         self._fast = None
-        self._frames = _FramesCache(audio_cache) if audio_cache and not processor.instruction_aware else None
+        plain_audio = not processor.instruction_aware and getattr(model, "sound_encoder", None) is None
+        self._frames = _FramesCache(audio_cache) if audio_cache and plain_audio else None
         if self.decoder == "fast":
             from alm.fast_llm import FastLlama
 
@@ -217,9 +219,10 @@ class Assistant:
     def _embeds(self, inputs: dict) -> torch.Tensor:
         """(B, L, D) prompt embeddings with the audio tokens spliced in."""
         if "audio_windows" not in inputs:
-            return self.model.embed_inputs(
-                inputs["input_ids"], inputs.get("audio_mel"), inputs.get("audio_mel_lengths"),
-                inputs.get("instruction_ids"), inputs.get("instruction_mask"))
+            from alm.model.modeling import AUDIO_INPUTS
+
+            audio = {k: v for k, v in inputs.items() if k in AUDIO_INPUTS}
+            return self.model.embed_inputs(inputs["input_ids"], **audio)
         windows = inputs["audio_windows"]
         if not windows:
             return self.model.embed_inputs(inputs["input_ids"])
@@ -428,7 +431,7 @@ class _FramesCache:
                               return_tensors="np")["input_features"][0] for w in todo.values()]  # each M, Tm
             mel = pad_windows(mels).to(model.device)
             lengths = torch.tensor([m.shape[-1] for m in mels], device=model.device)
-            encoded, encoded_lengths = model.audio_encoder(mel, lengths)  # W, T, C
+            encoded, encoded_lengths = model.encode_frames(mel, lengths)  # W, T, C
             for key, f, n in zip(todo, encoded, encoded_lengths.tolist()):
                 self._frames[key] = f[:n].clone()
         found = [self._frames[k] for k in keys]

@@ -20,11 +20,13 @@ import torch
 from transformers import AutoTokenizer, BatchFeature, ProcessorMixin, WhisperFeatureExtractor
 
 from alm.audio.features import mel_windows, pad_windows
+from alm.audio.sound_features import SoundFeatures
 from alm.chat_template import build_chat_template, is_alm_template
 from alm.conversation import Conversation, audio_part_count, message_text, text_pieces
 from alm.errors import AlmError, AudioError
 from alm.literal_text import encode, guard, special_strings
-from alm.model.audio_tokens import SAMPLE_RATE, AudioTokenSpec, num_audio_tokens
+from alm.model.audio_tokens import SAMPLE_RATE, AudioTokenSpec, num_audio_tokens, split_windows
+from alm.model.tagger import tags_text
 
 IGNORE_INDEX = -100
 PROCESSOR_FILE = "processor_config.json"
@@ -45,11 +47,26 @@ def transcript_text(transcript: str) -> str:
     return f' (speech transcript: "{transcript.strip()}")'
 
 
+def clip_notes(transcript: str | None, tags: list[tuple[str, float]] | None) -> str:
+    """The text that follows a clip's audio tokens: its speech transcript and its sound tags, when the model
+    reads them (empty otherwise). The one place the words are chosen; the vLLM plugin calls it too."""
+    return (transcript_text(transcript) if transcript is not None else "") + (tags_text(tags) if tags is not None
+                                                                             else "")
+
+
+def conversation_notes(conv: Conversation) -> list[str]:
+    """`clip_notes` of every clip of the conversation."""
+    return [clip_notes(conv.transcripts[k] if conv.transcripts is not None else None,
+                       conv.tags[k] if conv.tags is not None else None) for k in range(len(conv.audios))]
+
+
 class AlmProcessor(ProcessorMixin):
     def __init__(self, feature_extractor=None, tokenizer=None, chat_template=None, audio_token: str = "<|audio|>",
                  audio_tokens: dict | None = None, max_audio_seconds: float = 600.0,
-                 instruction_aware: bool = False):
+                 instruction_aware: bool = False, sound_encoder: str | None = None):
         """`audio_tokens`: the `AudioTokenSpec` fields of the model's config (how many tokens a clip becomes);
+        `sound_encoder`: the model's general-sound encoder (`AlmConfig.sound_encoder`), whose input features the
+        processor makes beside Whisper's log-mel;
         `chat_template`: an alm template (`alm.chat_template.build_chat_template`); None takes the tokenizer's,
         which must be one (use `AlmProcessor.from_config` to build a processor for a new model)."""
         if audio_token not in tokenizer.get_vocab():
@@ -68,6 +85,8 @@ class AlmProcessor(ProcessorMixin):
         self.audio_tokens = dict(audio_tokens)
         self.max_audio_seconds = float(max_audio_seconds)
         self.instruction_aware = bool(instruction_aware)
+        self.sound_encoder = sound_encoder
+        self.sound_features = SoundFeatures.for_encoder(sound_encoder) if sound_encoder else None
         self.spec = AudioTokenSpec(**self.audio_tokens)
         super().__init__(feature_extractor, tokenizer, chat_template=chat_template)
 
@@ -88,7 +107,8 @@ class AlmProcessor(ProcessorMixin):
         extractor = WhisperFeatureExtractor(feature_size=config.audio_config.num_mel_bins)
         processor = cls(extractor, tokenizer, chat_template=template, audio_token=config.audio_token,
                         audio_tokens=AudioTokenSpec.of(config).to_dict(),
-                        max_audio_seconds=config.max_audio_seconds, instruction_aware=config.instruction_aware)
+                        max_audio_seconds=config.max_audio_seconds, instruction_aware=config.instruction_aware,
+                        sound_encoder=config.sound_encoder)
         config.audio_token_id = processor.audio_token_id
         return processor
 
@@ -135,8 +155,9 @@ class AlmProcessor(ProcessorMixin):
             if any(self.audio_token in text for text in text_pieces(msg)):
                 raise AlmError(f"message {i + 1}: the text may not contain the audio token {self.audio_token!r} "
                                "(audio goes in audio parts)")
-        if conv.transcripts is not None and len(conv.transcripts) != len(conv.audios):
-            raise AlmError(f"{len(conv.transcripts)} transcript(s) for {len(conv.audios)} clip(s)")
+        for name, notes in (("transcript", conv.transcripts), ("tag list", conv.tags)):
+            if notes is not None and len(notes) != len(conv.audios):
+                raise AlmError(f"{len(notes)} {name}(s) for {len(conv.audios)} clip(s)")
         for i, wave in enumerate(conv.audios):
             check_clip(wave, self.max_audio_seconds, f"clip {i + 1}")
 
@@ -161,9 +182,9 @@ class AlmProcessor(ProcessorMixin):
         return spans
 
     def _expand(self, ids: list[int], labels: list[int] | None, clips: list[int],
-                transcripts: list[str | None] | None) -> tuple[list[int], list[int] | None]:
-        """Each audio token -> the clip's `num_audio_tokens` audio tokens (+ its transcript's tokens); `clips` are
-        sample counts. Inserted tokens are never labels."""
+                notes: list[str] | None) -> tuple[list[int], list[int] | None]:
+        """Each audio token -> the clip's `num_audio_tokens` audio tokens (+ the tokens of its `clip_notes`);
+        `clips` are sample counts. Inserted tokens are never labels."""
         audio_id = self.audio_token_id
         positions = [i for i, t in enumerate(ids) if t == audio_id]
         if len(positions) != len(clips):
@@ -171,8 +192,8 @@ class AlmProcessor(ProcessorMixin):
         out_ids, out_labels, start = [], [] if labels is not None else None, 0
         for k, pos in enumerate(positions):
             inserted = [audio_id] * num_audio_tokens(clips[k], self.spec)
-            if transcripts is not None and transcripts[k] is not None:
-                inserted += self.tokenizer(transcript_text(transcripts[k]), add_special_tokens=False)["input_ids"]
+            if notes and notes[k]:
+                inserted += self.tokenizer(notes[k], add_special_tokens=False)["input_ids"]
             out_ids += ids[start:pos] + inserted
             if labels is not None:
                 out_labels += labels[start:pos] + [IGNORE_INDEX] * len(inserted)
@@ -189,20 +210,23 @@ class AlmProcessor(ProcessorMixin):
         rendered = self.render(messages, add_generation_prompt=add_generation_prompt and not train)
         full, ids, offsets = encode(self.tokenizer, rendered, texts, offsets=train)
         if not train:
-            return self._expand(ids, None, [len(w) for w in conv.audios], conv.transcripts)[0], None
+            return self._expand(ids, None, [len(w) for w in conv.audios], conversation_notes(conv))[0], None
         spans = self._assistant_spans(conv.messages, full)
         labels = [tok if any(s <= a < e for s, e in spans) else IGNORE_INDEX for tok, (a, _b) in zip(ids, offsets)]
-        return self._expand(ids, labels, [len(w) for w in conv.audios], conv.transcripts)
+        return self._expand(ids, labels, [len(w) for w in conv.audios], conversation_notes(conv))
 
     # ------------------------------------------------------------------ audio
     def audio_features(self, clips: list[np.ndarray], instructions: list[str] | None = None) -> dict[str, torch.Tensor]:
         """Clips (16 kHz mono) -> audio_mel (W, M, Tm) zero-padded, audio_mel_lengths (W,), audio_num_windows
-        (clips,), and for instruction-aware aligners each window's question tokens."""
-        windows, per_clip, window_text = [], [], []
+        (clips,); with a sound encoder its features per window, sound_features (W, F, S) and sound_lengths (W,);
+        for instruction-aware aligners each window's question tokens."""
+        windows, per_clip, window_text, sound = [], [], [], []
         for k, wave in enumerate(clips):
             mels = mel_windows(wave, self.spec.window_seconds, self.feature_extractor)
             windows += mels
             per_clip.append(len(mels))
+            if self.sound_features is not None:
+                sound += [self.sound_features(w) for w in split_windows(wave, self.spec.window_seconds)]
             if instructions is not None:
                 window_text += [instructions[k]] * len(mels)
         if not windows:
@@ -210,6 +234,9 @@ class AlmProcessor(ProcessorMixin):
         out = {"audio_mel": pad_windows(windows),  # W, M, Tm
                "audio_mel_lengths": torch.tensor([m.shape[-1] for m in windows]),
                "audio_num_windows": torch.tensor(per_clip)}
+        if sound:
+            out["sound_features"] = pad_windows(sound)  # W, F, S
+            out["sound_lengths"] = torch.tensor([f.shape[-1] for f in sound])
         if self.instruction_aware and instructions is not None:
             enc = self.tokenizer(window_text, add_special_tokens=False, padding=True, return_tensors="pt")
             out["instruction_ids"], out["instruction_mask"] = enc["input_ids"], enc["attention_mask"]
@@ -238,17 +265,20 @@ class AlmProcessor(ProcessorMixin):
         return {**batch, **features}
 
     def __call__(self, text: str | list[str] | None = None, audio: list[np.ndarray] | np.ndarray | None = None,
-                 transcripts: list[str | None] | None = None, return_tensors: str = "pt", **_unused) -> BatchFeature:
+                 transcripts: list[str | None] | None = None, tags: list | None = None, return_tensors: str = "pt",
+                 **_unused) -> BatchFeature:
         """transformers-style: prompt text(s) already rendered by the chat template (one audio token per clip)
-        and the clips in the order their tokens appear across the batch -> left-padded inputs."""
+        and the clips in the order their tokens appear across the batch -> left-padded inputs. `transcripts` and
+        `tags`, one per clip, are what speech-aware or tag-reading models read beside each clip."""
         texts = [text] if isinstance(text, str) else list(text or [])
         clips = [audio] if isinstance(audio, np.ndarray) else list(audio or [])
         ids, start = [], 0
         for prompt in texts:
             row = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
             n = row.count(self.audio_token_id)
-            mine = transcripts[start : start + n] if transcripts is not None else None
-            ids.append(self._expand(row, None, [len(w) for w in clips[start : start + n]], mine)[0])
+            notes = [clip_notes(transcripts[k] if transcripts is not None else None, tags[k] if tags is not None else None)
+                     for k in range(start, start + n)]
+            ids.append(self._expand(row, None, [len(w) for w in clips[start : start + n]], notes)[0])
             start += n
         if start != len(clips):
             raise AlmError(f"the text has {start} audio token(s) for {len(clips)} clip(s)")
@@ -277,7 +307,8 @@ class AlmProcessor(ProcessorMixin):
 
     @property
     def model_input_names(self) -> list[str]:
-        return ["input_ids", "attention_mask", "audio_mel", "audio_mel_lengths", "instruction_ids", "instruction_mask"]
+        return ["input_ids", "attention_mask", "audio_mel", "audio_mel_lengths", "sound_features", "sound_lengths",
+                "instruction_ids", "instruction_mask"]
 
     def decode(self, token_ids, **kwargs) -> str:
         return self.tokenizer.decode(token_ids, skip_special_tokens=True, **kwargs).strip()
@@ -285,7 +316,3 @@ class AlmProcessor(ProcessorMixin):
     def batch_decode(self, sequences, **kwargs) -> list[str]:
         return [self.decode(s, **kwargs) for s in sequences]
 
-
-def processor_source(path: str | Path) -> bool:
-    """True when `path` holds a saved processor."""
-    return (Path(path) / PROCESSOR_FILE).is_file()

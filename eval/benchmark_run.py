@@ -107,9 +107,11 @@ def run_benchmark(runner: Runner, bench: Benchmark, data: BenchmarkData, options
     for k, it in enumerate(asked):
         row = it.to_dict()
         row.pop("stratum", None)
-        for system in (*texts, *FLOORS):
+        for system in FLOORS:  # the encoder probe's class, Whisper's transcript
             if system in scored.items[k]:
                 row[system] = scored.items[k][system]
+        for system in texts:
+            row[system] = scored.items[k][system]
             if item_errors[system][k]:
                 row[system]["error"] = item_errors[system][k]
             if system in ratings:

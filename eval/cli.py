@@ -145,6 +145,8 @@ def _list(args: argparse.Namespace) -> int:
     width = max(len(n) for n in benchmarks)
     for name, b in benchmarks.items():
         source = b.data.source if b.folder == b.data.source else f"{b.data.source} (DATA_ROOT/{b.folder})"
+        if b.data.source == "offline":
+            source = f"offline ({b.data.split})"
         print(f"{name:<{width}}  {b.family:<15} {b.scorer:<15} {b.metric:<9} {source:<22} "
               f"suites: {', '.join(b.suites) or '-'}")
     print("\na public set is read from DATA_ROOT/<source> (--data-root DATA_ROOT) or --data SOURCE=PATH;"

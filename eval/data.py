@@ -87,8 +87,7 @@ def missing_split(bench: Benchmark, root: str | Path | None) -> str | None:
     folder = corpus_dir(root or bench.data.root)
     if bench.data.split in available_splits(folder):
         return None
-    return (f"the corpus at {folder} has no {bench.data.split} split (built before it existed: rebuild it with "
-            f"`alm data build`, or pass --corpus)")
+    return f"the corpus at {folder} has no {bench.data.split} split (an older build)"
 
 
 def _offline(bench: Benchmark, root: str | Path | None) -> BenchmarkData:
@@ -133,6 +132,8 @@ def _non_speech_clips(folder: Path, splits: tuple[str, ...]) -> list[AudioRef]:
     should give them none."""
     from instruction_data.loader import load_clips
 
+    if not (folder / "clips.jsonl").is_file():
+        return []
     wanted = set(splits)
     return [AudioRef(str((folder / c["audio"]).resolve())) for c in load_clips(folder)
             if c.get("split") in wanted and c.get("kind") not in (None, "speech") and not c.get("transcript")]

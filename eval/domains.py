@@ -45,7 +45,7 @@ def family_details(b: dict[str, Any]) -> dict[str, Any]:
 
 
 def domain_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per side of every pair: {family, domain, name, result (None if not run), why_not_run}."""
+    """One row per side of every pair: {family, domain, name, result (None if not run), why_not_run (a phrase)}."""
     rows = []
     for pair in results.get("domains", []):
         for domain in (IN, OUT):
@@ -55,7 +55,8 @@ def domain_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
                              "why_not_run": "not selected"})
                 continue
             skipped = results.get("skipped", {}).get(name)
+            reason = skipped["reason"] if isinstance(skipped, dict) else skipped
+            why = f"not run: {reason}" if reason else "not run yet"  # a report written mid-run
             rows.append({"family": pair["family"], "domain": domain, "name": name,
-                         "result": results["benchmarks"].get(name),
-                         "why_not_run": skipped["reason"] if isinstance(skipped, dict) else skipped})
+                         "result": results["benchmarks"].get(name), "why_not_run": why})
     return rows

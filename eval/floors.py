@@ -123,7 +123,7 @@ class Floors:
                                        "without speech transcripts)")
             return
         if not data.non_speech:
-            unavailable[NON_SPEECH] = "the split has no clips without speech"
+            unavailable[NON_SPEECH] = "the corpus's clip table (clips.jsonl) has no clip of this split without speech"
             return
         clips = [(c,) for c in asr.sample(data.non_speech, self.limit, bench.seed)]
         model = self.model_transcriber

@@ -120,7 +120,7 @@ def evaluate(runner: Runner, benchmarks: list[Benchmark], options: Options, embe
             continue
         why = missing_split(bench, root)
         if why and bench.name in (optional or ()):
-            skipped[bench.name] = {"reason": why, "obtain": "`alm data build` (a corpus with held-out sources)"}
+            skipped[bench.name] = {"reason": why, "obtain": "`alm data build` (or --corpus a newer build)"}
             continue
         data = load_benchmark_data(bench, root)
         data.items = subsample(data.items, options.limit, bench.seed)

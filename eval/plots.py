@@ -49,8 +49,8 @@ def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], values_
     for k, (name, values) in enumerate(series.items()):
         bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=LABELS.get(name, name),
                       color=COLORS.get(name))
-        if values_on_bars:
-            ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+        if values_on_bars:  # a missing value (NaN) draws no bar and no label
+            ax.bar_label(bars, labels=[f"{v:.2f}" if np.isfinite(v) else "" for v in values], fontsize=6, padding=1)
     ax.set_xticks(x)
     ax.set_xticklabels(groups, rotation=60 if len(groups) > 6 else 0, ha="right" if len(groups) > 6 else "center",
                        fontsize=8)
@@ -198,24 +198,34 @@ def summary(folder: Path, benchmarks: dict[str, dict[str, Any]]) -> str:
 
 def domains(folder: Path, rows: list[dict[str, Any]]) -> str | None:
     """One panel per family: its headline in-domain beside out-of-domain, for the model, the same LLM without
-    audio and with another item's clip, chance, majority and the floors (`eval.domains.domain_rows`)."""
+    audio and with another item's clip, chance, majority and the floors (`eval.domains.domain_rows`); a value
+    that is missing (a side not run, a baseline unavailable) has no bar."""
     families = list(dict.fromkeys(r["family"] for r in rows if r["result"]))
     if not families:
         return None
     plt = _pyplot()
-    fig, axes = plt.subplots(1, len(families), figsize=(4.4 * len(families), 3.8), squeeze=False)
+    cols = min(3, len(families))
+    fig, axes = plt.subplots(-(-len(families) // cols), cols, figsize=(4.6 * cols, 3.6 * -(-len(families) // cols)),
+                             squeeze=False)
+    shown: dict[str, Any] = {}
     for ax, family in zip(axes.flat, families):
         sides = [r for r in rows if r["family"] == family]
         heads = [r["result"]["headline"] if r["result"] else {} for r in sides]
         systems = [s for s in SYSTEMS if any(_finite(h.get(s)) for h in heads)]
-        series = {s: [float(h[s]) if _finite(h.get(s)) else 0.0 for h in heads] for s in systems}
+        series = {s: [float(h[s]) if _finite(h.get(s)) else float("nan") for h in heads] for s in systems}
         _grouped_bars(ax, [r["domain"] + ("" if r["result"] else " (not run)") for r in sides], series,
                       values_on_bars=True)
+        ax.get_legend().remove()
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            shown.setdefault(label, handle)
         metric = next((h["metric"] for h in heads if h), "")
         ax.set_title(f"{family}: {metric}" + (" (lower is better)" if lower_is_better(metric) else ""), fontsize=9)
-        ax.legend(fontsize=6)
         ax.margins(y=0.15)
-    fig.tight_layout()
+    for ax in list(axes.flat)[len(families):]:
+        ax.axis("off")
+    fig.legend(list(shown.values()), list(shown), loc="lower center", ncol=min(4, len(shown)), fontsize=8,
+               bbox_to_anchor=(0.5, -0.02))
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     return _save(fig, folder / "domains.png").name
 
 

@@ -102,10 +102,11 @@ def floors_and_collapse(results: dict[str, Any]) -> list[str]:
                          f"linear probe on the frozen encoder's features ({fmt(head.get('probe'))}): the encoder "
                          "already tells the classes apart better than the model does")
         if head.get("collapsed"):
+            truth = head.get("truth_top_share")
+            truth = "" if truth is None else f"; the ground truth's most frequent answer: {fmt(100 * truth, 0)}%"
             lines.append(f"- **⚠ {name}**: {fmt(100 * head['top_answer_share'], 0)}% of the model's answers are "
                          f"{short(str(head.get('top_answer')), 40)!r} (threshold "
-                         f"{fmt(100 * head['collapse_threshold'], 0)}%; the ground truth's most frequent answer: "
-                         f"{fmt(None if head.get('truth_top_share') is None else 100 * head['truth_top_share'], 0)}%)")
+                         f"{fmt(100 * head['collapse_threshold'], 0)}%{truth})")
     return ["## Floors and collapse", "", *lines, ""] if lines else []
 
 

@@ -29,7 +29,7 @@ def domains_section(results: dict[str, Any]) -> list[str]:
         b = r["result"]
         if b is None:
             table_rows.append([r["family"], r["domain"], r["name"] or "–", "", *([""] * len(systems)), "", "",
-                               f"not run: {r['why_not_run']}"])
+                               r["why_not_run"]])
             continue
         head = b["headline"]
         table_rows.append([r["family"], r["domain"], r["name"], metric_label(head["metric"]),

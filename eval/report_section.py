@@ -97,16 +97,15 @@ def _floor_lines(b: dict[str, Any]) -> list[str]:
     if head.get("asr_ratio") is not None:
         lines.append(f"- model {head['metric']} / Whisper's own: {fmt(head['asr_ratio'], 2)}")
     non_speech = breakdown.get("non_speech", {})
-    for key, what in (("as_loaded", "as the model loads it"), ("gated", "with the no-speech gate at")):
+    for key, what in (("as_loaded", "as the model loads it"), ("gated", "the same Whisper")):
         if key in non_speech:
             r = non_speech[key]
             gate = r["transcriber"]["no_speech_threshold"]
-            how = what if key == "as_loaded" else f"{what} {gate}"
-            lines.append(f"- non-speech clips given a transcript by the model's transcriber ({how}; gate "
-                         f"{gate if gate is not None else 'off'}): {r['transcribed']} of {r['clips']} "
-                         f"({fmt(r['rate'], 3)}; {non_speech['of']} in the split)"
-                         + (f", e.g. {', '.join(repr(short(t, 40)) for t in r['examples'][:3])}" if r["examples"]
-                            else ""))
+            examples = ", ".join(repr(short(t, 40)) for t in r["examples"][:3])
+            lines.append(f"- non-speech clips given a transcript by the model's transcriber ({what}, no-speech gate "
+                         f"{'off' if gate is None else gate}): {r['transcribed']} of {r['clips']} "
+                         f"({fmt(r['rate'], 3)}; of {non_speech['of']} in the split)"
+                         + (f", e.g. {examples}" if examples else ""))
     return lines
 
 

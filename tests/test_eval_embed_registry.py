@@ -45,7 +45,13 @@ def test_builtin_benchmarks_are_valid():
     for b in benchmarks.values():
         assert b.scorer in SCORERS[b.family] and b.metric in HEADLINE_METRICS[b.scorer]
     offline = select(benchmarks, ["offline"], None)
-    assert [b.family for b in offline] == ["classification", "captioning", "aqa", "hallucination", "speech"]
+    families = ["classification", "captioning", "aqa", "hallucination", "speech"]
+    assert [b.family for b in offline] == [f for f in families for _ in (0, 1)]  # in-domain, then out-of-domain
+    ood = [b for b in offline if b.data.split == "test_ood"]
+    assert [b.in_domain for b in ood] == [b.name for b in offline if b.data.split == "test"]
+    assert {b.name for b in ood} == {f"{b.in_domain}-ood" for b in ood}
+    assert benchmarks["offline-classification-ood"].data.per_class == 20
+    assert benchmarks["offline-speech-ood"].data.transcript_words == [8, 30]
     assert {b.scorer for b in offline} == {"nearest_label", "caption_metrics", "majority_answer", "pope", "transcript"}
     public = {b.name: b for b in select(benchmarks, ["public"], None)}
     assert {"mmau", "mmar", "cmm", "audiocaps-pope", "air-bench-foundation", "clotho-aqa"} <= set(public)

@@ -204,7 +204,8 @@ def test_eval_against_endpoint_end_to_end(serve, corpus: Path, tmp_path: Path):
     server = serve(smart_reply)
     out = tmp_path / "out"
     rc = main(["eval", "--endpoint", server.url, "--api-key", "sekrit-key", "--model", "fake", "--suite", "offline",
-               "--corpus", str(corpus), "--out", str(out), "--no-meteor", "--limit", "8", "--concurrency", "4"])
+               "--corpus", str(corpus), "--out", str(out), "--no-meteor", "--limit", "8", "--concurrency", "4",
+               "--no-asr"])  # Whisper's transcripts: tests/test_eval_floors.py
     assert rc == 0
     results = json.loads((out / "results.json").read_text())
     assert results["model"] == {"kind": "endpoint", "url": server.url + "/chat/completions", "model": "fake"}
@@ -228,7 +229,7 @@ def test_alm_eval_local_tiny_model_end_to_end(tiny_model, corpus: Path, tmp_path
     model.save_pretrained(ckpt, processor=processor)
     out = tmp_path / "run"
     args = ["eval", "--model", str(ckpt), "--suite", "offline", "--corpus", str(corpus), "--out", str(out),
-            "--limit", "4", "--max-new-tokens", "4", "--batch-size", "4", "--no-meteor"]
+            "--limit", "4", "--max-new-tokens", "4", "--batch-size", "4", "--no-meteor", "--no-asr"]
     assert main(args) == 0
     results = json.loads((out / "results.json").read_text())
     assert results["format"] == "alm-eval/1" and results["model"]["kind"] == "local"

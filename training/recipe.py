@@ -369,7 +369,7 @@ class StageRecipe:
             "wall_time_s": wall_time,
             "train_time_s_this_run": round(self.train_time, 1),
             "seconds_per_sample": round(self.train_time / max(1, self.samples_this_call), 4),  # wall time per sample
-            "data_wait_share": round(self.data_wait / max(1e-9, self.train_time), 4),  # of train time, waiting for batches
+            "data_wait_share": round(self.data_wait / max(1e-9, self.train_time), 4),  # share of it waiting for data
             "steps": p.step,
             "samples": p.samples,
             "resumed_from_step": self.resumed_from,

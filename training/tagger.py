@@ -112,3 +112,70 @@ def top1_accuracy(tagger: SoundTagger, features: torch.Tensor, labels: list[list
         best = tagger(features).argmax(1).tolist()
     hits = [tagger.settings.labels[b] in set(clip) for b, clip in zip(best, labels)]
     return sum(hits) / max(1, len(hits))
+
+
+def balanced_subset(data: TaggerData, per_label: int, seed: int) -> TaggerData:
+    """At most about `per_label` clips of each most-specific label (the first of a clip's labels), seeded."""
+    rng = random.Random(seed)
+    order = list(range(len(data.paths)))
+    rng.shuffle(order)
+    taken: Counter = Counter()
+    keep = []
+    for i in order:
+        label = data.labels[i][0]
+        if taken[label] < per_label:
+            taken[label] += 1
+            keep.append(i)
+    keep.sort()
+    return TaggerData([data.paths[i] for i in keep], [data.labels[i] for i in keep])
+
+
+@dataclass
+class TaggerPlan:
+    """How a stage with `model.sound_tags` fits the tagger (from the recipe's `tagger:` section)."""
+
+    clips_per_label: int = 60  # training clips per most-specific label (class balance; bounds the feature pass)
+    min_clips: int = 5  # labels with fewer training clips get no sigmoid
+    folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it
+    steps: int = 300  # full-batch AdamW steps
+    lr: float = 1e-2
+    top_k: int = 3  # tags given per clip
+    threshold: float = 0.3  # least probability of a tag given
+
+
+def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: list[str], plan: TaggerPlan,
+               seed: int, precompute, progress: bool = True, say=print) -> tuple[dict[str, list], dict]:
+    """Tags (path -> [(label, p)]) of the stage's clips. A model without a tagger gets one fit here on a
+    class-balanced share of the corpus's training clips; clips that share fitted it are tagged by
+    cross-fitting. `precompute(paths, clip_keys)` fills the feature cache (the stage's own pass)."""
+    stats: dict = {"enabled": True}
+    fit_data = None
+    if model.tagger is None:
+        fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed)
+    paths = sorted(set(stage_paths) | set(fit_data.paths if fit_data else []))
+    clip_keys: dict[str, tuple[int, list[str]]] = {}
+    precompute(paths, clip_keys)
+    features = dict(zip(paths, pooled_features(paths, clip_keys, cache)))
+    tags: dict[str, list] = {}
+    if fit_data is not None:
+        vocab = vocabulary(fit_data.labels, plan.min_clips)
+        settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[0] // 2, top_k=plan.top_k,
+                                  threshold=plan.threshold)
+        x = torch.stack([features[p] for p in fit_data.paths])
+        y = targets(fit_data.labels, vocab)
+        held_out = cross_fit_tags(x, y, settings, plan.folds, seed, steps=plan.steps, lr=plan.lr)
+        tags.update(zip(fit_data.paths, held_out))
+        model.tagger = fit(x, y, settings, steps=plan.steps, lr=plan.lr, seed=seed).to(
+            next(model.aligner.parameters()).device)
+        stats.update(fitted_on=len(fit_data.paths), labels=len(vocab),
+                     train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4))
+        model.tagger.to(next(model.aligner.parameters()).device)
+        say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips "
+            f"(training top-1 {stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds")
+    rest = [p for p in stage_paths if p not in tags]
+    if rest:
+        device = next(model.tagger.parameters()).device
+        for path, clip_tags in zip(rest, model.tagger.tags(torch.stack([features[p] for p in rest]).to(device))):
+            tags[path] = clip_tags
+    stats["tagged"] = len(set(stage_paths))
+    return {p: tags[p] for p in stage_paths}, stats

@@ -32,29 +32,38 @@ def _mel_filters() -> torch.Tensor:
 
 
 def cnn_log_mel(window: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
-    """(N,) samples -> (S, 96) normalised log-mel frames, S = 1 + N * 44100 / sample_rate // 1024."""
+    """(N,) samples -> (96, S) normalised log-mel, S = 1 + N * 44100 / sample_rate // 1024 frames."""
     y = soxr.resample(np.asarray(window, dtype=np.float32), sample_rate, CNN_RATE).astype(np.float32)
     y = y / max(float(np.abs(y).max()), 1e-9)
     stft = torch.stft(torch.from_numpy(y), CNN_FFT, CNN_HOP, window=torch.hann_window(CNN_FFT), center=True,
                       pad_mode="constant", return_complex=True)  # F, S
     mel = _mel_filters().T @ stft.abs().pow(2)  # 96, S
-    return (torch.log10(mel * 1e4 + 1) / CNN_SCALE).T.numpy()  # S, 96
+    return (torch.log10(mel * 1e4 + 1) / CNN_SCALE).numpy()  # 96, S
 
 
 class SoundFeatures:
-    """The sound encoder's features for one window, from the encoder's folder (what the processor keeps)."""
+    """The sound encoder's input for one window: channels first, (F, S), like Whisper's log-mel (M, Tm)."""
 
-    def __init__(self, folder: str | Path | None):
-        self.cnn = folder is None or (Path(folder) / CNN_MARKER).is_file()
-        self.extractor = None
-        if not self.cnn:
-            from transformers import AutoFeatureExtractor
+    def __init__(self, extractor=None):
+        self.extractor = extractor  # None: aisfx's CNN log-mel; else a transformers feature extractor
 
-            self.extractor = AutoFeatureExtractor.from_pretrained(str(folder))
+    @classmethod
+    def for_encoder(cls, name: str) -> "SoundFeatures":
+        """For `AlmConfig.sound_encoder`: `builtin:aisfx` (or a folder of such a CNN), else a Hub model's extractor."""
+        if name == "builtin:aisfx":
+            return cls()
+        from alm.weights import resolve_base
+
+        folder = Path(resolve_base(name))
+        if (folder / CNN_MARKER).is_file():
+            return cls()
+        from transformers import AutoFeatureExtractor
+
+        return cls(AutoFeatureExtractor.from_pretrained(str(folder)))
 
     def __call__(self, window: np.ndarray) -> np.ndarray:
-        """(N,) 16 kHz samples -> (S, F) features (CNN log-mel) or (N, 1) normalised samples (waveform models)."""
-        if self.cnn:
+        """(N,) 16 kHz samples -> (96, S) log-mel (the CNN) or (1, N) normalised samples (waveform models)."""
+        if self.extractor is None:
             return cnn_log_mel(window)
         values = self.extractor(window, sampling_rate=16_000, return_tensors="np")["input_values"][0]
-        return values[:, None].astype(np.float32)
+        return values[None].astype(np.float32)

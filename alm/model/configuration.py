@@ -56,6 +56,7 @@ class AlmConfig(PreTrainedConfig):
         "Answer from what you hear; say so when you cannot tell."
     )
     speech_transcripts: bool = False  # give the LLM a Whisper transcript of each clip (LTU-AS)
+    sound_tags: bool = False  # give the LLM the sound tagger's top labels of each clip (needs a trained tagger)
     trained: bool = False  # False until an aligner has been trained for this config
 
     def __post_init__(self, **kwargs):

@@ -25,6 +25,7 @@ from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
 from alm.model.configuration import AlmConfig
 from alm.model.loading import LoadOptions, load_options
 from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
+from alm.model.tagger import TAGGER_FILE, SoundTagger, pool_clips
 from alm.model.trainable import add_lora, is_lora_model
 
 logger = logging.getLogger(__name__)
@@ -103,6 +104,7 @@ class AlmForConditionalGeneration(PreTrainedModel):
         config.validate_alm()
         self.audio_encoder = WhisperAudioEncoder(config.audio_config, audio_encoder)
         self.sound_encoder = sound_encoder
+        self.tagger: SoundTagger | None = None  # set by from_pretrained or training (`training.tagger`)
         self.aligner = build_aligner(config)
         self.language_model = (
             language_model if language_model is not None else AutoModelForCausalLM.from_config(config.text_config)
@@ -204,6 +206,10 @@ class AlmForConditionalGeneration(PreTrainedModel):
             logger.warning("%s: the aligner is untrained (no %s); answers will not reflect the audio", path, ALIGNER_FILE)
         if (path / ENCODER_FILE).is_file():
             model.audio_encoder.load_state_dict(load_file(path / ENCODER_FILE))
+        if (path / TAGGER_FILE).is_file():
+            model.tagger = SoundTagger.load(path).to(options.dtype)
+        elif config.sound_tags:
+            raise WeightsError(f"{path}: config says sound_tags but {TAGGER_FILE} is missing")
         model.place_audio_modules()
         model.freeze_defaults()
         model.eval()
@@ -232,6 +238,13 @@ class AlmForConditionalGeneration(PreTrainedModel):
             sound, sound_lengths = self.sound_encoder(sound_features.to(dtype), sound_lengths)  # W, S, E
         sound = stretch_frames(sound, sound_lengths, frame_lengths, frames.shape[1])  # W, S, E -> W, T, E
         return torch.cat([frames, sound.to(frames.dtype)], dim=-1), frame_lengths  # W, T, C + E
+
+    @torch.no_grad()
+    def clip_tags(self, frames, frame_lengths, windows_per_clip: list[int]) -> list[list[tuple[str, float]]]:
+        """The tagger's top labels of each clip from its windows' frames (`encode_frames` outputs)."""
+        if self.tagger is None:
+            raise AlmError("this model has no sound tagger")
+        return self.tagger.tags(pool_clips(frames.float(), frame_lengths, windows_per_clip))
 
     def align(self, frames, frame_lengths, instruction=None) -> torch.Tensor:
         """Encoder frames (W, T, C) -> real aligner tokens (sum_w N_w, D)."""

@@ -13,8 +13,9 @@ from alm.files import atomic_folder
 
 
 def write_checkpoint(model, target: Path, processor=None) -> None:
-    """config.json, aligner.safetensors (+ audio_encoder.safetensors when the encoder trains), lora/ and the
-    processor, written to a temporary folder beside `target` and renamed into place."""
+    """config.json, aligner.safetensors (+ audio_encoder.safetensors when the encoder trains), lora/, the sound
+    tagger (tagger.json, tagger.safetensors) when there is one, and the processor, written to a temporary folder
+    beside `target` and renamed into place."""
     from alm.model.modeling import ALIGNER_FILE, ENCODER_FILE, LORA_DIR
     from alm.model.trainable import is_lora_model
 
@@ -27,6 +28,8 @@ def write_checkpoint(model, target: Path, processor=None) -> None:
             model.language_model.save_pretrained(tmp / LORA_DIR)
             name_base_in_adapter(tmp / LORA_DIR, model.config.text_base)
             (tmp / LORA_DIR / "README.md").unlink(missing_ok=True)  # peft's empty card, with local paths in it
+        if model.tagger is not None:
+            model.tagger.save(tmp)
         if processor is not None:
             processor.save_pretrained(tmp)
 

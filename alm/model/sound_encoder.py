@@ -5,7 +5,7 @@ A second, frozen encoder trained on sound events runs on the same Whisper window
 stretched in time onto Whisper's frame grid (both cover the same window) and concatenated with
 Whisper's frames channel-wise, so every aligner takes them unchanged:
 
-    whisper frames (W, T, C)  +  sound frames (W, S, E) -> stretched (W, T, E)  ->  (W, T, C + E)
+    whisper frames (W, T, C)  +  sound frames (W, S', E) -> stretched (W, T, E)  ->  (W, T, C + E)
 
 Encoders (`AlmConfig.sound_encoder`):
 - `builtin:aisfx`: the 6.2M-parameter CNN of `aisfx` (CC BY 4.0; a DCASE-baseline CNN trained on
@@ -58,8 +58,8 @@ class SoundCnn(nn.Module):
         self.width = 8 * width
 
     def forward(self, spec: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """spec (W, S, 96) log-mel frames, zero past `lengths` -> frames (W, S/8, 512), frame lengths (W,)."""
-        x = spec * padding_mask(lengths, spec.shape[1])[:, :, None].to(spec.dtype)
+        """spec (W, 96, S) log-mel, zero past `lengths` -> frames (W, S/8, 512), frame lengths (W,)."""
+        x = spec.transpose(1, 2) * padding_mask(lengths, spec.shape[2])[:, :, None].to(spec.dtype)  # W, S, 96
         x = x[:, None]  # W, S, 96 -> W, 1, S, 96
         x = self.conv_block1(x, (2, 2))
         x = self.conv_block2(x, (2, 2))
@@ -91,7 +91,8 @@ class HubSoundEncoder(nn.Module):
         self.width = model.config.hidden_size
 
     def forward(self, samples: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """samples (W, N) normalised by the model's feature extractor, zero past `lengths` -> (W, S, E), (W,)."""
+        """samples (W, 1, N) normalised by the model's feature extractor, zero past `lengths` -> (W, S, E), (W,)."""
+        samples = samples[:, 0]  # W, 1, N -> W, N
         mask = padding_mask(lengths, samples.shape[1]).long()
         hidden = self.model(input_values=samples, attention_mask=mask).last_hidden_state  # W, S, E
         frame_lengths = self.model._get_feat_extract_output_lengths(lengths).clamp(1, hidden.shape[1])

@@ -1,0 +1,211 @@
+"""The collapse detector, the encoder probe (on a tiny random Whisper), Whisper's own transcripts and the
+non-speech transcript rate (fake transcribers), and how the headline and the report flag them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from ood_corpus import make_ood_corpus
+
+from eval import families
+from eval.data import AudioRef, load_benchmark_data
+from eval.encoder_features import PooledFeatures
+from eval.floors import Floors, FloorSettings
+from eval.metrics.collapse import read_value, top_share, truth_value
+from eval.probe import ProbeSettings, centroid_predict, fit_linear, run_probe
+from eval.registry import collect
+from eval.report import floors_and_collapse, verdict
+from eval.scored import ASR, MISMATCHED, MODEL, NO_AUDIO, PROBE
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    return make_ood_corpus(tmp_path / "corpus")
+
+
+@pytest.fixture(scope="module")
+def benchmarks():
+    return collect()
+
+
+# ------------------------------------------------------------------------------------------ collapse
+def test_top_share_and_what_is_read():
+    assert top_share(["dog", "cat", "dog", "bird"]) == ("dog", 0.5)
+    assert top_share(["b", "a"]) == ("a", 0.5)  # ties: the first by text
+    assert top_share([])[0] is None and np.isnan(top_share([])[1])
+    assert read_value({"answer": "It is a dog.", "label": "dog"}) == "dog"
+    assert read_value({"answer": "Yes, it is.", "read": "yes"}) == "yes"
+    assert read_value({"answer": "The Dog!", "read": None}) == "dog"  # unread: the normalised text
+    assert truth_value({"label": "dog", "labels": ["dog", "animal"]}) == "dog"
+    assert truth_value({"transcript": "Stop, now!"}) == "stop now"
+    assert truth_value({"answers": ["yes", "no", "yes"]}) == "yes"
+    assert truth_value({"captions": ["A dog.", "A hound."]}) is None
+
+
+def test_collapse_in_scores_headline_and_report(corpus: Path, benchmarks):
+    bench = benchmarks["offline-classification-ood"]
+    data = load_benchmark_data(bench, corpus)
+    n = len(data.items)
+    texts = {MODEL: ["speech"] * (n - 1) + ["dog"], NO_AUDIO: ["I cannot tell."] * n,
+             MISMATCHED: ["a bell"] * n}
+    embedder = _FakeEmbedder(data.labels + ["I cannot tell.", "a bell"])
+    scored = families.score(bench, data, texts, embedder)
+    assert scored.scores[MODEL]["top_answer_share"] == pytest.approx((n - 1) / n)
+    collapse = scored.breakdown["collapse"]
+    assert collapse["threshold"] == 0.15 and collapse["systems"][MODEL]["answer"] == "speech"
+    assert collapse["truth"]["share"] == pytest.approx(5 / n)
+    head = families.headline(bench, scored)
+    assert head["collapsed"] is True and head["top_answer"] == "speech" and head["collapse_threshold"] == 0.15
+    assert "⚠ collapsed: 'speech' is 88% of the answers (> 15%)" in verdict(head)
+    lines = floors_and_collapse({"benchmarks": {bench.name: {"headline": head}}})
+    assert lines[0] == "## Floors and collapse" and "88% of the model's answers are 'speech'" in lines[2]
+    balanced = families.score(bench, data, {MODEL: [it.reference["label"] for it in data.items]}, embedder)
+    assert families.headline(bench, balanced)["collapsed"] is True  # the truth itself is 5/8 speech here
+
+
+class _FakeEmbedder:
+    """One-hot vectors per distinct text: an answer maps to the label it equals."""
+
+    name = "fake"
+
+    def __init__(self, texts):
+        self.index = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+
+    def encode(self, texts):
+        out = np.zeros((len(texts), len(self.index) + 1), np.float32)
+        for i, t in enumerate(texts):
+            out[i, self.index.get(t, len(self.index))] = 1.0
+        return out
+
+
+# ------------------------------------------------------------------------------------------ the encoder probe
+def test_linear_probe_and_centroid_on_separable_points():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(3, 8)) * 4
+    y = np.repeat(np.arange(3), 10)
+    x = centres[y] + rng.normal(size=(30, 8))
+    w, b = fit_linear(x, y, 3)
+    assert ((x @ w + b).argmax(1) == y).all()
+    assert (centroid_predict(x, y, 3, centres) == np.arange(3)).all()
+    w2, b2 = fit_linear(x, y, 3)
+    assert np.array_equal(w, w2) and np.array_equal(b, b2)  # deterministic
+
+
+def test_probe_on_a_tiny_whisper_with_cached_features(corpus: Path, benchmarks, tiny_bases, tmp_path: Path,
+                                                      monkeypatch):
+    whisper, _ = tiny_bases
+    bench = benchmarks["offline-classification-ood"]
+    data = load_benchmark_data(bench, corpus)
+    settings = ProbeSettings(whisper, per_class=3)
+    features = PooledFeatures(whisper, tmp_path / "cache", progress=False)
+    scores, details, rows = run_probe(bench, data, features, settings)
+    assert details["training_clips"] == 12 and details["classes"] == 4 and not details["unseen_classes"]
+    assert scores["accuracy"] == pytest.approx(np.mean([r["correct"] for r in rows]))
+    assert scores["accuracy"] >= 0.75  # pitches 200 Hz apart: the tiny random encoder keeps them apart
+    assert set(scores) == {"accuracy", "centroid_accuracy", "top_answer_share"}
+    # a clip's feature is the mean over its real frames (the encoder at the clip's own length)
+    ref = data.items[0].audio[0]
+    frames = _frames(features, ref)
+    assert np.allclose(features.features([ref])[0], frames.mean(0), atol=1e-5)
+    # a rerun reads the cache: the encoder is not loaded again
+    again = PooledFeatures(whisper, tmp_path / "cache", progress=False)
+    monkeypatch.setattr(again, "_load", lambda: pytest.fail("the encoder was loaded again"))
+    assert run_probe(bench, data, again, settings)[0] == scores
+    assert len(list((tmp_path / "cache").glob("encoder-whisper-*.npz"))) == 1
+
+
+def _frames(features: PooledFeatures, ref: AudioRef) -> np.ndarray:
+    import torch
+
+    from alm.audio.features import mel_windows
+    from eval.runners import read_clip
+
+    encoder, extractor, seconds = features._load()
+    (mel,) = mel_windows(read_clip(ref), seconds, extractor)
+    with torch.inference_mode():
+        frames, n = encoder(torch.as_tensor(mel)[None], torch.tensor([mel.shape[-1]]))
+    return frames[0, : int(n[0])].numpy()
+
+
+def test_probe_is_unavailable_without_training_clips(tmp_path: Path, benchmarks):
+    from test_eval_runs import make_corpus
+
+    old = make_corpus(tmp_path / "old")  # an empty training split
+    bench = benchmarks["offline-classification"]
+    data = load_benchmark_data(bench, old)
+    floors = Floors(FloorSettings(probe=ProbeSettings("no/such-encoder")), None, tmp_path / "cache")
+    scored = families.score(bench, data, {MODEL: ["dog"] * len(data.items)}, _FakeEmbedder(data.labels))
+    unavailable = floors.add(bench, data, scored)
+    assert "has 0 class(es) of this benchmark" in unavailable[PROBE] and PROBE not in scored.scores
+
+
+# ------------------------------------------------------------------------------------------ Whisper's transcripts
+class _FakeTranscriber:
+    """Says the same sentence for any clip louder than a whisper; gated, it says nothing for tones."""
+
+    backend = "fake"
+
+    def __init__(self, text: str, no_speech_threshold: float | None = None, audio_base: str = "fake-whisper"):
+        self.text, self.no_speech_threshold, self.audio_base, self.calls = text, no_speech_threshold, audio_base, 0
+
+    def transcribe_batch(self, waves):
+        self.calls += len(waves)
+        return ["" if self.no_speech_threshold is not None else self.text for _ in waves]
+
+
+def test_whisper_floor_and_non_speech_rate(corpus: Path, benchmarks, tmp_path: Path, monkeypatch):
+    import alm.transcribe
+
+    bench = benchmarks["offline-speech-ood"]
+    data = load_benchmark_data(bench, corpus)
+    reference = data.items[0].reference["transcript"]
+    whisper = _FakeTranscriber(reference.replace("seven", "eleven"))  # one word wrong
+    model_transcriber = _FakeTranscriber("thanks for watching")       # words on every clip, no gate
+
+    def load(audio_base, device="cpu", backend="auto", no_speech_threshold=None):
+        """builtin:whisper-base: the floor's Whisper; else the model's own Whisper, loaded again with the gate."""
+        return whisper if audio_base == "builtin:whisper-base" else _FakeTranscriber("x", no_speech_threshold,
+                                                                                     audio_base)
+
+    monkeypatch.setattr(alm.transcribe, "load_transcriber", load)
+    settings = FloorSettings(asr="builtin:whisper-base")
+    floors = Floors(settings, model_transcriber, tmp_path / "cache", progress=False)
+    texts = {MODEL: [f'The speaker says: "{reference}"'], NO_AUDIO: ["I cannot tell."]}
+    scored = families.score(bench, data, texts, None)
+    assert floors.add(bench, data, scored) == {}
+    n_words = len(reference.split())
+    assert scored.scores[ASR]["wer"] == pytest.approx(1 / n_words) and scored.scores[MODEL]["wer"] == 0.0
+    assert scored.items[0][ASR]["answer"] == whisper.text
+    assert scored.breakdown["per_origin"][ASR]["voicepack"]["support"] == 1
+    head = families.headline(bench, scored)
+    assert head["asr"] == pytest.approx(1 / n_words) and head["asr_ratio"] == 0.0
+    non_speech = scored.breakdown["non_speech"]
+    assert non_speech["as_loaded"]["rate"] == 1.0 and non_speech["as_loaded"]["clips"] == 3
+    assert non_speech["gated"]["rate"] == 0.0 and non_speech["gated"]["transcriber"]["no_speech_threshold"] == \
+        alm.transcribe.NO_SPEECH_THRESHOLD
+    assert head["non_speech_transcribed"] == 1.0 and head["non_speech_transcribed_gated"] == 0.0
+    assert non_speech["as_loaded"]["examples"] == ["thanks for watching"] * 3
+    # transcripts are cached: a second run transcribes nothing
+    calls = (whisper.calls, model_transcriber.calls)
+    Floors(settings, model_transcriber, tmp_path / "cache", progress=False).add(bench, data,
+                                                                               families.score(bench, data, texts, None))
+    assert (whisper.calls, model_transcriber.calls) == calls
+
+
+def test_non_speech_rate_needs_the_models_transcriber(corpus: Path, benchmarks, tmp_path: Path):
+    bench = benchmarks["offline-speech-ood"]
+    data = load_benchmark_data(bench, corpus)
+    floors = Floors(FloorSettings(), None, tmp_path / "cache")
+    scored = families.score(bench, data, {MODEL: ["hello"]}, None)
+    assert "no transcriber to ask" in floors.add(bench, data, scored)["non_speech"]
+    assert "non_speech_transcribed" not in families.headline(bench, scored)
+
+
+def test_not_above_the_probe_is_flagged():
+    head = {"metric": "accuracy", "model": 0.3, "probe": 0.5, "beats_no_audio": True, "beats_mismatched": True,
+            "beats_baselines": True, "beats_probe": False}
+    assert verdict(head) == "⚠ NOT above the encoder probe"
+    lines = floors_and_collapse({"benchmarks": {"b": {"headline": head}}})
+    assert "is not above a linear probe on the frozen encoder's features (0.500)" in lines[2]

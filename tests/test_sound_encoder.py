@@ -1,0 +1,126 @@
+"""The general-sound encoder beside Whisper (tiny random CNN and wav2vec2) and the sound tagger."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from alm.audio.sound_features import CNN_MARKER, SoundFeatures, cnn_log_mel
+from alm.conversation import Conversation, clips_then_text
+from alm.model import AlmForConditionalGeneration, num_audio_tokens
+from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
+from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips, tags_text
+from alm.processor import AlmProcessor, clip_notes
+from conftest import tone
+from training.tagger import cross_fit_tags, fit, targets, top1_accuracy, vocabulary
+
+
+@pytest.fixture(scope="module")
+def tiny_cnn(tmp_path_factory):
+    """A folder holding a random aisfx-shaped CNN of width 4 (32-d frames), as the converter writes it."""
+    folder = tmp_path_factory.mktemp("sound-cnn")
+    torch.manual_seed(0)
+    cnn = SoundCnn(width=4)
+    save_file({k: v.contiguous() for k, v in cnn.state_dict().items()}, folder / "model.safetensors")
+    (folder / CNN_MARKER).write_text(json.dumps({"kind": "aisfx-cnn", "width": 4}))
+    return folder
+
+
+def test_cnn_features_and_frames():
+    wave = tone(440, 2.0)
+    spec = cnn_log_mel(wave)
+    assert spec.shape == (96, 1 + len(wave) * 44100 // 16000 // 1024) and np.isfinite(spec).all()
+    frames, lengths = SoundCnn(width=4)(torch.from_numpy(spec)[None], torch.tensor([spec.shape[1]]))
+    assert frames.shape == (1, spec.shape[1] // 8, 32) and lengths.tolist() == [spec.shape[1] // 8]
+
+
+def test_stretch_keeps_each_windows_span():
+    ramp = torch.arange(4, dtype=torch.float32)[None, :, None].repeat(2, 1, 1)  # W=2, S=4, E=1
+    out = stretch_frames(ramp, torch.tensor([4, 2]), torch.tensor([8, 3]), 10)
+    assert out.shape == (2, 10, 1)
+    assert torch.all(out[0, :8, 0].diff() >= 0) and out[0, 8:].abs().sum() == 0  # monotone, zero past the length
+    assert out[1, :3, 0].min() >= 0 and out[1, :3, 0].max() <= 1 and out[1, 3:].abs().sum() == 0
+
+
+def test_model_with_a_sound_encoder(tiny_config, tiny_cnn, tmp_path):
+    config = tiny_config(sound_encoder=str(tiny_cnn))
+    processor = AlmProcessor.from_config(config)
+    model = AlmForConditionalGeneration.from_bases(config)
+    assert config.sound_width == 32 and config.frame_width == 32 + 32
+    clips = [tone(300, 1.0), tone(700, 31.0)]
+    conv = Conversation([{"role": "user", "content": clips_then_text(2, "Which is higher?")}], clips)
+    batch = processor.batch([conv])
+    assert batch["sound_features"].shape[:2] == (3, 96) and batch["sound_lengths"].shape == (3,)  # 1 + 2 windows
+    audio = int((batch["input_ids"] == model.config.audio_token_id).sum())
+    assert audio == sum(num_audio_tokens(len(c), processor.spec) for c in clips)  # token counts unchanged
+    frames, lengths = model.encode_frames(batch["audio_mel"], batch["audio_mel_lengths"], batch["sound_features"],
+                                          batch["sound_lengths"])
+    assert frames.shape[-1] == config.frame_width
+    model.eval()
+    with torch.no_grad():
+        before = model(**batch).logits
+    model.save_pretrained(tmp_path / "ckpt", processor=processor)
+    loaded = AlmForConditionalGeneration.from_pretrained(tmp_path / "ckpt")
+    reloaded = AlmProcessor.from_pretrained(tmp_path / "ckpt")
+    assert reloaded.sound_encoder == str(tiny_cnn)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**reloaded.batch([conv])).logits, before, atol=0, rtol=0)
+
+
+def test_a_waveform_model_from_the_hub_format(tmp_path):
+    from transformers import Wav2Vec2Config, Wav2Vec2FeatureExtractor, Wav2Vec2Model
+
+    config = Wav2Vec2Config(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                            conv_dim=(8, 8), conv_stride=(5, 4), conv_kernel=(10, 8), num_conv_pos_embeddings=16,
+                            num_conv_pos_embedding_groups=2, do_stable_layer_norm=True, feat_extract_norm="layer")
+    Wav2Vec2Model(config).save_pretrained(tmp_path)
+    Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(tmp_path)
+    encoder = load_sound_encoder(str(tmp_path))
+    features = SoundFeatures.for_encoder(str(tmp_path))(tone(440, 1.0))
+    assert features.shape == (1, 16000)
+    frames, lengths = encoder(torch.from_numpy(features)[None], torch.tensor([16000]))
+    assert frames.shape[0] == 1 and frames.shape[2] == 16 and 0 < int(lengths[0]) <= frames.shape[1]
+
+
+def test_tagger_learns_separable_clips_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    labels = [["dog", "animal"], ["cat", "animal"], ["rain", "weather"]] * 20
+    centres = {"dog": 0, "cat": 1, "rain": 2}
+    feats = torch.randn(len(labels), 8) * 0.1
+    for row, clip in enumerate(labels):
+        feats[row, centres[clip[0]]] += 3.0
+    vocab = vocabulary(labels, min_clips=2)
+    assert vocab[0] == "animal" and set(vocab) == {"animal", "dog", "cat", "rain", "weather"}
+    settings = TaggerSettings(labels=vocab, width=4, top_k=2, threshold=0.5)
+    tagger = fit(feats, targets(labels, vocab), settings, steps=200)
+    assert top1_accuracy(tagger, feats, labels) == 1.0
+    assert {t for t, _ in tagger.tags(feats[:1])[0]} == {"dog", "animal"}
+    held_out = cross_fit_tags(feats, targets(labels, vocab), settings, folds=2, steps=200)
+    assert all(tags and tags[0][0] in clip for tags, clip in zip(held_out, labels))
+    tagger.save(tmp_path)
+    again = SoundTagger.load(tmp_path)
+    assert again.tags(feats[:3]) == tagger.tags(feats[:3])
+
+
+def test_tags_are_read_after_the_transcript(tiny_config):
+    processor = AlmProcessor.from_config(tiny_config())
+    assert tags_text([("dog", 0.82), ("animal", 0.9)]) == " (sound tags: dog 0.82, animal 0.90)"
+    assert clip_notes("woof", []) == ' (speech transcript: "woof") (sound tags: none)'
+    conv = Conversation([{"role": "user", "content": clips_then_text(1, "What is it?")}], [tone(440)],
+                        transcripts=["hi"], tags=[[("bell", 0.7)]])
+    text = processor.tokenizer.decode(processor.batch([conv])["input_ids"][0])
+    assert '(speech transcript: "hi") (sound tags: bell 0.70)\nWhat is it?' in text
+
+
+def test_pool_clips_uses_real_frames_only():
+    frames = torch.zeros(3, 4, 2)
+    frames[0, :2] = 1.0
+    frames[1, :4] = 2.0
+    frames[2, :1] = 5.0
+    frames[0, 2:] = 99.0  # padding: ignored
+    pooled = pool_clips(frames, torch.tensor([2, 4, 1]), [2, 1])  # clip 1: windows 0 and 1; clip 2: window 2
+    assert pooled.shape == (2, 4)
+    torch.testing.assert_close(pooled[0], torch.tensor([10 / 6, 10 / 6, 2.0, 2.0]))  # mean of 2x1 and 4x2; max
+    torch.testing.assert_close(pooled[1], torch.tensor([5.0, 5.0, 5.0, 5.0]))
