@@ -18,7 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
-THRESHOLDS = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
 BACKENDS = ("transformers", "ctranslate2")
 
 

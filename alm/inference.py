@@ -156,7 +156,7 @@ class Assistant:
         """`device`: "auto" = cuda, then mps, then cpu. `dtype`: None = bfloat16 where native (fast) or float32.
         `fast`: merge LoRA and take the fast decoders (see the module docstring); False = the reference path.
         `transcriber`: "auto" | "ctranslate2" | "transformers" (fast=False: transformers).
-        `no_speech_threshold`: "default" = `alm.transcribe.DEFAULT_NO_SPEECH_GATE`, None = no gate, or a value."""
+        `no_speech_threshold`: "default" = the model's gate (`alm.transcribe.model_gate`), None = no gate, or a value."""
         from alm.checkpoints import resolve_checkpoint
         from alm.devices import fast_dtype, resolve_device
 
@@ -175,10 +175,10 @@ class Assistant:
         use_transcripts = alm.config.speech_transcripts if speech_transcripts is None else speech_transcripts
         speech = None
         if use_transcripts:
-            from alm.transcribe import DEFAULT_NO_SPEECH_GATE, load_transcriber
+            from alm.transcribe import load_transcriber, model_gate
 
             if no_speech_threshold == "default":
-                no_speech_threshold = DEFAULT_NO_SPEECH_GATE
+                no_speech_threshold = model_gate(alm.config)
             speech = load_transcriber(alm.config.audio_base, device=device,
                                       backend=transcriber if fast else "transformers",
                                       no_speech_threshold=no_speech_threshold)
@@ -194,6 +194,27 @@ class Assistant:
         if self.transcriber is None or conv.transcripts is not None:
             return conv
         return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
+
+    def with_notes(self, conv: Conversation) -> Conversation:
+        """`with_transcripts`, then the clips' sound tags if the model reads them and the conversation has none."""
+        conv = self.with_transcripts(conv)
+        if not self.reads_tags or conv.tags is not None or not conv.audios:
+            return conv
+        return Conversation(conv.messages, conv.audios, conv.transcripts, self.tag(conv.audios))
+
+    @property
+    def reads_tags(self) -> bool:
+        return bool(self.model.config.sound_tags and self.model.tagger is not None)
+
+    @torch.inference_mode()
+    def tag(self, audios: list[np.ndarray]) -> list[list[tuple[str, float]]]:
+        """The sound tagger's top labels (label, probability) of each clip, from the model's own encoders."""
+        feats = self.processor.audio_features(audios)
+        device = self.model.device
+        sound = {k: feats[k].to(device) for k in ("sound_features", "sound_lengths") if k in feats}
+        frames, lengths = self.model.encode_frames(feats["audio_mel"].to(device), feats["audio_mel_lengths"].to(device),
+                                                   **sound)  # W, T, C
+        return self.model.clip_tags(frames, lengths, feats["audio_num_windows"].tolist())
 
     def _inputs(self, convs: list[Conversation]) -> dict:
         """Model inputs: the processor's batch; with the audio cache, token ids and the clips' raw Whisper windows
@@ -278,7 +299,7 @@ class Assistant:
         """Answer several conversations in one batched generate call. With greedy decoding, identical conversations
         (same messages, clips and transcripts) are answered once: their answers are equal anyway."""
         params = params or SamplingParams()
-        convs = [self.with_transcripts(c) for c in conversations]
+        convs = [self.with_notes(c) for c in conversations]
         if params.temperature == 0 and len(convs) > 1 and self._frames is not None:
             keys = [_conversation_key(c) for c in convs]
             unique = list(dict.fromkeys(keys))
@@ -320,7 +341,7 @@ class Assistant:
         `transcripts` (one per clip) are used as given; if omitted and the assistant transcribes, it does so here.
         """
         params = params or SamplingParams()
-        conv = self.with_transcripts(Conversation(messages, audios, transcripts))
+        conv = self.with_notes(Conversation(messages, audios, transcripts))
         inputs = self._inputs([conv])
         kwargs = self._generate_kwargs(params)
         streamer = _CountingStreamer(self.processor.tokenizer, self.eos_ids, skip_prompt=True,

@@ -38,9 +38,15 @@ TOKENS_PER_SECOND = 6  # fast speech is ~3 words/s; non-Latin scripts take ~2 to
 # A window whose no-speech probability is above this gets no transcript (when the gate is on). 0.6 is
 # openai-whisper's default; measured on the offline corpus's test clips in the README (perf section).
 NO_SPEECH_THRESHOLD = 0.6
-# The gate answers use unless told otherwise (`Assistant.load`, the vLLM plugin): None = every window is
-# transcribed, as alm-tiny was trained. Chosen by measurement (README, performance section).
+# The gate of a model whose config names none (`AlmConfig.no_speech_gate`, which `Assistant.load`, the vLLM
+# plugin and training read): None = every window is transcribed. A model is trained with its gate.
 DEFAULT_NO_SPEECH_GATE: float | None = None
+
+
+def model_gate(config) -> float | None:
+    """The no-speech gate a model was trained with (its config's, else `DEFAULT_NO_SPEECH_GATE`)."""
+    gate = getattr(config, "no_speech_gate", None)
+    return DEFAULT_NO_SPEECH_GATE if gate is None else float(gate)
 BACKENDS = ("auto", "ctranslate2", "transformers")
 SOT, NO_SPEECH, TRANSCRIBE, NO_TIMESTAMPS = ("<|startoftranscript|>", "<|nocaptions|>", "<|transcribe|>",
                                              "<|notimestamps|>")
@@ -59,13 +65,18 @@ def default_dtype(device: str) -> torch.dtype:
     return fast_dtype(device)
 
 
-def transcriber_identity(audio_base: str, dtype: torch.dtype) -> str:
-    """`<base name>-<16 hex>`: the Whisper base, the decoding settings and a sha256 of the base's files
-    (the transformers backend without the gate, as the shipped transcript caches were made)."""
+def transcriber_identity(audio_base: str, dtype: torch.dtype | str, backend: str = "transformers",
+                         gate: float | None = None) -> str:
+    """`<base name>-<16 hex>`: the Whisper base, the backend, its dtype (compute type), the no-speech gate, the
+    decoding settings and a sha256 of the base's files (the transformers backend without a gate hashes as the
+    first transcript caches were made, so they stay valid)."""
     from alm.weights import resolve_base
 
     folder = Path(resolve_base(audio_base))
-    digest = hashlib.sha256(f"{audio_base}:{dtype}:{MAX_NEW_TOKENS}:{TOKENS_PER_SECOND}".encode())
+    settings = f"{audio_base}:{dtype}:{MAX_NEW_TOKENS}:{TOKENS_PER_SECOND}"
+    if backend != "transformers" or gate is not None:
+        settings += f":{backend}:{gate}"
+    digest = hashlib.sha256(settings.encode())
     for path in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
         digest.update(path.name.encode())
         with path.open("rb") as f:
@@ -268,7 +279,7 @@ class Ct2Transcriber:
                                "transcriber)")
         kind, index = where
         self.audio_base, self.device, self.no_speech_threshold = audio_base, device, no_speech_threshold
-        self.compute_type = compute_type or ("int8" if kind == "cpu" else "int8_float16")
+        self.compute_type = compute_type or ct2_compute_type(kind)
         path = files.pop("path", _label(audio_base))
         self.model = ctranslate2.models.Whisper(path, device=kind, device_index=index, compute_type=self.compute_type,
                                                 intra_threads=threads or cpu_threads() if kind == "cpu" else 0,
@@ -411,6 +422,20 @@ def _has_ct2(audio_base: str) -> bool:
         except WeightsError:
             return False
     return (Path(str(audio_base)).expanduser() / "model.bin").is_file()
+
+
+def planned_identity(audio_base: str, device: str, gate: float | None) -> str:
+    """`transcriber_identity` of what `load_transcriber(audio_base, device, no_speech_threshold=gate)` would load,
+    without loading it (a transcript cache's name)."""
+    device = resolve_device(device)
+    if pick_backend(audio_base, device) == "ctranslate2":
+        return transcriber_identity(audio_base, ct2_compute_type(ct2_device(device)[0]), "ctranslate2", gate)
+    return transcriber_identity(audio_base, default_dtype(device), "transformers", gate)
+
+
+def ct2_compute_type(kind: str) -> str:
+    """CTranslate2's compute type on a device kind ("cpu" or "cuda"): int8 on CPU, int8_float16 on CUDA."""
+    return "int8" if kind == "cpu" else "int8_float16"
 
 
 def load_transcriber(audio_base: str, device: str = "auto", backend: str = "auto",

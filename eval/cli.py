@@ -54,7 +54,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)")
     model.add_argument("--retries", type=int, default=4, help="retries on 429/5xx/connection errors (default 4)")
     model.add_argument("--batch-size", type=int, default=8, help="local: questions per generate call (default 8)")
-    model.add_argument("--device", default="cpu", help="local: cpu, cuda, cuda:1 ... (default cpu)")
+    model.add_argument("--device", default="auto", help="local: auto (cuda, then mps, then cpu; default), cpu, cuda, "
+                       "cuda:1 ...")
 
     dec = parser.add_argument_group("decoding (recorded in the results)")
     dec.add_argument("--max-new-tokens", type=int, default=None, help="override every benchmark's own limit")
@@ -203,8 +204,11 @@ def run(args: argparse.Namespace) -> int:
         raise AlmError("--out DIR is required (results.json, report.md and plots/ go there)")
     if args.limit is not None and args.limit < 1:
         raise AlmError("--limit must be at least 1")
+    from alm.devices import resolve_device
     from eval.harness import Options, evaluate
     from eval.registry import collect, select
+
+    args.device = resolve_device(args.device)
 
     benchmarks = collect(args.benchmarks)
     chosen = select(benchmarks, args.suite, args.benchmark)

@@ -181,6 +181,20 @@ def test_no_speech_gate_rates():
     assert rows[0.3]["non_speech_still_transcribed"] == 0.0
 
 
+def test_a_model_carries_its_no_speech_gate(tiny_bases):
+    from types import SimpleNamespace
+
+    from alm.transcribe import (DEFAULT_NO_SPEECH_GATE, default_dtype, model_gate, planned_identity,
+                                transcriber_identity)
+
+    audio_base, _ = tiny_bases
+    assert model_gate(SimpleNamespace(no_speech_gate=None)) == DEFAULT_NO_SPEECH_GATE
+    assert model_gate(SimpleNamespace(no_speech_gate=0.45)) == 0.45
+    plain = planned_identity(audio_base, "cpu", None)  # no CTranslate2 files in a tiny base: transformers
+    assert plain == transcriber_identity(audio_base, default_dtype("cpu"))  # the caches made before gates
+    assert planned_identity(audio_base, "cpu", 0.45) != plain
+
+
 def test_llm_bytes_per_token_counts_a_tied_embedding_once():
     from alm.bench import llm_bytes_per_token
 

@@ -85,3 +85,20 @@ def test_launcher_command_and_missing_venv(tmp_path):
     assert cmd[cmd.index("--chat-template-content-format") + 1] == "openai"
     assert not is_cpu_build(tmp_path / "bin" / "python")
     assert main(["serve", "--engine", "vllm", "--vllm-python", str(tmp_path / "none" / "python")]) == 1
+
+
+def test_a_tag_reading_model_is_refused_with_a_clear_error(exported, tmp_path):
+    from alm.errors import AlmError
+    from alm.model.tagger import SoundTagger, TaggerSettings
+    from serve.vllm.export import export_for_vllm
+
+    ckpt, _ = exported
+    model = AlmForConditionalGeneration.from_pretrained(ckpt)
+    width = model.config.frame_width
+    model.tagger = SoundTagger(TaggerSettings(labels=["dog", "rain"], width=width, top_k=1, threshold=0.0))
+    model.config.sound_tags = True
+    model.save_pretrained(tmp_path / "tags")
+    AlmProcessor.from_pretrained(ckpt).save_pretrained(tmp_path / "tags")
+    with pytest.raises(AlmError, match="sound_tags.*transformers engine"):
+        export_for_vllm(str(tmp_path / "tags"), tmp_path / "out")
+    assert not (tmp_path / "out").exists()

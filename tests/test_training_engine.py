@@ -58,7 +58,7 @@ def stage(tiny_bases, corpus, tmp_path):
         for key, value in over.items():
             section, _, name = key.partition("__")
             if name:
-                data[section] = {**data[section], name: value}
+                data[section] = {**data.get(section, {}), name: value}
             else:
                 data[key] = value
         return config_from_dict(data)
@@ -197,3 +197,66 @@ def test_overlong_samples_are_skipped_or_truncated_and_counted(stage):
     assert stats.truncated + stats.skipped_overlong == over and stats.truncated > 0
     batch = Collator(processor, limit)([e for e in cut if e.truncated][:2])
     assert batch["input_ids"].shape[1] == limit and (batch["labels"][:, 1:] != -100).any()
+
+
+
+def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path):
+    """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
+    those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference."""
+    from alm.conversation import Conversation
+    from alm.inference import Assistant
+    from alm.model import AlmForConditionalGeneration
+    from alm.processor import AlmProcessor
+
+    rows = [{"audio": f"audio/{name.replace(' ', '_')}-{k}.wav", "split": "validation" if k == 2 else "train",
+             "labels": [name, "tone"], "kind": "tone"} for name in FREQS for k in range(3)]
+    (corpus / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
+                       tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0)
+        train_stage(config, progress=False)
+    finally:
+        (corpus / "clips.jsonl").unlink()
+    plain = stage("plain", max_steps=2, feature_cache=str(tmp_path / "fc"))
+    train_stage(plain, progress=False)
+    record = json.loads((config.model_dir / RECORD_FILE).read_text())
+    plain_record = json.loads((plain.model_dir / RECORD_FILE).read_text())
+    tags = record["sound_tags"]
+    assert tags["enabled"] and tags["fitted_on"] == 8 and tags["labels"] == 5 and tags["tagged"] == 10  # 8 train clips, 2 validation
+    assert not plain_record["sound_tags"]["enabled"]
+    assert record["data"]["mean_tokens"] > plain_record["data"]["mean_tokens"] + 10  # 3 tags per clip in the prompt
+
+    model = AlmForConditionalGeneration.from_pretrained(config.model_dir)
+    processor = AlmProcessor.from_pretrained(config.model_dir)
+    assert model.config.sound_tags and model.tagger is not None and model.tagger.settings.labels[0] == "tone"
+    assistant = Assistant(model, processor)
+    clip_tags = assistant.tag([tone(440.0, 1.0), tone(1760.0, 0.7)])
+    assert [len(t) for t in clip_tags] == [3, 3] and all(0.0 <= p <= 1.0 for t in clip_tags for _, p in t)
+    question = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "What is it?"}]}]
+    conv = assistant.with_notes(Conversation(question, [tone(440.0, 1.0)]))
+    assert conv.tags == clip_tags[:1]
+    prompt = processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
+    assert f"(sound tags: {clip_tags[0][0][0]} " in prompt
+    assert assistant.answer(question, [tone(440.0, 1.0)]).completion_tokens > 0
+
+
+def test_class_balanced_selection_caps_each_sound_class_per_task(tmp_path):
+    from training.config import DataSection
+    from training.data import select_records
+
+    lines = []
+    for cls, n in (("dog", 30), ("cat", 3), ("rain", 8)):
+        for k in range(n):
+            for task in ("classification", "caption"):
+                rec = Record(id=f"{cls}-{k}-{task}", instruction="?", output=cls, sound=[f"audio/{cls}-{k}.wav"],
+                             dataset="synthetic", task=task, stage="perception", metadata={"labels": [cls, "animal"]})
+                lines.append(json.dumps(rec.to_openaqa()))
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": "balance"}))
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    chosen = select_records(DataSection(root=str(tmp_path), max_per_class=5), seed=0)
+    counts = {}
+    for rec in chosen:
+        key = (rec.task, rec.metadata["labels"][0])
+        counts[key] = counts.get(key, 0) + 1
+    assert counts == {(t, c): n for t in ("classification", "caption") for c, n in (("dog", 5), ("cat", 3), ("rain", 5))}
+    assert len(select_records(DataSection(root=str(tmp_path)), seed=0)) == 82  # unset: every record

@@ -17,9 +17,11 @@ class FakeTranscriber:
     """Counts the clips it is asked to transcribe; answers '<N> samples'; can fail after some batches."""
 
     loads = 0
+    gates: list = []  # the no_speech_threshold of each load
 
     def __init__(self, *args, fail_after_batches: int | None = None, **kwargs):
         FakeTranscriber.loads += 1
+        FakeTranscriber.gates.append(kwargs.get("no_speech_threshold"))
         self.seen = 0
         self.batches = 0
         self.fail_after = fail_after_batches
@@ -109,10 +111,10 @@ def test_speech_aware_stage_trains_on_the_cached_transcripts(tiny_bases, tmp_pat
     monkeypatch.setattr("alm.transcribe.Transcriber", FakeTranscriber)
     audio_base, text_base = tiny_bases
 
-    def config(out):
+    def config(out, **model):
         return config_from_dict({
             "model": {"audio_base": audio_base, "text_base": text_base, "aligner_hidden": 64,
-                      "lora_targets": ["q_proj", "v_proj"], "speech_transcripts": True},
+                      "lora_targets": ["q_proj", "v_proj"], "speech_transcripts": True, **model},
             "data": {"root": str(corpus), "eval_samples": 1, "sample_answers": 1},
             "output_dir": str(tmp_path / out), "batch_size": 2, "max_steps": 2, "precision": "fp32",
             "feature_cache": "off", "transcript_cache": str(tmp_path / "tc"), "eval_every": 0,
@@ -128,6 +130,14 @@ def test_speech_aware_stage_trains_on_the_cached_transcripts(tiny_bases, tmp_pat
     record = json.loads((second.model_dir / RECORD_FILE).read_text())
     assert (record["transcripts"]["precompute_hits"], record["transcripts"]["precompute_misses"]) == (6, 0)
     assert FakeTranscriber.loads == 1  # all found: Whisper not loaded the second time
+    # a model with a no-speech gate: transcribed with its gate, cached apart, the gate saved in its config
+    FakeTranscriber.gates = []
+    gated = config("run3", no_speech_gate=0.45)
+    train_stage(gated, progress=False)
+    record = json.loads((gated.model_dir / RECORD_FILE).read_text())
+    assert record["transcripts"]["precompute_misses"] == 6 and FakeTranscriber.gates == [0.45]
+    assert record["transcripts"]["dir"] != json.loads((first.model_dir / RECORD_FILE).read_text())["transcripts"]["dir"]
+    assert json.loads((gated.model_dir / "config.json").read_text())["no_speech_gate"] == 0.45
 
     # the transcript is in the tokens the LLM trains on, and counted in the length
     model, processor, _ = build_model(second)

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from alm.model.configuration import AlmConfig
 from alm.typed_config import ConfigError, apply_overrides, errors_in, fill, read_mapping, source_comments
+from training.tagger import TaggerPlan
 
 __all__ = ["ConfigError", "DataSection", "ModelSection", "TrainConfig", "config_from_dict", "load_config",
            "lookup", "model_fields", "resume_differences", "validate"]
@@ -32,7 +33,7 @@ Mode = Literal["frozen", "lora", "train"]
 NOT_RECIPE_FIELDS = ("audio_config", "text_config", "audio_token", "audio_token_id", "freeze_encoder", "trained",
                      "sound_width")
 # AlmConfig fields that also apply to an init_from model (the others shape a new model only)
-INIT_FIELDS = ("quantization", "speech_transcripts")
+INIT_FIELDS = ("quantization", "speech_transcripts", "sound_tags", "no_speech_gate")
 # descriptions of the AlmConfig fields that have no comment there
 def _model_section() -> type:
     """The `model:` dataclass: `init_from`, then each recipe-settable AlmConfig field as `type | None = None`."""
@@ -73,6 +74,7 @@ class DataSection:
     stages: list[str] | None = None  # curriculum stages kept: perception, reasoning (unset: all)
     task_weights: dict[str, float] = field(default_factory=dict)  # task -> record-count multiplier (0.5 half, 2 twice)
     max_per_task: int | None = None  # at most this many records of each task (seeded random choice)
+    max_per_class: int | None = None  # class balance: at most this many records per task and sound class (label)
     max_samples: int | None = None  # at most this many records in all, after the above (seeded random choice)
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
@@ -89,6 +91,7 @@ class TrainConfig:
     aligner: Mode = "train"  # aligner: frozen | train
     llm: Mode = "lora"  # LLM: frozen | lora
     data: DataSection = field(default_factory=DataSection)  # training and validation records
+    tagger: TaggerPlan = field(default_factory=TaggerPlan)  # how the sound tagger is fit (model.sound_tags)
     output_dir: str = ""  # run folder: the final model goes to <output_dir>/model, checkpoints beside it
     lr: float = 2e-4  # peak learning rate
     aligner_lr: float | None = None  # peak learning rate of the aligner (unset: lr)

@@ -47,6 +47,8 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
     for task in sorted(by_task):
         group = by_task[task]
         rng.shuffle(group)
+        if data.max_per_class is not None:
+            group = balanced(group, data.max_per_class)
         if data.max_per_task is not None:
             group = group[: data.max_per_task]
         weight = data.task_weights.get(task, 1.0)
@@ -57,6 +59,24 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
     if not selected:
         raise DataError(f"{data.root}: no {data.split} records match tasks={data.tasks} stages={data.stages}")
     return selected
+
+
+def sound_class(record: Record) -> str:
+    """The record's class for balancing: its first clip's most specific label (records without one share "")."""
+    labels = record.metadata.get("labels") or []
+    return labels[0] if labels else ""
+
+
+def balanced(group: list[Record], per_class: int) -> list[Record]:
+    """The first `per_class` records of each sound class, in the group's (shuffled) order."""
+    taken: Counter = Counter()
+    kept = []
+    for record in group:
+        cls = sound_class(record)
+        if taken[cls] < per_class:
+            taken[cls] += 1
+            kept.append(record)
+    return kept
 
 
 def select_eval_records(data: DataSection, seed: int) -> list[Record]:
@@ -94,6 +114,7 @@ class Example:
     length: int  # tokens after placeholder expansion (<= max_length)
     truncated: bool = False  # cut to max_length at collation
     transcripts: list[str] | None = None  # Whisper transcript per clip (speech-aware models), else None
+    tags: list[list] | None = None  # sound tags [(label, p)] per clip (models with sound_tags), else None
     input_ids: list[int] | None = None  # the tokenized conversation (audio tokens expanded), before max_length
     labels: list[int] | None = None  # its labels (IGNORE_INDEX outside the answers)
     window_keys: list[str] | None = None  # feature-cache key of each Whisper window of its clips, in order
@@ -127,9 +148,10 @@ class ClipLengths:
 
 def prepare_examples(records: list[Record], processor: AlmProcessor, max_length: int, overlong: str,
                      clip_lengths: ClipLengths | None = None,
-                     transcripts: dict[str, str] | None = None) -> tuple[list[Example], DataStats]:
-    """Token length of every record (exact: the real chat template, audio token counts and transcripts, if
-    `transcripts` maps each audio path to its text); apply max_length."""
+                     transcripts: dict[str, str] | None = None,
+                     tags: dict[str, list] | None = None) -> tuple[list[Example], DataStats]:
+    """Token length of every record (exact: the real chat template, audio token counts, and the transcripts and
+    sound tags if `transcripts` / `tags` map each audio path to its text / tags); apply max_length."""
     clip_lengths = clip_lengths or ClipLengths()
     audio_id = processor.audio_token_id
     examples, stats = [], DataStats(selected=len(records))
@@ -137,7 +159,9 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
         messages = record_messages(record)
         silent = [np.zeros(clip_lengths(p), dtype=np.float32) for p in record.sound]  # only lengths matter here
         texts = [transcripts[p] for p in record.sound] if transcripts is not None else None
-        ids, labels = processor.tokenize(Conversation(messages, silent, texts), train=True, add_generation_prompt=False)
+        clip_tags = [tags[p] for p in record.sound] if tags is not None else None
+        ids, labels = processor.tokenize(Conversation(messages, silent, texts, clip_tags), train=True,
+                                         add_generation_prompt=False)
         length, truncated = len(ids), False
         if length > max_length:
             audio_end = max((i + 1 for i, t in enumerate(ids) if t == audio_id), default=0)
@@ -149,7 +173,7 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
                 stats.skipped_overlong += 1
                 continue
         examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated, texts,
-                                ids, labels))
+                                clip_tags, ids, labels))
     stats.kept = len(examples)
     stats.per_task = dict(sorted(Counter(e.task for e in examples).items()))
     stats.mean_tokens = round(sum(e.length for e in examples) / max(1, len(examples)), 1)
@@ -257,7 +281,8 @@ class Collator:
                 "audio_frames": frames, "audio_frame_lengths": lengths}
 
     def _full(self, examples: list[Example]) -> dict[str, torch.Tensor]:
-        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts) for ex in examples]
+        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts, ex.tags)
+                 for ex in examples]
         batch = self.processor.batch(convs, train=True)
         if batch["input_ids"].shape[1] > self.max_length:  # only `truncated` examples are this long
             for key in ("input_ids", "attention_mask", "labels"):

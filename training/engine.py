@@ -28,7 +28,7 @@ from alm.model import AlmConfig, AlmForConditionalGeneration, set_trainable
 from alm.conversation import Conversation, message_text
 from alm.processor import IGNORE_INDEX, AlmProcessor
 from instruction_data.loader import corpus_dir
-from training.config import TrainConfig, model_fields
+from training.config import INIT_FIELDS, TrainConfig, model_fields
 from training.data import Example
 from training.transcript_cache import (TranscriptCache, default_transcript_root, precompute_transcripts,
                                        transcripts_by_path)
@@ -104,8 +104,9 @@ def build_model(config: TrainConfig) -> tuple[AlmForConditionalGeneration, AlmPr
         processor = AlmProcessor.from_config(alm_config)  # adds the audio token to the config first
         model = AlmForConditionalGeneration.from_bases(alm_config, lora=config.llm == "lora", seed=config.seed)
         origin = f"new: {m.audio_base} + {m.text_base}"
-    if m.speech_transcripts is not None:
-        model.config.speech_transcripts = m.speech_transcripts
+    for name in INIT_FIELDS:  # what a stage may also set on an init_from model (quantization: at load)
+        if getattr(m, name) is not None:
+            setattr(model.config, name, getattr(m, name))
     set_trainable(model, encoder=config.encoder, aligner=config.aligner, llm=config.llm)
     model.config.freeze_encoder = bool(model.config.freeze_encoder and config.encoder == "frozen")
     if config.gradient_checkpointing:
@@ -196,15 +197,19 @@ def sample_answers(accelerator, model, processor, examples: list[Example]) -> li
 
 
 # --------------------------------------------------------------------------- transcripts, records
-def stage_transcripts(config: TrainConfig, audio_base: str, paths: list[str], accelerator,
+def stage_transcripts(config: TrainConfig, model_config, paths: list[str], accelerator,
                       progress: bool) -> tuple[dict[str, str], dict]:
-    """Whisper transcripts of the stage's clips (path -> text), from the transcript cache, filled first."""
-    from alm.transcribe import Transcriber, default_dtype, transcriber_identity
+    """Whisper transcripts of the stage's clips (path -> text), from the transcript cache, filled first. The
+    transcriber is the one answers use on this device (`alm.transcribe.load_transcriber`: CTranslate2 where it
+    applies) with the model's no-speech gate, so the LLM trains on the transcripts it will read."""
+    from alm.transcribe import load_transcriber, model_gate, planned_identity
 
     root = default_transcript_root() if config.transcript_cache == "auto" else Path(config.transcript_cache)
     device = str(accelerator.device)
-    cache = TranscriptCache(root, transcriber_identity(audio_base, default_dtype(device)))
-    hits, misses = precompute_transcripts(cache, lambda: Transcriber(audio_base, device=device),
+    audio_base, gate = model_config.audio_base, model_gate(model_config)
+    cache = TranscriptCache(root, planned_identity(audio_base, device, gate))
+    hits, misses = precompute_transcripts(cache, lambda: load_transcriber(audio_base, device=device,
+                                                                          no_speech_threshold=gate),
                                           paths, accelerator.process_index, accelerator.num_processes, progress)
     accelerator.wait_for_everyone()
     cache.reload()

@@ -37,6 +37,7 @@ from training.engine import (RECORD_FILE, StageResult, answer_loss, build_model,
                              stage_transcripts, to_device, validation_loss)
 from training.feature_cache import FeatureCache, default_cache_root, encoder_identity, precompute
 from training.logs import MetricsLog
+from training.tagger import stage_tags
 
 
 @dataclass
@@ -87,8 +88,9 @@ class StageRecipe:
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         set_seed(self.config.seed)
         self._setup_model()
+        self._place_model()  # before the data: a tagging stage encodes its clips while choosing them
+        self._open_feature_cache()
         self._setup_data()
-        self._place_model()
         self._setup_feature_cache()
         self.collator = Collator(self.processor, self.config.max_length, self.cache)
         self._setup_optimizer()
@@ -122,12 +124,14 @@ class StageRecipe:
         c = self.config
         records = select_records(c.data, c.seed)
         eval_records = select_eval_records(c.data, c.seed)
-        transcripts = self._setup_transcripts([p for r in [*records, *eval_records] for p in r.sound])
+        paths = [p for r in [*records, *eval_records] for p in r.sound]
+        transcripts = self._setup_transcripts(paths)
+        tags = self._setup_tags(paths)
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
-                                                          lengths, transcripts)
+                                                          lengths, transcripts, tags)
         self.eval_examples, _ = prepare_examples(eval_records, self.processor, c.max_length, c.overlong, lengths,
-                                                 transcripts)
+                                                 transcripts, tags)
         if not self.examples:
             raise AlmError(f"no training samples fit max_length={c.max_length}")
         s = self.data_stats
@@ -144,12 +148,39 @@ class StageRecipe:
         self.transcript_stats = {"enabled": False}
         if not self.model.config.speech_transcripts:
             return None
-        transcripts, self.transcript_stats = stage_transcripts(self.config, self.model.config.audio_base, paths,
+        transcripts, self.transcript_stats = stage_transcripts(self.config, self.model.config, paths,
                                                                self.accelerator, self.progress and self.main)
         stats = self.transcript_stats
         self.say(f"transcripts {stats['dir']}: {stats['precompute_hits']} clips found, "
                  f"{stats['precompute_misses']} transcribed")
         return transcripts
+
+    def _setup_tags(self, paths: list[str]) -> dict[str, list] | None:
+        """Sound tags of the clips (path -> [(label, p)]) for a model that reads them, else None; fits the tagger
+        first if the model has none (`training.tagger.stage_tags`)."""
+        self.tag_stats = {"enabled": False}
+        if not self.model.config.sound_tags:
+            return None
+        if self.cache is None:
+            raise AlmError("model.sound_tags needs a frozen encoder and the feature cache (encoder: frozen, "
+                           "feature_cache: auto or a folder)")
+        tags, self.tag_stats = stage_tags(self.model, self.processor, self.cache, self.config.data.root,
+                                          sorted(set(paths)), self.config.tagger, self.config.seed,
+                                          self._precompute, say=self.say)
+        return tags
+
+    def _precompute(self, paths: list[str], clips: dict[str, tuple[int, list[str]]]) -> tuple[int, int]:
+        """Fill the feature cache with the clips' encoder frames (each process its share); `clips` gets every
+        clip's (samples, window keys). Returns (windows found, windows computed)."""
+        mine: dict[str, tuple[int, list[str]]] = {}
+        hits, misses = precompute(self.cache, self.model, self.processor, paths, self.rank, self.world,
+                                  progress=self.progress and self.main, clips=mine)
+        self.accelerator.wait_for_everyone()
+        self.cache.reload()
+        if self.world > 1:  # each process saw its share of the clips
+            mine = {k: v for part in gather_object([mine]) for k, v in part.items()}
+        clips.update(mine)
+        return hits, misses
 
     def _epoch_plan(self, epoch: int) -> list[list[list[int]]]:
         """This process's optimizer steps in `epoch`: each a list of micro-batches of example indices."""
@@ -165,22 +196,22 @@ class StageRecipe:
         else:
             self.model.to(device)
 
-    def _setup_feature_cache(self) -> None:
-        """A frozen encoder's outputs for every clip, computed once (shared by processes, stages and runs)."""
+    def _open_feature_cache(self) -> None:
+        """The frozen encoder's feature cache (None when the encoder trains or the recipe turns it off)."""
         c = self.config
         self.cache, self.cache_stats = None, {"enabled": False}
         if c.encoder != "frozen" or c.feature_cache == "off":
             return
         root = default_cache_root() if c.feature_cache == "auto" else Path(c.feature_cache)
         self.cache = FeatureCache(root, encoder_identity(self.model), c.cache_dtype)
+
+    def _setup_feature_cache(self) -> None:
+        """A frozen encoder's outputs for every clip, computed once (shared by processes, stages and runs)."""
+        if self.cache is None:
+            return
         paths = [p for ex in [*self.examples, *self.eval_examples] for p in ex.sound]
         clips: dict[str, tuple[int, list[str]]] = {}
-        hits, misses = precompute(self.cache, self.model, self.processor, paths, self.rank, self.world,
-                                  progress=self.progress and self.main, clips=clips)
-        self.accelerator.wait_for_everyone()
-        self.cache.reload()
-        if self.world > 1:  # each process saw its share of the clips
-            clips = {k: v for part in gather_object([clips]) for k, v in part.items()}
+        hits, misses = self._precompute(paths, clips)
         keyed = attach_window_keys([*self.examples, *self.eval_examples], clips, self.clip_lengths)
         self.cache_stats = {"enabled": True, "dir": str(self.cache.dir), "precompute_hits": hits,
                             "precompute_misses": misses}
@@ -376,6 +407,7 @@ class StageRecipe:
             "final_train_loss": self.train_loss,
             "final_eval_loss": self.eval_loss,
             "transcripts": self.transcript_stats,
+            "sound_tags": self.tag_stats,
             "feature_cache": {**self.cache_stats, "lookup_hits": self.cache.hits if self.cache else 0,
                               "lookup_misses": self.cache.misses if self.cache else 0},
             "hardware": hardware(self.accelerator, c.precision),

@@ -165,8 +165,7 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         y = targets(fit_data.labels, vocab)
         held_out = cross_fit_tags(x, y, settings, plan.folds, seed, steps=plan.steps, lr=plan.lr)
         tags.update(zip(fit_data.paths, held_out))
-        model.tagger = fit(x, y, settings, steps=plan.steps, lr=plan.lr, seed=seed).to(
-            next(model.aligner.parameters()).device)
+        model.tagger = fit(x, y, settings, steps=plan.steps, lr=plan.lr, seed=seed).requires_grad_(False)
         stats.update(fitted_on=len(fit_data.paths), labels=len(vocab),
                      train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4))
         model.tagger.to(next(model.aligner.parameters()).device)

@@ -207,7 +207,7 @@ class AlmForConditionalGeneration(PreTrainedModel):
         if (path / ENCODER_FILE).is_file():
             model.audio_encoder.load_state_dict(load_file(path / ENCODER_FILE))
         if (path / TAGGER_FILE).is_file():
-            model.tagger = SoundTagger.load(path).to(options.dtype)
+            model.tagger = SoundTagger.load(path).to(options.dtype).requires_grad_(False)
         elif config.sound_tags:
             raise WeightsError(f"{path}: config says sound_tags but {TAGGER_FILE} is missing")
         model.place_audio_modules()

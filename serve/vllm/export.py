@@ -31,6 +31,7 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     minutes on CPU for alm's 600 s default). None keeps the checkpoint's limit.
     """
     from alm.checkpoints import resolve_checkpoint
+    from alm.errors import AlmError
     from alm.export import generation_config, merged_language_model
     from alm.files import atomic_folder, atomic_write_json
     from alm.hashing import folder_fingerprint
@@ -46,6 +47,10 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     if (out_dir / "model.safetensors").is_file():
         return out_dir
     alm = AlmForConditionalGeneration.from_pretrained(source, dtype=dtype)
+    unsupported = [name for name in ("sound_encoder", "sound_tags", "instruction_aware") if getattr(alm.config, name)]
+    if unsupported:
+        raise AlmError(f"{source}: the vLLM engine does not run models with {', '.join(unsupported)} yet; serve "
+                       "this model with the transformers engine (alm serve --engine transformers)")
     processor = AlmProcessor.from_pretrained(source)
     llm = merged_language_model(alm)
     state = {f"audio_encoder.{k}": v for k, v in alm.audio_encoder.state_dict().items()}

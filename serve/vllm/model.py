@@ -47,17 +47,18 @@ from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
 from alm.processor import check_clip, transcript_text
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
-_transcribers: dict[str, object] = {}  # audio_base -> alm.transcribe's transcriber, loaded on first use
+_transcribers: dict[tuple, object] = {}  # (audio_base, gate) -> alm.transcribe's transcriber, loaded on first use
 
 
-def transcribe(audio_base: str, wave: np.ndarray) -> str:
+def transcribe(config, wave: np.ndarray) -> str:
     """Whisper's transcript of one clip, as the transformers engine makes it (speech-aware models)."""
-    if audio_base not in _transcribers:  # the transformers engine's choice of backend and gate (alm.transcribe)
-        from alm.transcribe import DEFAULT_NO_SPEECH_GATE, load_transcriber
+    key = (config.audio_base, getattr(config, "no_speech_gate", None))
+    if key not in _transcribers:  # the transformers engine's choice of backend and gate (alm.transcribe)
+        from alm.transcribe import load_transcriber, model_gate
 
-        _transcribers[audio_base] = load_transcriber(audio_base, device="cpu",  # in vLLM's front-end process
-                                                     no_speech_threshold=DEFAULT_NO_SPEECH_GATE)
-    return _transcribers[audio_base].transcribe(wave)
+        _transcribers[key] = load_transcriber(config.audio_base, device="cpu",  # in vLLM's front-end process
+                                              no_speech_threshold=model_gate(config))
+    return _transcribers[key].transcribe(wave)
 
 
 class AlmProcessingInfo(BaseProcessingInfo):
@@ -106,7 +107,7 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
             return BatchFeature({})
         features["audio_num_tokens"] = torch.tensor([num_audio_tokens(len(w), processor.spec) for w in clips])
         if config.speech_transcripts:  # the text alm's processor puts after each clip's audio tokens
-            ids = [processor.tokenizer.encode(transcript_text(transcribe(config.audio_base, w)), add_special_tokens=False)
+            ids = [processor.tokenizer.encode(transcript_text(transcribe(config, w)), add_special_tokens=False)
                    for w in clips]
             features["audio_transcript_ids"] = torch.tensor([t for row in ids for t in row], dtype=torch.long)
             features["audio_transcript_lens"] = torch.tensor([len(row) for row in ids], dtype=torch.long)
