@@ -12,6 +12,8 @@ def silence_transformers() -> None:
     """For command-line tools that print their own one-line notes: transformers and alm's loggers at error
     level, no download progress bars."""
     logging.getLogger("alm").setLevel(logging.ERROR)
+    # bitsandbytes (the qlora extra, imported by peft) warns on import about an optional kernels package
+    logging.getLogger("bitsandbytes").setLevel(logging.ERROR)
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 

@@ -57,7 +57,7 @@ class AlmConfig(PreTrainedConfig):
     )
     speech_transcripts: bool = False  # give the LLM a Whisper transcript of each clip (LTU-AS)
     no_speech_gate: float | None = None  # a window whose Whisper no-speech probability is above this gets no transcript
-    sound_tags: bool = False  # give the LLM the sound tagger's top labels of each clip (needs a trained tagger)
+    sound_tags: bool = False  # give the LLM the sound tagger's top labels of each clip (a stage fits the tagger)
     trained: bool = False  # False until an aligner has been trained for this config
 
     def __post_init__(self, **kwargs):
