@@ -17,7 +17,6 @@ Medians, the load average before and after, and the ratios fast/reference go to 
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -25,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from alm.files import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO / "examples" / "announcement.flac"
@@ -195,8 +196,7 @@ def run(model: str = "alm-tiny", clip: str | None = None, reps: int = 5, decode_
         report["speedup"]["decode_tok_s"] = round(fast["decode_tok_s"] / ref["decode_tok_s"], 2)
     report["load_avg_after"] = os.getloadavg()
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        atomic_write_json(out, report)
     print_table(report)
     return report
 

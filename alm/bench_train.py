@@ -12,7 +12,6 @@ from the cores; pinned memory on CUDA). Each is run twice, alternating, and the 
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import tempfile
@@ -20,6 +19,8 @@ import time
 from pathlib import Path
 
 import torch
+
+from alm.files import atomic_write_json
 
 
 def stage_config(model: str, corpus: str, steps: int, batch_size: int, workers: int, out: Path, device: str):
@@ -86,6 +87,5 @@ def run(model: str = "alm-tiny", corpus: str = "data/offline-corpus", steps: int
     for key, row in summary.items():
         print(f"{key:<14} {row['samples_per_s']:>8.2f} samples/s  {100 * row['data_wait_share']:>5.1f}% waiting")
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        atomic_write_json(out, report)
     return report

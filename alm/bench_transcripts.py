@@ -18,6 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from alm.files import atomic_write_json
+
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
 BACKENDS = ("transformers", "ctranslate2")
 
@@ -88,8 +90,7 @@ def run(root: str = "data/offline-corpus", split: str = "test", audio_base: str 
         del transcriber
     report["references"] = refs
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        atomic_write_json(out, report)
     print_gate(report)
     return report
 

@@ -208,7 +208,13 @@ class Assistant:
 
     @torch.inference_mode()
     def tag(self, audios: list[np.ndarray]) -> list[list[tuple[str, float]]]:
-        """The sound tagger's top labels (label, probability) of each clip, from the model's own encoders."""
+        """The sound tagger's top labels (label, probability) of each clip, from the model's own encoders (through
+        the frames cache when there is one, so generation does not encode the clips again)."""
+        if self._frames is not None:
+            per_clip = [split_windows(wave, self.processor.spec.window_seconds) for wave in audios]
+            frames, lengths = self._frames.frames([w for clip in per_clip for w in clip], self.model,
+                                                  self.processor.feature_extractor)  # W, T, C
+            return self.model.clip_tags(frames, lengths, [len(clip) for clip in per_clip])
         feats = self.processor.audio_features(audios)
         device = self.model.device
         sound = {k: feats[k].to(device) for k in ("sound_features", "sound_lengths") if k in feats}

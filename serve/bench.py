@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import statistics
 import subprocess
@@ -25,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from alm.checkpoints import DEFAULT_MODEL
+from alm.files import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[1]
 _REQUESTS = itertools.count()
@@ -126,8 +126,7 @@ def run_levels(engine: str = "both", model: str = DEFAULT_MODEL, levels: list[in
         print("transformers / vLLM mean latency: " + ", ".join(
             f"{c}: {v:.2f}x" for c, v in report["transformers_over_vllm_mean_latency"].items()))
     if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(report, indent=1) + "\n", encoding="utf-8")
+        atomic_write_json(out, report)
         plot(report, out.with_suffix(".png"))
     return report
 

@@ -171,15 +171,18 @@ class StageRecipe:
 
     def _precompute(self, paths: list[str], clips: dict[str, tuple[int, list[str]]]) -> tuple[int, int]:
         """Fill the feature cache with the clips' encoder frames (each process its share); `clips` gets every
-        clip's (samples, window keys). Returns (windows found, windows computed)."""
+        clip's (samples, window keys). Clips an earlier pass of this stage saw (the tagging pass) are not read
+        again. Returns (windows found, windows computed) of this pass."""
+        todo = [p for p in dict.fromkeys(paths) if p not in self.clip_keys]
         mine: dict[str, tuple[int, list[str]]] = {}
-        hits, misses = precompute(self.cache, self.model, self.processor, paths, self.rank, self.world,
+        hits, misses = precompute(self.cache, self.model, self.processor, todo, self.rank, self.world,
                                   progress=self.progress and self.main, clips=mine)
         self.accelerator.wait_for_everyone()
         self.cache.reload()
         if self.world > 1:  # each process saw its share of the clips
             mine = {k: v for part in gather_object([mine]) for k, v in part.items()}
-        clips.update(mine)
+        self.clip_keys.update(mine)
+        clips.update({p: self.clip_keys[p] for p in paths if p in self.clip_keys})
         return hits, misses
 
     def _epoch_plan(self, epoch: int) -> list[list[list[int]]]:
@@ -200,6 +203,7 @@ class StageRecipe:
         """The frozen encoder's feature cache (None when the encoder trains or the recipe turns it off)."""
         c = self.config
         self.cache, self.cache_stats = None, {"enabled": False}
+        self.clip_keys: dict[str, tuple[int, list[str]]] = {}  # path -> (samples, window keys), once per stage
         if c.encoder != "frozen" or c.feature_cache == "off":
             return
         root = default_cache_root() if c.feature_cache == "auto" else Path(c.feature_cache)
