@@ -87,10 +87,9 @@ def test_launcher_command_and_missing_venv(tmp_path):
     assert main(["serve", "--engine", "vllm", "--vllm-python", str(tmp_path / "none" / "python")]) == 1
 
 
-def test_a_tag_reading_model_is_refused_with_a_clear_error(exported, tmp_path):
-    from alm.errors import AlmError
+def test_a_tag_reading_model_exports_with_its_tagger(exported, tmp_path):
     from alm.model.tagger import SoundTagger, TaggerSettings
-    from serve.vllm.export import export_for_vllm
+    from serve.vllm.export import TAGGER_DIR, export_for_vllm
 
     ckpt, _ = exported
     model = AlmForConditionalGeneration.from_pretrained(ckpt)
@@ -99,6 +98,23 @@ def test_a_tag_reading_model_is_refused_with_a_clear_error(exported, tmp_path):
     model.config.sound_tags = True
     model.save_pretrained(tmp_path / "tags")
     AlmProcessor.from_pretrained(ckpt).save_pretrained(tmp_path / "tags")
-    with pytest.raises(AlmError, match="sound_tags.*transformers engine"):
-        export_for_vllm(str(tmp_path / "tags"), tmp_path / "out")
+    out = export_for_vllm(str(tmp_path / "tags"), tmp_path / "out")
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["model.safetensors"]  # all vLLM loads
+    exported_tagger = SoundTagger.load(out / TAGGER_DIR)  # what the plugin's front end tags with (serve.vllm.model.clip_tags)
+    assert exported_tagger.settings.labels == ["dog", "rain"]
+    for key, value in model.tagger.state_dict().items():
+        assert torch.equal(exported_tagger.state_dict()[key], value)
+    assert json.loads((out / "config.json").read_text())["sound_tags"] is True
+
+
+def test_a_sound_encoder_model_is_refused_with_a_clear_error(exported, tmp_path, monkeypatch):
+    from alm.errors import AlmError
+    from serve.vllm import export
+
+    ckpt, _ = exported
+    model = AlmForConditionalGeneration.from_pretrained(ckpt)
+    model.config.sound_encoder = "builtin:aisfx"
+    monkeypatch.setattr(AlmForConditionalGeneration, "from_pretrained", lambda *a, **k: model)
+    with pytest.raises(AlmError, match="sound_encoder.*transformers engine"):
+        export.export_for_vllm(str(ckpt), tmp_path / "out")
     assert not (tmp_path / "out").exists()

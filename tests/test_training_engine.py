@@ -260,3 +260,46 @@ def test_class_balanced_selection_caps_each_sound_class_per_task(tmp_path):
         counts[key] = counts.get(key, 0) + 1
     assert counts == {(t, c): n for t in ("classification", "caption") for c, n in (("dog", 5), ("cat", 3), ("rain", 5))}
     assert len(select_records(DataSection(root=str(tmp_path)), seed=0)) == 82  # unset: every record
+
+
+def test_class_balance_caps_speech_per_voice_not_per_label(tmp_path):
+    from training.config import DataSection
+    from training.data import select_records
+
+    lines = []
+    for voice in ("synth_speech:en-us", "synth_speech:en-gb", "piper_speech"):
+        for k in range(10):
+            rec = Record(id=f"{voice}-{k}", instruction="What is said?", output="words", sound=[f"audio/{k}.wav"],
+                         dataset="synthetic", task="speech_content", stage="perception",
+                         metadata={"labels": ["speech"], "origin": voice})
+            lines.append(json.dumps(rec.to_openaqa()))
+    (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": "voices"}))
+    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    chosen = select_records(DataSection(root=str(tmp_path), max_per_class=4), seed=0)
+    per_voice = {}
+    for rec in chosen:
+        per_voice[rec.metadata["origin"]] = per_voice.get(rec.metadata["origin"], 0) + 1
+    assert per_voice == {"synth_speech:en-us": 4, "synth_speech:en-gb": 4, "piper_speech": 4}
+    more = select_records(DataSection(root=str(tmp_path), max_per_class=4, class_caps={"speech_content": 7}), seed=0)
+    assert len(more) == 21  # the task's own cap
+
+
+def test_encoder_identity_hashes_every_encoder_tensor_even_zero_dimensional_buffers():
+    """A sound encoder's BatchNorm holds a 0-dim `num_batches_tracked`; the identity must hash it (and change
+    with any encoder weight) rather than fail."""
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from training.feature_cache import encoder_identity
+
+    def fake(sound_bias: float):
+        torch.manual_seed(0)
+        sound = nn.Sequential(nn.Conv1d(2, 2, 1), nn.BatchNorm1d(2))
+        nn.init.constant_(sound[0].bias, sound_bias)
+        config = SimpleNamespace(audio_base="builtin:whisper-base", sound_encoder="builtin:aisfx")
+        return SimpleNamespace(config=config, audio_encoder=nn.Linear(2, 2), sound_encoder=sound)
+
+    first = encoder_identity(fake(0.0))
+    assert first.startswith("whisper-base-") and first == encoder_identity(fake(0.0))
+    assert encoder_identity(fake(1.0)) != first

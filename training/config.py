@@ -75,6 +75,7 @@ class DataSection:
     task_weights: dict[str, float] = field(default_factory=dict)  # task -> record-count multiplier (0.5 half, 2 twice)
     max_per_task: int | None = None  # at most this many records of each task (seeded random choice)
     max_per_class: int | None = None  # class balance: at most this many records per task and sound class (label)
+    class_caps: dict[str, int] = field(default_factory=dict)  # task -> its own max_per_class (e.g. more speech per voice)
     max_samples: int | None = None  # at most this many records in all, after the above (seeded random choice)
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)

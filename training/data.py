@@ -47,8 +47,9 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
     for task in sorted(by_task):
         group = by_task[task]
         rng.shuffle(group)
-        if data.max_per_class is not None:
-            group = balanced(group, data.max_per_class)
+        cap = data.class_caps.get(task, data.max_per_class)
+        if cap is not None:
+            group = balanced(group, cap)
         if data.max_per_task is not None:
             group = group[: data.max_per_task]
         weight = data.task_weights.get(task, 1.0)
@@ -62,9 +63,15 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
 
 
 def sound_class(record: Record) -> str:
-    """The record's class for balancing: its first clip's most specific label (records without one share "")."""
+    """The record's class for balancing: its first clip's most specific label (records without one share "").
+    Speech is one label but hundreds of voices, and what is said does not depend on the label: a speech
+    clip's class is the label and its voice (`metadata.origin`, e.g. `synth_speech:en-029`), so a cap per
+    class keeps every voice rather than a handful of speech clips in all."""
     labels = record.metadata.get("labels") or []
-    return labels[0] if labels else ""
+    label = labels[0] if labels else ""
+    if label == "speech" and record.metadata.get("origin"):
+        return f"speech|{record.metadata['origin']}"
+    return label
 
 
 def balanced(group: list[Record], per_class: int) -> list[Record]:

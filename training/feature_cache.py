@@ -49,7 +49,7 @@ def encoder_identity(model) -> str:
     for name, tensor in sorted(state.items()):
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{tuple(t.shape)}:{t.dtype}".encode())
-        digest.update(t.view(torch.uint8).numpy().tobytes())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
     base = str(model.config.audio_base).rstrip("/").replace("builtin:", "")
     label = re.sub(r"[^A-Za-z0-9._-]+", "-", base.rsplit("/", 1)[-1])[:40] or "encoder"
     return f"{label}-{digest.hexdigest()[:16]}"

@@ -5,7 +5,8 @@ One `model.safetensors` with the audio encoder, the aligner and the LLM with its
 `architectures = ["AlmForConditionalGeneration"]`; alm's processor (tokenizer with the audio token,
 alm's chat template with its system prompt, processor_config.json: vLLM renders prompts with
 that template and its front end runs that processor); and alm's generation config (end-of-turn
-ids, greedy). Exports are cached under `$ALM_HOME/vllm/` keyed by the checkpoint's files, and
+ids, greedy); for a model that reads sound tags, its tagger in `tagger/` (run by the plugin's front end).
+Exports are cached under `$ALM_HOME/vllm/` keyed by the checkpoint's files, and
 written atomically.
 """
 
@@ -20,6 +21,7 @@ from serve.vllm.plugin import ARCHITECTURE
 
 EXPORT_VERSION = 2  # 2: alm's processor and chat template (content parts) in the export
 DEFAULT_MAX_AUDIO_SECONDS = 60.0
+TAGGER_DIR = "tagger"  # the sound tagger of a tag-reading model (alm.model.tagger files), beside the weights
 
 
 def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype = torch.float32,
@@ -47,7 +49,7 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     if (out_dir / "model.safetensors").is_file():
         return out_dir
     alm = AlmForConditionalGeneration.from_pretrained(source, dtype=dtype)
-    unsupported = [name for name in ("sound_encoder", "sound_tags", "instruction_aware") if getattr(alm.config, name)]
+    unsupported = [name for name in ("sound_encoder", "instruction_aware") if getattr(alm.config, name)]
     if unsupported:
         raise AlmError(f"{source}: the vLLM engine does not run models with {', '.join(unsupported)} yet; serve "
                        "this model with the transformers engine (alm serve --engine transformers)")
@@ -73,6 +75,9 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
         config.dtype = dtype
         config.save_pretrained(tmp)
         processor.save_pretrained(tmp)
+        if alm.tagger is not None:  # sound tags are made in vLLM's front end (serve.vllm.model.clip_tags); in a
+            (tmp / TAGGER_DIR).mkdir()  # folder of its own, as vLLM loads every *.safetensors beside the config
+            alm.tagger.save(tmp / TAGGER_DIR)
         atomic_write_json(tmp / "generation_config.json", {**generation_config(processor), "temperature": 0.0})
         atomic_write_json(tmp / "alm_export.json", {"source": str(source), "version": EXPORT_VERSION})
     return out_dir

@@ -4,8 +4,11 @@ The prompt is rendered by the export's chat template (alm's, detected by vLLM as
 parts), so it is the transformers engine's prompt. The processor is alm's own `AlmProcessor`
 (loaded from the export by AutoProcessor): it cuts each clip into Whisper windows of log-mel, and
 the prompt update expands each audio token to `num_audio_tokens(clip)` copies (the one definition
-in `alm.model.audio_tokens`), followed for speech-aware models by the tokens of the clip's Whisper
-transcript (`alm.processor.transcript_text`). The encoder and aligner are alm's own modules, so
+in `alm.model.audio_tokens`), followed by the tokens of the clip's notes (`alm.processor.clip_notes`): its Whisper transcript for
+speech-aware models, its sound tags for models with a tagger. Both are made in vLLM's front-end process
+on the CPU, as the transformers engine makes them: the transcript by alm's transcriber, the tags by
+the export's Whisper encoder and tagger (`alm.model.tagger`; the encoder so runs twice per clip, once
+here on the CPU and once in the model). The encoder and aligner are alm's own modules, so
 audio embeddings are the transformers engine's; the LLM is vLLM's implementation of the text
 architecture, with the LoRA merged into its weights by `serve.vllm.export`.
 
@@ -18,6 +21,7 @@ window, D LLM width):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -44,10 +48,13 @@ from alm.audio.features import pad_windows
 from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
 from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
-from alm.processor import check_clip, transcript_text
+from alm.model.tagger import SoundTagger, pool_clips
+from alm.processor import check_clip, clip_notes
+from serve.vllm.export import TAGGER_DIR
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
 _transcribers: dict[tuple, object] = {}  # (audio_base, gate) -> alm.transcribe's transcriber, loaded on first use
+_taggers: dict[str, tuple[WhisperAudioEncoder, SoundTagger]] = {}  # export folder -> its encoder and tagger
 
 
 def transcribe(config, wave: np.ndarray) -> str:
@@ -59,6 +66,23 @@ def transcribe(config, wave: np.ndarray) -> str:
         _transcribers[key] = load_transcriber(config.audio_base, device="cpu",  # in vLLM's front-end process
                                               no_speech_threshold=model_gate(config))
     return _transcribers[key].transcribe(wave)
+
+
+def clip_tags(export: str, config, features: dict[str, torch.Tensor]) -> list[list[tuple[str, float]]]:
+    """The sound tagger's top labels of each clip (models with `sound_tags`), from the export's own Whisper
+    encoder and tagger in float32 on the CPU, as `AlmForConditionalGeneration.clip_tags` makes them."""
+    if export not in _taggers:
+        from safetensors import safe_open
+
+        encoder = WhisperAudioEncoder(config.audio_config)
+        with safe_open(str(Path(export) / "model.safetensors"), framework="pt") as f:
+            encoder.load_state_dict({k.removeprefix("audio_encoder."): f.get_tensor(k) for k in f.keys()
+                                     if k.startswith("audio_encoder.")})
+        _taggers[export] = (encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float())
+    encoder, tagger = _taggers[export]
+    with torch.no_grad():
+        frames, lengths = encoder(features["audio_mel"].float(), features["audio_mel_lengths"])  # W, T, C
+        return tagger.tags(pool_clips(frames, lengths, features["audio_num_windows"].tolist()))
 
 
 class AlmProcessingInfo(BaseProcessingInfo):
@@ -106,11 +130,14 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         if not features:
             return BatchFeature({})
         features["audio_num_tokens"] = torch.tensor([num_audio_tokens(len(w), processor.spec) for w in clips])
-        if config.speech_transcripts:  # the text alm's processor puts after each clip's audio tokens
-            ids = [processor.tokenizer.encode(transcript_text(transcribe(config, w)), add_special_tokens=False)
-                   for w in clips]
-            features["audio_transcript_ids"] = torch.tensor([t for row in ids for t in row], dtype=torch.long)
-            features["audio_transcript_lens"] = torch.tensor([len(row) for row in ids], dtype=torch.long)
+        if config.speech_transcripts or config.sound_tags:  # the text alm's processor puts after each clip's audio
+            transcripts = [transcribe(config, w) for w in clips] if config.speech_transcripts else [None] * len(clips)
+            tags = (clip_tags(self.info.ctx.model_config.model, config, features) if config.sound_tags
+                    else [None] * len(clips))
+            ids = [processor.tokenizer.encode(clip_notes(t, g), add_special_tokens=False)
+                   for t, g in zip(transcripts, tags)]
+            features["audio_note_ids"] = torch.tensor([t for row in ids for t in row], dtype=torch.long)
+            features["audio_note_lens"] = torch.tensor([len(row) for row in ids], dtype=torch.long)
         return BatchFeature(features)
 
     def _get_mm_fields_config(self, hf_inputs: BatchFeature, hf_processor_mm_kwargs: Mapping[str, object]):
@@ -121,10 +148,9 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
             audio_num_windows=MultiModalFieldConfig.batched("audio"),
             audio_num_tokens=MultiModalFieldConfig.batched("audio"),
         )
-        if "audio_transcript_lens" in hf_inputs:
-            fields["audio_transcript_ids"] = MultiModalFieldConfig.flat_from_sizes(
-                "audio", hf_inputs["audio_transcript_lens"])
-            fields["audio_transcript_lens"] = MultiModalFieldConfig.batched("audio")
+        if "audio_note_lens" in hf_inputs:
+            fields["audio_note_ids"] = MultiModalFieldConfig.flat_from_sizes("audio", hf_inputs["audio_note_lens"])
+            fields["audio_note_lens"] = MultiModalFieldConfig.batched("audio")
         return fields
 
     def _get_prompt_updates(self, mm_items: MultiModalDataItems, hf_processor_mm_kwargs: Mapping[str, object],
@@ -135,11 +161,11 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         def replacement(item_idx: int) -> list[int] | PromptUpdateDetails:
             item = items[item_idx]
             audio = [token_id] * int(item["audio_num_tokens"].data)
-            if "audio_transcript_ids" not in item:
+            if "audio_note_ids" not in item:
                 return audio
-            # Speech-aware: the clip's transcript tokens follow; only the audio tokens take embeddings.
-            transcript = _flat(item["audio_transcript_ids"].data).tolist()
-            return PromptUpdateDetails.select_token_id(audio + transcript, token_id)
+            # The clip's notes (transcript, tags) follow; only the audio tokens take embeddings.
+            notes = _flat(item["audio_note_ids"].data).tolist()
+            return PromptUpdateDetails.select_token_id(audio + notes, token_id)
 
         return [PromptReplacement(modality="audio", target=[token_id], replacement=replacement)]
 

@@ -1,0 +1,92 @@
+"""vLLM serving a model that reads sound tags: the plugin's front end tags each clip with the export's
+Whisper encoder and tagger (`serve.vllm.model.clip_tags`) and puts the same notes after the audio tokens
+as the transformers engine, so prompts and greedy answers match.
+
+The model is alm-tiny with a seeded tagging head attached (its tags are arbitrary but deterministic; what
+is checked is that both engines read the same ones). Needs the vLLM venv; skipped cleanly without it.
+"""
+
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("openai", reason="needs the serve extras: pip install -e .[serve]")
+import openai  # noqa: E402
+import torch  # noqa: E402
+
+from alm.errors import AlmError  # noqa: E402
+from alm.inference import Assistant, SamplingParams  # noqa: E402
+from serve.server import free_port  # noqa: E402
+from alm.audio.io import decode_audio_bytes  # noqa: E402
+from serve.testing import input_audio, text, tone, wav_bytes  # noqa: E402
+
+pytestmark = pytest.mark.integration
+REPO = Path(__file__).resolve().parents[2]
+VLLM_PYTHON = Path(os.environ.get("ALM_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
+LABELS = ["dog", "rain", "music", "speech", "bell"]
+
+
+@pytest.fixture(scope="module")
+def tag_model(tmp_path_factory) -> Path:
+    """alm-tiny plus a seeded tagger over its Whisper frames (top 3 tags, no threshold: every clip has tags)."""
+    from alm.checkpoints import resolve_checkpoint
+    from alm.model import AlmForConditionalGeneration
+    from alm.model.tagger import SoundTagger, TaggerSettings
+    from alm.processor import AlmProcessor
+
+    source = resolve_checkpoint("alm-tiny")
+    model = AlmForConditionalGeneration.from_pretrained(source)
+    with torch.random.fork_rng():
+        torch.manual_seed(0)
+        model.tagger = SoundTagger(TaggerSettings(labels=LABELS, width=model.config.frame_width, top_k=3,
+                                                  threshold=0.0)).requires_grad_(False)
+    model.config.sound_tags = True
+    folder = tmp_path_factory.mktemp("tags") / "alm-tiny-tags"
+    model.save_pretrained(folder)
+    AlmProcessor.from_pretrained(source).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def vllm_url(tag_model, tmp_path_factory):
+    from serve.vllm.launch import check_python, start_vllm, stop, wait_healthy
+
+    try:
+        check_python(VLLM_PYTHON)
+    except AlmError as exc:
+        pytest.skip(str(exc))
+    port = free_port()
+    log_path = tmp_path_factory.mktemp("vllm") / "vllm.log"
+    with open(log_path, "w") as log:
+        proc = start_vllm(str(tag_model), VLLM_PYTHON, "127.0.0.1", port, "tags", log=log)
+        try:
+            try:
+                wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=420)
+            except AlmError as exc:
+                pytest.fail(f"{exc}\n{log_path.read_text()[-4000:]}")
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            stop(proc)
+
+
+def test_tags_reach_vllm_prompts_as_they_reach_the_transformers_engine(tag_model, vllm_url):
+    from alm.conversation import Conversation
+
+    assistant = Assistant.load(str(tag_model), dtype=torch.float32)  # vLLM runs float32
+    assert assistant.reads_tags
+    client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
+    # the second spans two Whisper windows; both as the server decodes them from the request's 16-bit WAV
+    clips = [decode_audio_bytes(wav_bytes(tone(440, 3.0))), decode_audio_bytes(wav_bytes(tone(2000, 11.0)))]
+    messages = [{"role": "user", "content": [input_audio(clips[0]), input_audio(clips[1]),
+                                             text("What do you hear?")]}]
+    conv = Conversation([{"role": "user", "content": [{"type": "audio"}, {"type": "audio"},
+                                                      {"type": "text", "text": "What do you hear?"}]}], clips)
+    tagged = assistant.with_notes(conv)
+    assert all(len(t) == 3 for t in tagged.tags)
+    prompt = assistant.processor.tokenizer.decode(assistant.processor.tokenize(tagged, train=False)[0])
+    assert prompt.count("(sound tags: ") == 2
+    want = assistant.answer(conv.messages, conv.audios, SamplingParams(max_new_tokens=24))
+    resp = client.chat.completions.create(model="tags", messages=messages, max_tokens=24, temperature=0)
+    assert resp.usage.prompt_tokens == want.prompt_tokens  # the same notes, token for token in length
+    assert resp.choices[0].message.content.strip() == want.text
