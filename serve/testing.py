@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -49,3 +50,30 @@ def save_tiny_checkpoint(path: Path, audio_base: str, text_base: str, audio_conf
                 param.normal_(0, 0.1)
     model.save_pretrained(path, processor=processor)
     return path
+
+
+@contextmanager
+def running_vllm(model: str, served_name: str, python: Path, log_path: Path, timeout: float = 420):
+    """vLLM's OpenAI server on `model` (exported for the plugin) for the duration of the block; yields its /v1
+    URL. Skips the test when `python` is not a vLLM venv; fails it with the log's tail when vLLM dies."""
+    import pytest
+
+    from alm.errors import AlmError
+    from serve.server import free_port
+    from serve.vllm.launch import check_python, start_vllm, stop, wait_healthy
+
+    try:
+        check_python(python)
+    except AlmError as exc:
+        pytest.skip(str(exc))
+    port = free_port()
+    with open(log_path, "w") as log:
+        proc = start_vllm(model, python, "127.0.0.1", port, served_name, log=log)
+        try:
+            try:
+                wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=timeout)
+            except AlmError as exc:
+                pytest.fail(f"{exc}\n{log_path.read_text()[-4000:]}")
+            yield f"http://127.0.0.1:{port}/v1"
+        finally:
+            stop(proc)

@@ -223,6 +223,7 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     plain_record = json.loads((plain.model_dir / RECORD_FILE).read_text())
     tags = record["sound_tags"]
     assert tags["enabled"] and tags["fitted_on"] == 8 and tags["labels"] == 5 and tags["tagged"] == 10  # 8 train clips, 2 validation
+    assert 0.0 <= tags["cross_fit_top1"] <= 1.0 and tags["train_top1"] >= 0.5  # every tone's first tag: "tone"
     assert not plain_record["sound_tags"]["enabled"]
     assert record["data"]["mean_tokens"] > plain_record["data"]["mean_tokens"] + 10  # 3 tags per clip in the prompt
 
@@ -282,6 +283,14 @@ def test_class_balance_caps_speech_per_voice_not_per_label(tmp_path):
     assert per_voice == {"synth_speech:en-us": 4, "synth_speech:en-gb": 4, "piper_speech": 4}
     more = select_records(DataSection(root=str(tmp_path), max_per_class=4, class_caps={"speech_content": 7}), seed=0)
     assert len(more) == 21  # the task's own cap
+
+
+def test_tag_top1_counts_a_clip_whose_first_tag_is_one_of_its_labels():
+    from training.tagger import tag_top1
+
+    tags = [[("dog", 0.9), ("animal", 0.8)], [("rain", 0.6)], [], [("animal", 0.7), ("cat", 0.5)]]
+    labels = [["dog", "animal"], ["thunder"], ["cat"], ["cat", "animal"]]
+    assert tag_top1(tags, labels) == 0.5
 
 
 def test_encoder_identity_hashes_every_encoder_tensor_even_zero_dimensional_buffers():

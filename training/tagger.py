@@ -114,6 +114,12 @@ def top1_accuracy(tagger: SoundTagger, features: torch.Tensor, labels: list[list
     return sum(hits) / max(1, len(hits))
 
 
+def tag_top1(tags: list[list[tuple[str, float]]], labels: list[list[str]]) -> float:
+    """Share of clips whose first (most likely) tag is one of their labels (a clip with no tag misses)."""
+    hits = [bool(clip_tags) and clip_tags[0][0] in set(clip) for clip_tags, clip in zip(tags, labels)]
+    return sum(hits) / max(1, len(hits))
+
+
 def balanced_subset(data: TaggerData, per_label: int, seed: int) -> TaggerData:
     """At most about `per_label` clips of each most-specific label (the first of a clip's labels), seeded."""
     rng = random.Random(seed)
@@ -167,10 +173,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         tags.update(zip(fit_data.paths, held_out))
         model.tagger = fit(x, y, settings, steps=plan.steps, lr=plan.lr, seed=seed).requires_grad_(False)
         stats.update(fitted_on=len(fit_data.paths), labels=len(vocab),
-                     train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4))
+                     train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4),
+                     cross_fit_top1=round(tag_top1(held_out, fit_data.labels), 4))
         model.tagger.to(next(model.aligner.parameters()).device)
-        say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips "
-            f"(training top-1 {stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds")
+        say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
+            f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds (top-1 on clips "
+            f"its fold never saw {stats['cross_fit_top1']:.2f})")
     rest = [p for p in stage_paths if p not in tags]
     if rest:
         device = next(model.tagger.parameters()).device

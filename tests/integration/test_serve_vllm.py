@@ -16,10 +16,8 @@ import openai  # noqa: E402
 import torch  # noqa: E402
 
 from alm.audio.io import decode_audio_bytes, load_audio  # noqa: E402
-from alm.errors import AlmError  # noqa: E402
 from alm.inference import Assistant, SamplingParams  # noqa: E402
-from serve.server import free_port  # noqa: E402
-from serve.testing import audio_url, input_audio, text, tone, wav_bytes  # noqa: E402
+from serve.testing import audio_url, input_audio, running_vllm, text, tone, wav_bytes  # noqa: E402
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -30,24 +28,8 @@ SPEECH = decode_audio_bytes(wav_bytes(load_audio(REPO / "examples" / "announceme
 
 @pytest.fixture(scope="module")
 def vllm_url(tmp_path_factory):
-    from serve.vllm.launch import check_python, start_vllm, stop, wait_healthy
-
-    try:
-        check_python(VLLM_PYTHON)
-    except AlmError as exc:
-        pytest.skip(str(exc))
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("vllm") / "vllm.log"
-    with open(log_path, "w") as log:
-        proc = start_vllm("alm-tiny", VLLM_PYTHON, "127.0.0.1", port, "alm-tiny", log=log)
-        try:
-            try:
-                wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=420)
-            except AlmError as exc:
-                pytest.fail(f"{exc}\n{log_path.read_text()[-4000:]}")
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            stop(proc)
+    with running_vllm("alm-tiny", "alm-tiny", VLLM_PYTHON, tmp_path_factory.mktemp("vllm") / "vllm.log") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -12,14 +12,12 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("openai", reason="needs the serve extras: pip install -e .[serve]")
-import openai  # noqa: E402
-import torch  # noqa: E402
+import openai
+import torch
 
-from alm.errors import AlmError  # noqa: E402
-from alm.inference import Assistant, SamplingParams  # noqa: E402
-from serve.server import free_port  # noqa: E402
-from alm.audio.io import decode_audio_bytes  # noqa: E402
-from serve.testing import input_audio, text, tone, wav_bytes  # noqa: E402
+from alm.audio.io import decode_audio_bytes
+from alm.inference import Assistant, SamplingParams
+from serve.testing import input_audio, running_vllm, text, tone, wav_bytes
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
@@ -50,24 +48,8 @@ def tag_model(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def vllm_url(tag_model, tmp_path_factory):
-    from serve.vllm.launch import check_python, start_vllm, stop, wait_healthy
-
-    try:
-        check_python(VLLM_PYTHON)
-    except AlmError as exc:
-        pytest.skip(str(exc))
-    port = free_port()
-    log_path = tmp_path_factory.mktemp("vllm") / "vllm.log"
-    with open(log_path, "w") as log:
-        proc = start_vllm(str(tag_model), VLLM_PYTHON, "127.0.0.1", port, "tags", log=log)
-        try:
-            try:
-                wait_healthy(f"http://127.0.0.1:{port}", proc, timeout=420)
-            except AlmError as exc:
-                pytest.fail(f"{exc}\n{log_path.read_text()[-4000:]}")
-            yield f"http://127.0.0.1:{port}/v1"
-        finally:
-            stop(proc)
+    with running_vllm(str(tag_model), "tags", VLLM_PYTHON, tmp_path_factory.mktemp("vllm") / "vllm.log") as url:
+        yield url
 
 
 def test_tags_reach_vllm_prompts_as_they_reach_the_transformers_engine(tag_model, vllm_url):
