@@ -2,6 +2,7 @@
 the frozen-encoder feature cache, and a curriculum whose stage 2 starts from stage 1."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -241,6 +242,12 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     assert assistant.answer(question, [tone(440.0, 1.0)]).completion_tokens > 0
 
 
+def write_train_split(root, lines: list[str]) -> None:
+    """A corpus folder whose train split holds these OpenAQA lines."""
+    (root / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": root.name}))
+    (root / "train.jsonl").write_text("\n".join(lines) + "\n")
+
+
 def test_class_balanced_selection_caps_each_sound_class_per_task(tmp_path):
     from training.config import DataSection
     from training.data import select_records
@@ -252,8 +259,7 @@ def test_class_balanced_selection_caps_each_sound_class_per_task(tmp_path):
                 rec = Record(id=f"{cls}-{k}-{task}", instruction="?", output=cls, sound=[f"audio/{cls}-{k}.wav"],
                              dataset="synthetic", task=task, stage="perception", metadata={"labels": [cls, "animal"]})
                 lines.append(json.dumps(rec.to_openaqa()))
-    (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": "balance"}))
-    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    write_train_split(tmp_path, lines)
     chosen = select_records(DataSection(root=str(tmp_path), max_per_class=5), seed=0)
     counts = {}
     for rec in chosen:
@@ -274,13 +280,9 @@ def test_class_balance_caps_speech_per_voice_not_per_label(tmp_path):
                          dataset="synthetic", task="speech_content", stage="perception",
                          metadata={"labels": ["speech"], "origin": voice})
             lines.append(json.dumps(rec.to_openaqa()))
-    (tmp_path / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": "voices"}))
-    (tmp_path / "train.jsonl").write_text("\n".join(lines) + "\n")
+    write_train_split(tmp_path, lines)
     chosen = select_records(DataSection(root=str(tmp_path), max_per_class=4), seed=0)
-    per_voice = {}
-    for rec in chosen:
-        per_voice[rec.metadata["origin"]] = per_voice.get(rec.metadata["origin"], 0) + 1
-    assert per_voice == {"synth_speech:en-us": 4, "synth_speech:en-gb": 4, "piper_speech": 4}
+    assert Counter(rec.metadata["origin"] for rec in chosen) == {"synth_speech:en-us": 4, "synth_speech:en-gb": 4, "piper_speech": 4}
     more = select_records(DataSection(root=str(tmp_path), max_per_class=4, class_caps={"speech_content": 7}), seed=0)
     assert len(more) == 21  # the task's own cap
 
