@@ -36,6 +36,15 @@ def test_cnn_features_and_frames():
     assert frames.shape == (1, spec.shape[1] // 8, 32) and lengths.tolist() == [spec.shape[1] // 8]
 
 
+def test_a_window_shorter_than_one_cnn_frame_still_gets_one():
+    """The last window of a clip cut into windows can be a few milliseconds long (here 0.1 s: 5 spectrogram
+    frames, fewer than the 8 one CNN frame takes); it gets one frame instead of failing in the pooling."""
+    spec = torch.from_numpy(cnn_log_mel(tone(440, 0.1)))[None]  # 1, 96, 5
+    assert spec.shape[2] < SoundCnn.TIME_STRIDE
+    frames, lengths = SoundCnn(width=4)(spec, torch.tensor([spec.shape[2]]))
+    assert frames.shape == (1, 1, 32) and lengths.tolist() == [1] and torch.isfinite(frames).all()
+
+
 def test_stretch_keeps_each_windows_span():
     ramp = torch.arange(4, dtype=torch.float32)[None, :, None].repeat(2, 1, 1)  # W=2, S=4, E=1
     out = stretch_frames(ramp, torch.tensor([4, 2]), torch.tensor([8, 3]), 10)

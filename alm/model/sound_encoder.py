@@ -58,7 +58,10 @@ class SoundCnn(nn.Module):
         self.width = 8 * width
 
     def forward(self, spec: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """spec (W, 96, S) log-mel, zero past `lengths` -> frames (W, S/8, 512), frame lengths (W,)."""
+        """spec (W, 96, S) log-mel, zero past `lengths` -> frames (W, S/8, 512), frame lengths (W,). Windows shorter
+        than one output frame (S < 8: the last few milliseconds of a clip cut into windows) are zero-padded to it."""
+        if spec.shape[2] < self.TIME_STRIDE:
+            spec = F.pad(spec, (0, self.TIME_STRIDE - spec.shape[2]))  # W, 96, S -> W, 96, 8
         x = spec.transpose(1, 2) * padding_mask(lengths, spec.shape[2])[:, :, None].to(spec.dtype)  # W, S, 96
         x = x[:, None]  # W, S, 96 -> W, 1, S, 96
         x = self.conv_block1(x, (2, 2))
