@@ -81,29 +81,33 @@ class FastLlama:
         return weight * F.rms_norm(x.float(), x.shape[-1:], eps=self.eps).to(x.dtype)
 
     def _rotary(self, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """positions (B, L) -> cos, sin (B, 1, L, Dh) in the weights' dtype."""
+        """positions (B, L) -> cos, signed sin (B, 1, L, Dh) in the weights' dtype: the sin's first half negated, so
+        that rotating is `x * cos + roll(x) * sin` (`_rotate`). Made once per answer for every position it can reach
+        (`generate` indexes them per step); each position's values do not depend on the others."""
         freqs = positions[..., None].float() * self.inv_freq  # B, L, Dh/2
         emb = torch.cat([freqs, freqs], dim=-1)[:, None]  # B, 1, L, Dh
-        return emb.cos().to(self.dtype), emb.sin().to(self.dtype)
+        sin = emb.sin()
+        sin[..., : self.head_dim // 2].neg_()
+        return emb.cos().to(self.dtype), sin.to(self.dtype)
 
-    @staticmethod
-    def _rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        half = x.shape[-1] // 2
-        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
-        return x * cos + rotated * sin
+    def _rotate(self, x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+        """Llama's rotary embedding, x * cos + cat(-x2, x1) * sin, as x * cos + cat(x2, x1) * signed_sin: the same
+        floats (negating is exact) in four tensor ops instead of seven."""
+        return x * cos + x.roll(self.head_dim // 2, dims=-1) * signed_sin
 
-    def _forward(self, x: torch.Tensor, positions: torch.Tensor, cache: "_Cache", mask: torch.Tensor | None,
-                 causal: bool) -> torch.Tensor:
-        """x (B, L, D) at cache slots [cache.length, cache.length + L) -> hidden (B, L, D); fills the cache."""
+    def _forward(self, x: torch.Tensor, rotary: tuple[torch.Tensor, torch.Tensor], cache: "_Cache",
+                 mask: torch.Tensor | None, causal: bool) -> torch.Tensor:
+        """x (B, L, D) at cache slots [cache.length, cache.length + L), `rotary` its positions' cos and signed sin
+        (B, 1, L, Dh) -> hidden (B, L, D); fills the cache."""
         B, L, _ = x.shape
         H, Hk, Dh = self.heads, self.kv_heads, self.head_dim
         start, end = cache.length, cache.length + L
-        cos, sin = self._rotary(positions)
+        cos, sin = rotary
         for i, (ln1, qkv_w, o_w, ln2, gate_up_w, down_w) in enumerate(self.layers):
             h = self._norm(x, ln1)
             qkv = F.linear(h, qkv_w).view(B, L, H + 2 * Hk, Dh).transpose(1, 2)  # B, H+2Hk, L, Dh
-            q, k, v = qkv.split([H, Hk, Hk], dim=1)
-            q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+            q, k = self._rotate(qkv[:, : H + Hk], cos, sin).split([H, Hk], dim=1)  # queries and keys rotated at once
+            v = qkv[:, H + Hk :]
             cache.k[i][:, :, start:end] = k
             cache.v[i][:, :, start:end] = v
             keys, values = cache.k[i][:, :, :end], cache.v[i][:, :, :end]  # B, Hk, S, Dh
@@ -138,25 +142,28 @@ class FastLlama:
             causal = torch.ones(L, L, dtype=torch.bool, device=self.device).tril()
             mask = causal[None, None] & mask_rows[:, None, None, :]
             mask = mask | ~mask.any(-1, keepdim=True)  # fully padded query rows attend somewhere (ignored)
-        hidden = self._forward(inputs_embeds.to(self.dtype), positions, cache, mask, causal=True)
+        hidden = self._forward(inputs_embeds.to(self.dtype), self._rotary(positions), cache, mask, causal=True)
         logits = self._logits(hidden[:, -1])
-        next_pos = positions[:, -1] + 1  # B
+        first = positions[:, -1] + 1  # B: each row's position of its first new token
+        # cos, signed sin of every position a new token can take: (B, 1, max_new_tokens, Dh), one slice per step
+        cos, sin = self._rotary(first[:, None] + torch.arange(max_new_tokens, device=self.device))
         ends = torch.tensor(eos_token_id, device=self.device)
         done = torch.zeros(B, dtype=torch.bool, device=self.device)
         for step in range(max_new_tokens):
             token = self._choose(logits, do_sample, temperature, top_p)
-            token = torch.where(done, ends[0], token)
+            if B > 1:  # one row alone stops at its end; in a batch, ended rows pad
+                token = torch.where(done, ends[0], token)
             yield token
             done = done | torch.isin(token, ends)
             if bool(done.all()) or step == max_new_tokens - 1 or (stop is not None and stop()):
                 return
-            slot = cache.length
-            seen[:, slot] = True
-            mask = seen[:, None, None, : slot + 1] if padded else None
+            if padded:
+                seen[:, cache.length] = True
+                mask = seen[:, None, None, : cache.length + 1]
             x = self.embed(token[:, None]).to(self.dtype)  # B, 1, D
-            hidden = self._forward(x, next_pos[:, None], cache, mask, causal=False)
+            hidden = self._forward(x, (cos[:, :, step : step + 1], sin[:, :, step : step + 1]), cache, mask,
+                                   causal=False)
             logits = self._logits(hidden[:, -1])
-            next_pos = next_pos + 1
 
     @staticmethod
     def _choose(logits: torch.Tensor, do_sample: bool, temperature: float | None, top_p: float | None) -> torch.Tensor:

@@ -208,6 +208,8 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"min_lr_ratio: must be in [0, 1], got {c.min_lr_ratio}")
     if m.lora_dropout is not None and not 0.0 <= m.lora_dropout < 1.0:
         raise ConfigError(f"model.lora_dropout: must be in [0, 1), got {m.lora_dropout}")
+    if not 0.0 <= c.tagger.label_smoothing < 1.0:
+        raise ConfigError(f"tagger.label_smoothing: must be in [0, 1), got {c.tagger.label_smoothing}")
 
 
 def flat_items(data: dict, prefix: str = "") -> dict[str, Any]:

@@ -13,12 +13,15 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from alm.errors import AlmError
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips
+
+IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index)
 
 
 @dataclass
@@ -43,15 +46,20 @@ def corpus_clips(root: str | Path, split: str = "train") -> TaggerData:
     return TaggerData(paths, labels)
 
 
-def vocabulary(labels: list[list[str]], min_clips: int) -> list[str]:
-    """Labels of at least `min_clips` clips, most frequent first (ties by name)."""
-    counts = Counter(label for clip in labels for label in set(clip))
+def vocabulary(labels: list[list[str]], min_clips: int, kind: str = "softmax") -> list[str]:
+    """The labels a tagger of `kind` tells apart, those of at least `min_clips` clips, most frequent first (ties by
+    name): softmax taggers the most specific labels (a clip's first), sigmoid taggers every label."""
+    counts = Counter(clip[0] for clip in labels if clip) if kind == "softmax" else \
+        Counter(label for clip in labels for label in set(clip))
     return [label for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_clips]
 
 
-def targets(labels: list[list[str]], vocab: list[str]) -> torch.Tensor:
-    """(A, L) multi-hot."""
+def targets(labels: list[list[str]], vocab: list[str], kind: str = "softmax") -> torch.Tensor:
+    """softmax: (A,) index of each clip's most specific label, IGNORE where the vocabulary lacks it;
+    sigmoid: (A, L) multi-hot."""
     index = {label: i for i, label in enumerate(vocab)}
+    if kind == "softmax":
+        return torch.tensor([index.get(clip[0], IGNORE) if clip else IGNORE for clip in labels], dtype=torch.long)
     out = torch.zeros(len(labels), len(vocab))
     for row, clip in enumerate(labels):
         for label in clip:
@@ -77,8 +85,9 @@ def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]
 
 
 def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
-        lr: float = 1e-2, weight_decay: float = 1e-4, seed: int = 0) -> SoundTagger:
-    """Full-batch AdamW on binary cross-entropy (features (A, 2C), targets (A, L))."""
+        lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0) -> SoundTagger:
+    """Full-batch AdamW on features (A, 2C) and `targets` of the tagger's kind: cross-entropy over the labels
+    (softmax, label-smoothed) or binary cross-entropy per label (sigmoid)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
         tagger = SoundTagger(settings)
@@ -86,7 +95,12 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
     tagger.train()
     for _ in range(steps):
         optimizer.zero_grad()
-        F.binary_cross_entropy_with_logits(tagger(features), target).backward()
+        logits = tagger(features)  # A, L
+        if settings.kind == "softmax":
+            loss = F.cross_entropy(logits, target, ignore_index=IGNORE, label_smoothing=label_smoothing)
+        else:
+            loss = F.binary_cross_entropy_with_logits(logits, target)
+        loss.backward()
         optimizer.step()
     return tagger.eval()
 
@@ -140,11 +154,13 @@ def balanced_subset(data: TaggerData, per_label: int, seed: int) -> TaggerData:
 class TaggerPlan:
     """How a stage with `model.sound_tags` fits the tagger (from the recipe's `tagger:` section)."""
 
+    kind: Literal["softmax", "sigmoid"] = "softmax"  # softmax over the most specific labels, or sigmoid per label (alm.model.tagger)
     clips_per_label: int = 60  # training clips per most-specific label (class balance; bounds the feature pass)
-    min_clips: int = 5  # labels with fewer training clips get no sigmoid
+    min_clips: int = 5  # labels with fewer training clips are not told apart
     folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it
     steps: int = 300  # full-batch AdamW steps
     lr: float = 1e-2
+    label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
     top_k: int = 3  # tags given per clip
     threshold: float = 0.3  # least probability of a tag given
 
@@ -164,15 +180,16 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     features = dict(zip(paths, pooled_features(paths, clip_keys, cache)))
     tags: dict[str, list] = {}
     if fit_data is not None:
-        vocab = vocabulary(fit_data.labels, plan.min_clips)
+        vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
         settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[0] // 2, top_k=plan.top_k,
-                                  threshold=plan.threshold)
+                                  threshold=plan.threshold, kind=plan.kind)
         x = torch.stack([features[p] for p in fit_data.paths])
-        y = targets(fit_data.labels, vocab)
-        held_out = cross_fit_tags(x, y, settings, plan.folds, seed, steps=plan.steps, lr=plan.lr)
+        y = targets(fit_data.labels, vocab, plan.kind)
+        fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "label_smoothing": plan.label_smoothing}
+        held_out = cross_fit_tags(x, y, settings, plan.folds, seed, **fit_kwargs)
         tags.update(zip(fit_data.paths, held_out))
-        model.tagger = fit(x, y, settings, steps=plan.steps, lr=plan.lr, seed=seed).requires_grad_(False)
-        stats.update(fitted_on=len(fit_data.paths), labels=len(vocab),
+        model.tagger = fit(x, y, settings, seed=seed, **fit_kwargs).requires_grad_(False)
+        stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab),
                      train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4),
                      cross_fit_top1=round(tag_top1(held_out, fit_data.labels), 4))
         model.tagger.to(next(model.aligner.parameters()).device)

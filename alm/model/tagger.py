@@ -3,9 +3,15 @@
 A speech transcript tells the LLM what is said; tags tell it what is heard, in words it already knows
 ("dog", "rain"), the way a Whisper-then-LLM cascade hears: the POPE-style study in the anchors found
 such cascades far less prone to answering "yes" to sounds that are not there. The head is a linear
-layer over each clip's frames pooled over time (mean and max), one sigmoid per label of the corpus
-taxonomy, trained on the corpus labels (`training.tagger`); the LLM reads, after the clip's audio
-tokens, ` (sound tags: dog 0.82, animal 0.91)`.
+layer over each clip's frames pooled over time (mean and max), trained on the corpus labels
+(`training.tagger`), of one of two kinds:
+
+- `softmax` (the default): one class per clip among the most specific labels ("dog", never "animal":
+  the LLM knows a dog is an animal), so the first tag is the best guess at the clip's class;
+- `sigmoid`: one independent probability per label, parents included (the first taggers: their first
+  tags were mostly parents, "music" or "animal", which name no class).
+
+The LLM reads, after the clip's audio tokens, ` (sound tags: dog 0.62, cat 0.11)`.
 
 Shapes (A clips, W windows, T frames, C frame width, L labels):
     frames (W, T, C), lengths (W,), windows per clip (A,) -> pooled (A, 2C) -> logits (A, L)
@@ -24,14 +30,20 @@ from alm.model.audio_encoder import padding_mask
 
 TAGGER_WEIGHTS = "tagger.safetensors"
 TAGGER_FILE = "tagger.json"
+KINDS = ("softmax", "sigmoid")
 
 
 @dataclass
 class TaggerSettings:
-    labels: list[str]  # one sigmoid per label (the corpus taxonomy, parents included)
+    labels: list[str]  # softmax: the most specific labels; sigmoid: the corpus taxonomy, parents included
     width: int  # frame width the head reads (AlmConfig.frame_width)
     top_k: int = 3  # at most this many tags per clip
     threshold: float = 0.3  # only tags at least this likely
+    kind: str = "sigmoid"  # softmax or sigmoid (see the module docstring); files without it are sigmoid taggers
+
+    def __post_init__(self):
+        if self.kind not in KINDS:
+            raise ValueError(f"tagger kind {self.kind!r}: expected one of {', '.join(KINDS)}")
 
 
 def pool_clips(frames: torch.Tensor, lengths: torch.Tensor, windows_per_clip: list[int]) -> torch.Tensor:
@@ -55,10 +67,14 @@ class SoundTagger(nn.Module):
         """(A, 2C) pooled frames -> (A, L) logits."""
         return self.head(self.norm(pooled))
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """(A, L) logits -> (A, L) probabilities: a distribution over the labels (softmax) or one per label."""
+        return torch.softmax(logits, -1) if self.settings.kind == "softmax" else torch.sigmoid(logits)
+
     @torch.no_grad()
     def tags(self, pooled: torch.Tensor) -> list[list[tuple[str, float]]]:
         """The top labels of each clip with their probabilities, most likely first."""
-        probs = torch.sigmoid(self(pooled.to(self.head.weight.dtype))).float()  # A, L
+        probs = self.probabilities(self(pooled.to(self.head.weight.dtype)).float())  # A, L
         out = []
         for row in probs:
             top = torch.topk(row, min(self.settings.top_k, row.numel()))
