@@ -13,13 +13,12 @@ import random
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import torch
 import torch.nn.functional as F
 
 from alm.errors import AlmError
-from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips
+from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips
 
 IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index)
 
@@ -46,7 +45,7 @@ def corpus_clips(root: str | Path, split: str = "train") -> TaggerData:
     return TaggerData(paths, labels)
 
 
-def vocabulary(labels: list[list[str]], min_clips: int, kind: str = "softmax") -> list[str]:
+def vocabulary(labels: list[list[str]], min_clips: int, kind: TaggerKind = "softmax") -> list[str]:
     """The labels a tagger of `kind` tells apart, those of at least `min_clips` clips, most frequent first (ties by
     name): softmax taggers the most specific labels (a clip's first), sigmoid taggers every label."""
     counts = Counter(clip[0] for clip in labels if clip) if kind == "softmax" else \
@@ -54,7 +53,7 @@ def vocabulary(labels: list[list[str]], min_clips: int, kind: str = "softmax") -
     return [label for label, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])) if n >= min_clips]
 
 
-def targets(labels: list[list[str]], vocab: list[str], kind: str = "softmax") -> torch.Tensor:
+def targets(labels: list[list[str]], vocab: list[str], kind: TaggerKind = "softmax") -> torch.Tensor:
     """softmax: (A,) index of each clip's most specific label, IGNORE where the vocabulary lacks it;
     sigmoid: (A, L) multi-hot."""
     index = {label: i for i, label in enumerate(vocab)}
@@ -154,7 +153,7 @@ def balanced_subset(data: TaggerData, per_label: int, seed: int) -> TaggerData:
 class TaggerPlan:
     """How a stage with `model.sound_tags` fits the tagger (from the recipe's `tagger:` section)."""
 
-    kind: Literal["softmax", "sigmoid"] = "softmax"  # softmax over the most specific labels, or sigmoid per label (alm.model.tagger)
+    kind: TaggerKind = "softmax"  # softmax over the most specific labels, or sigmoid per label
     clips_per_label: int = 60  # training clips per most-specific label (class balance; bounds the feature pass)
     min_clips: int = 5  # labels with fewer training clips are not told apart
     folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it

@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 import torch
 from torch import nn
@@ -35,7 +36,8 @@ from alm.model.audio_encoder import padding_mask
 
 TAGGER_WEIGHTS = "tagger.safetensors"
 TAGGER_FILE = "tagger.json"
-KINDS = ("softmax", "sigmoid")
+TaggerKind = Literal["softmax", "sigmoid"]  # see the module docstring
+KINDS = get_args(TaggerKind)
 
 
 @dataclass
@@ -44,7 +46,7 @@ class TaggerSettings:
     width: int  # frame width the head reads (AlmConfig.frame_width)
     top_k: int = 3  # at most this many tags per clip
     threshold: float = 0.3  # only tags at least this likely
-    kind: str = "sigmoid"  # softmax or sigmoid (see the module docstring); files without it are sigmoid taggers
+    kind: TaggerKind = "sigmoid"  # files written without a kind are sigmoid taggers
 
     def __post_init__(self):
         if self.kind not in KINDS:
