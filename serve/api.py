@@ -66,12 +66,18 @@ async def _unless_disconnected(request: Request, awaitable):
     watcher = asyncio.ensure_future(disconnected())
     try:
         await asyncio.wait({task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        watcher.cancel()
-    if task.done():
+    finally:  # also when this request is cancelled (server shutdown): nothing left running, nothing unreported
+        for pending in (watcher, task):
+            _abandon(pending)
+    if task.done() and not task.cancelled():
         return task.result()
-    task.cancel()
     raise ClientDisconnect()
+
+
+def _abandon(task: asyncio.Future) -> None:
+    """Cancel a task unless done; an outcome nobody reads (e.g. 'shutting down') is consumed, not logged as lost."""
+    task.cancel()
+    task.add_done_callback(lambda t: t.cancelled() or t.exception())
 
 
 def sampling_params(req: ChatCompletionRequest, settings: ServerSettings) -> SamplingParams:

@@ -2,7 +2,9 @@
 limits are checked before work is queued, streams end with [DONE], clients that leave end quietly, 503s say when to
 retry, and shutdown is bounded. A tiny random checkpoint served on 127.0.0.1, queried over real HTTP."""
 
+import asyncio
 import base64
+import gc
 import io
 import json
 import logging
@@ -22,7 +24,7 @@ from alm.conversation import Conversation  # noqa: E402
 from alm.inference import Assistant  # noqa: E402
 from alm.limits import Limits  # noqa: E402
 from conftest import tiny_whisper_config  # noqa: E402
-from serve.api import create_app  # noqa: E402
+from serve.api import _unless_disconnected, create_app  # noqa: E402
 from serve.engine import TransformersEngine  # noqa: E402
 from serve.server import ServerThread  # noqa: E402
 from serve.settings import ServerSettings  # noqa: E402
@@ -439,3 +441,33 @@ def test_shutdown_cancels_work_still_running_after_its_timeout(assistant):
 def test_unknown_routes_and_methods_are_openai_shaped(server):
     assert error_of(httpx.get(server[0] + "/v1/nothing"), 404)["code"] == "not_found"
     assert error_of(httpx.get(server[0] + "/v1/chat/completions"), 405)["code"] == "method_not_allowed"
+
+
+def test_a_request_cancelled_at_shutdown_leaves_no_unreported_task_error():
+    """uvicorn cancels requests still waiting at shutdown just as the engine fails their answers with 'shutting
+    down': the abandoned answer must not surface later as 'Task exception was never retrieved'."""
+    reported = []
+
+    class NeverLeaves:  # a client that stays connected
+        async def receive(self):
+            await asyncio.Event().wait()
+
+    async def main():
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+        answer = loop.create_future()
+        request = asyncio.ensure_future(_unless_disconnected(NeverLeaves(), _await(answer)))
+        await asyncio.sleep(0.01)  # the request now waits for its answer
+        answer.set_exception(RuntimeError("the server is shutting down"))  # engine.stop()
+        request.cancel()  # uvicorn's shutdown, before the answer task has run again
+        with pytest.raises(asyncio.CancelledError):
+            await request
+        await asyncio.sleep(0.01)
+        gc.collect()
+
+    asyncio.run(main())
+    assert reported == []
+
+
+async def _await(future):
+    return await future
