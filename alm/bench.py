@@ -169,6 +169,7 @@ def run(model: str = "alm-tiny", clip: str | None = None, reps: int = 5, decode_
         report.setdefault("configs", {})[name] = {
             "load_s": round(time.perf_counter() - t, 2), "dtype": str(a.model.dtype).replace("torch.", ""),
             "decoder": a.decoder, "transcriber": getattr(a.transcriber, "backend", None),
+            "transcriber_encoder": getattr(a.transcriber, "encoder", None),
             "llm_bytes_per_token": llm_bytes_per_token(a.model.language_model)}
     for name, a in assistants.items():  # warm-up: first calls allocate, load kernels, fill caches
         measure_once(a, path, wave, 4)

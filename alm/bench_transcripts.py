@@ -4,7 +4,8 @@
     alm bench transcripts --limit 60 --out runs/bench/transcripts.json
 
 For each backend (transformers: the fallback, and what alm-tiny was trained with; CTranslate2
-int8) it transcribes every speech clip of the
+int8 with its encoder where `alm.transcribe.ct2_encoder` puts it, PyTorch bfloat16 on CPUs with
+native bfloat16; and CTranslate2 with its own int8 encoder) it transcribes every speech clip of the
 split and scores corpus-level WER / CER against the reference transcripts (normalised as the eval
 speech family does), timing each clip. It reads Whisper's no-speech probability of every clip and
 reports, for several thresholds, the share of non-speech clips (sounds, music, tones) that would
@@ -21,7 +22,7 @@ from pathlib import Path
 from alm.files import atomic_write_json
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
-BACKENDS = ("transformers", "ctranslate2")
+BACKENDS = ("transformers", "ctranslate2", "ctranslate2-int8-encoder")  # the last: CTranslate2's own encoder
 
 
 def corpus_clips(root: str, split: str) -> list[dict]:
@@ -37,7 +38,8 @@ def make(backend: str, audio_base: str, threshold: float | None = None):
 
     if backend == "transformers":
         return Transcriber(audio_base, device="cpu", no_speech_threshold=threshold)
-    return Ct2Transcriber(audio_base, device="cpu", no_speech_threshold=threshold)
+    encoder = "ctranslate2" if backend == "ctranslate2-int8-encoder" else "auto"
+    return Ct2Transcriber(audio_base, device="cpu", no_speech_threshold=threshold, encoder=encoder)
 
 
 def gate_rates(probs: list[float], speech: list[bool]) -> list[dict]:
@@ -85,7 +87,7 @@ def run(root: str = "data/offline-corpus", split: str = "test", audio_base: str 
                  "mean_s_per_clip": round(statistics.mean(seconds), 4),
                  "gate": gate_rates(probs, is_speech), "hypotheses": hyps}
         report["backends"][backend] = entry
-        print(f"{backend:<16} WER {entry['wer']:.4f} CER {entry['cer']:.4f} exact {entry['exact_match']:.3f} "
+        print(f"{backend:<24} WER {entry['wer']:.4f} CER {entry['cer']:.4f} exact {entry['exact_match']:.3f} "
               f"median {entry['median_s_per_clip']:.3f} s/clip", flush=True)
         del transcriber
     report["references"] = refs
@@ -99,5 +101,5 @@ def print_gate(report: dict) -> None:
     for backend, entry in report["backends"].items():
         print(f"no-speech gate ({backend}): threshold, non-speech clips still transcribed, speech clips gated")
         for row in entry["gate"]:
-            print(f"  {row['threshold']:.1f}  {row['non_speech_still_transcribed']:.3f}  "
+            print(f"  {row['threshold']:.2f}  {row['non_speech_still_transcribed']:.3f}  "
                   f"{row['speech_losing_transcript']:.3f}")

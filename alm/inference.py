@@ -212,15 +212,16 @@ class Assistant:
         the frames cache when there is one, so generation does not encode the clips again)."""
         if self._frames is not None:
             per_clip = [split_windows(wave, self.processor.spec.window_seconds) for wave in audios]
-            frames, lengths = self._frames.frames([w for clip in per_clip for w in clip], self.model,
-                                                  self.processor.feature_extractor)  # W, T, C
-            return self.model.clip_tags(frames, lengths, [len(clip) for clip in per_clip])
+            _, lengths, stats = self._frames.frames([w for clip in per_clip for w in clip], self.model,
+                                                    self.processor.feature_extractor)  # W; W, K, 2C
+            return self.model.clip_tags(stats, lengths, [len(clip) for clip in per_clip])
         feats = self.processor.audio_features(audios)
         device = self.model.device
         sound = {k: feats[k].to(device) for k in ("sound_features", "sound_lengths") if k in feats}
-        frames, lengths = self.model.encode_frames(feats["audio_mel"].to(device), feats["audio_mel_lengths"].to(device),
-                                                   **sound)  # W, T, C
-        return self.model.clip_tags(frames, lengths, feats["audio_num_windows"].tolist())
+        _, lengths, stats = self.model.encode_windows(feats["audio_mel"].to(device),
+                                                      feats["audio_mel_lengths"].to(device), **sound,
+                                                      tag_stats=True)  # W; W, K, 2C
+        return self.model.clip_tags(stats, lengths, feats["audio_num_windows"].tolist())
 
     def _inputs(self, convs: list[Conversation]) -> dict:
         """Model inputs: the processor's batch; with the audio cache, token ids and the clips' raw Whisper windows
@@ -253,7 +254,7 @@ class Assistant:
         windows = inputs["audio_windows"]
         if not windows:
             return self.model.embed_inputs(inputs["input_ids"])
-        frames, lengths = self._frames.frames(windows, self.model, self.processor.feature_extractor)
+        frames, lengths, _ = self._frames.frames(windows, self.model, self.processor.feature_extractor)
         return self.model.embed_inputs(inputs["input_ids"], audio_frames=frames, audio_frame_lengths=lengths)
 
     def _generate(self, inputs: dict[str, torch.Tensor], kwargs: dict, streamer=None,
@@ -440,37 +441,40 @@ def merge_lora(model: AlmForConditionalGeneration) -> None:
 
 
 class _FramesCache:
-    """Whisper encoder outputs (T, C) per window, by the sha256 of its samples; the oldest go past `size`."""
+    """Whisper encoder outputs per window, by the sha256 of its samples: frames (T, C) and, for a model with a
+    sound tagger, the window stats it reads (K, 2C), from the same pass; the oldest go past `size`."""
 
     def __init__(self, size: int):
         self.size = size
-        self._frames: dict[str, torch.Tensor] = {}
+        self._entries: dict[str, tuple[torch.Tensor, torch.Tensor | None]] = {}
 
-    def frames(self, windows: list[np.ndarray], model, extractor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Windows -> encoder frames (W, T, C) zero-padded and lengths (W,), encoding the windows not cached
-        (each distinct one once) in one batch."""
+    def frames(self, windows: list[np.ndarray], model, extractor):
+        """Windows -> encoder frames (W, T, C) zero-padded, lengths (W,) and the tagger's window stats (W, K, 2C)
+        (None without a tagger), encoding the windows not cached (each distinct one once) in one batch."""
         from alm.audio.features import pad_windows
 
         keys = [waveform_digest(w) for w in windows]
-        todo = {k: w for k, w in zip(keys, windows) if k not in self._frames}
+        todo = {k: w for k, w in zip(keys, windows) if k not in self._entries}
         if todo:
             mels = [extractor(w, sampling_rate=SAMPLE_RATE, padding=False, truncation=False,  # as mel_windows does
                               return_tensors="np")["input_features"][0] for w in todo.values()]  # each M, Tm
             mel = pad_windows(mels).to(model.device)
             lengths = torch.tensor([m.shape[-1] for m in mels], device=model.device)
-            encoded, encoded_lengths = model.encode_frames(mel, lengths)  # W, T, C
-            for key, f, n in zip(todo, encoded, encoded_lengths.tolist()):
-                self._frames[key] = f[:n].clone()
-        found = [self._frames[k] for k in keys]
+            encoded, encoded_lengths, stats = model.encode_windows(  # W, T, C; W, K, 2C
+                mel, lengths, tag_stats=model.tagger is not None)
+            for i, (key, n) in enumerate(zip(todo, encoded_lengths.tolist())):
+                self._entries[key] = (encoded[i, :n].clone(), None if stats is None else stats[i].clone())
+        found = [self._entries[k] for k in keys]
         for key in keys:  # most recently used last
-            self._frames[key] = self._frames.pop(key)
-        while len(self._frames) > max(self.size, len(set(keys))):
-            self._frames.pop(next(iter(self._frames)))
-        lengths = torch.tensor([f.shape[0] for f in found], device=found[0].device)
-        out = found[0].new_zeros(len(found), int(lengths.max()), found[0].shape[1])  # W, T, C
-        for i, f in enumerate(found):
+            self._entries[key] = self._entries.pop(key)
+        while len(self._entries) > max(self.size, len(set(keys))):
+            self._entries.pop(next(iter(self._entries)))
+        lengths = torch.tensor([f.shape[0] for f, _ in found], device=found[0][0].device)
+        out = found[0][0].new_zeros(len(found), int(lengths.max()), found[0][0].shape[1])  # W, T, C
+        for i, (f, _) in enumerate(found):
             out[i, : f.shape[0]] = f
-        return out, lengths
+        stats = None if found[0][1] is None else torch.stack([s for _, s in found])  # W, K, 2C
+        return out, lengths, stats
 
 
 def _conversation_key(conv: Conversation) -> str:

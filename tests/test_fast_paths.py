@@ -195,6 +195,24 @@ def test_a_model_carries_its_no_speech_gate(tiny_bases):
     assert planned_identity(audio_base, "cpu", 0.45) != plain
 
 
+def test_ct2_transcripts_are_named_for_where_the_encoder_runs(tiny_bases, monkeypatch):
+    """CTranslate2's decoder reads PyTorch bfloat16 encoder output on CPUs with native bfloat16: those
+    transcripts differ a little, so their caches have their own name."""
+    from alm import devices, transcribe
+
+    audio_base, _ = tiny_bases
+    monkeypatch.setattr(transcribe, "pick_backend", lambda *args, **kwargs: "ctranslate2")
+    monkeypatch.setattr(transcribe, "ct2_device", lambda device: ("cpu", 0))
+    names = {}
+    for native in (True, False):
+        monkeypatch.setattr(devices, "cpu_has_native_bf16", lambda: native)
+        names[native] = transcribe.planned_identity(audio_base, "cpu", 0.45)
+        assert transcribe.ct2_encoder(audio_base, "cpu") == ("torch" if native else "ctranslate2")
+        assert transcribe.ct2_encoder(audio_base, "cuda") == "ctranslate2"
+        assert transcribe.ct2_encoder("/nowhere/ct2-only", "cpu") == "ctranslate2"  # no transformers folder there
+    assert names[True] != names[False]
+
+
 def test_llm_bytes_per_token_counts_a_tied_embedding_once():
     from alm.bench import llm_bytes_per_token
 

@@ -11,6 +11,7 @@ from alm.audio.sound_features import CNN_MARKER, SoundFeatures, cnn_log_mel
 from alm.conversation import Conversation, clips_then_text
 from alm.model import AlmForConditionalGeneration, num_audio_tokens
 from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
+from alm.model.audio_encoder import window_stats
 from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clips, tags_text
 from alm.processor import AlmProcessor, clip_notes
 from conftest import tone
@@ -157,13 +158,47 @@ def test_tags_are_read_after_the_transcript(tiny_config):
     assert '(speech transcript: "hi") (sound tags: bell 0.70)\nWhat is it?' in text
 
 
-def test_pool_clips_uses_real_frames_only():
+def test_pool_clips_weights_window_means_by_their_real_frames():
     frames = torch.zeros(3, 4, 2)
     frames[0, :2] = 1.0
     frames[1, :4] = 2.0
     frames[2, :1] = 5.0
     frames[0, 2:] = 99.0  # padding: ignored
-    pooled = pool_clips(frames, torch.tensor([2, 4, 1]), [2, 1])  # clip 1: windows 0 and 1; clip 2: window 2
-    assert pooled.shape == (2, 4)
-    torch.testing.assert_close(pooled[0], torch.tensor([10 / 6, 10 / 6, 2.0, 2.0]))  # mean of 2x1 and 4x2; max
-    torch.testing.assert_close(pooled[1], torch.tensor([5.0, 5.0, 5.0, 5.0]))
+    lengths = torch.tensor([2, 4, 1])
+    stats = window_stats(frames, lengths)  # W, 2C
+    torch.testing.assert_close(stats[0], torch.tensor([1.0, 1.0, 1.0, 1.0]))
+    pooled = pool_clips(stats[:, None], lengths, [2, 1])  # clip 1: windows 0 and 1; clip 2: window 2
+    assert pooled.shape == (2, 1, 4)
+    torch.testing.assert_close(pooled[0, 0], torch.tensor([10 / 6, 10 / 6, 2.0, 2.0]))  # mean of 2x1 and 4x2; max
+    torch.testing.assert_close(pooled[1, 0], torch.tensor([5.0, 5.0, 5.0, 5.0]))
+
+
+def test_encoder_layer_stats_end_with_the_final_frames_and_leave_them_unchanged(tiny_model):
+    model, processor = tiny_model()
+    batch = processor.audio_features([tone(440, 1.3), tone(880, 0.4)])
+    mel, mel_lengths = batch["audio_mel"], batch["audio_mel_lengths"]
+    with torch.no_grad():
+        frames, lengths = model.audio_encoder(mel, mel_lengths)
+        again, _, stats = model.audio_encoder.encode(mel, mel_lengths, 2)  # the tiny encoder's 2 layers
+        _, _, last = model.audio_encoder.encode(mel, mel_lengths, 1)
+    assert torch.equal(frames, again) and stats.shape == (2, 2, 2 * frames.shape[-1])
+    torch.testing.assert_close(stats[:, 1], window_stats(frames, lengths))
+    torch.testing.assert_close(last[:, 0], window_stats(frames, lengths))
+    assert not torch.allclose(stats[:, 0], stats[:, 1])  # the first layer's own stats
+    with pytest.raises(ValueError, match="3 layers asked for; this encoder has 2"):
+        model.audio_encoder.encode(mel, mel_lengths, 3)
+
+
+def test_a_tagger_reading_two_layers_tags_through_the_model_and_round_trips(tiny_model, tmp_path):
+    model, processor = tiny_model()
+    model.tagger = SoundTagger(TaggerSettings(labels=["dog", "rain", "bell"], width=model.config.frame_width,
+                                              top_k=2, threshold=0.0, kind="softmax", layers=2))
+    batch = processor.audio_features([tone(440, 1.3), tone(880, 31.0)])
+    with torch.no_grad():
+        frames, lengths, stats = model.encode_windows(batch["audio_mel"], batch["audio_mel_lengths"], tag_stats=True)
+    assert stats.shape == (3, 2, 2 * frames.shape[-1])  # the second clip has two windows
+    tags = model.clip_tags(stats, lengths, batch["audio_num_windows"].tolist())
+    assert [len(t) for t in tags] == [2, 2]
+    model.tagger.save(tmp_path)
+    assert json.loads((tmp_path / TAGGER_FILE).read_text())["layers"] == 2
+    assert SoundTagger.load(tmp_path).tags(pool_clips(stats, lengths, [1, 2])) == tags

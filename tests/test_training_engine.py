@@ -201,9 +201,11 @@ def test_overlong_samples_are_skipped_or_truncated_and_counted(stage):
 
 
 
-def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path):
+@pytest.mark.parametrize("layers", [1, 2])
+def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
-    those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference."""
+    those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference; a
+    tagger reading more than the final frames fits on layer stats cached beside the frames."""
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
@@ -214,7 +216,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     (corpus / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     try:
         config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
-                       tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0)
+                       tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
+                       tagger__layers=layers)
         train_stage(config, progress=False)
     finally:
         (corpus / "clips.jsonl").unlink()
@@ -232,6 +235,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     model = AlmForConditionalGeneration.from_pretrained(config.model_dir)
     processor = AlmProcessor.from_pretrained(config.model_dir)
     assert model.config.sound_tags and model.tagger is not None and set(model.tagger.settings.labels) == set(FREQS)
+    assert model.tagger.settings.layers == layers
+    assert len(list((tmp_path / "fc").glob(f"*-layers{layers}/shard-*"))) == (layers > 1)
     assistant = Assistant(model, processor)
     clip_tags = assistant.tag([tone(440.0, 1.0), tone(1760.0, 0.7)])
     assert [len(t) for t in clip_tags] == [3, 3] and all(0.0 <= p <= 1.0 for t in clip_tags for _, p in t)

@@ -63,12 +63,17 @@ class FeatureCache:
     """Encoder frames (T, C) per window key, in `<root>/<encoder_id>/shard-*.safetensors`."""
 
     def __init__(self, root: str | Path, encoder_id: str, dtype: str = "float16"):
-        self.dir = Path(root).expanduser() / encoder_id
+        self.root, self.encoder_id, self.dtype_name = Path(root).expanduser(), encoder_id, dtype
+        self.dir = self.root / encoder_id
         self.dir.mkdir(parents=True, exist_ok=True)
         self.dtype = DTYPES[dtype]
         self.hits = 0  # windows found by `lookup` in this process
         self.misses = 0  # windows `lookup` did not find
         self.reload()
+
+    def beside(self, suffix: str) -> "FeatureCache":
+        """A cache of other entries of the same encoder (e.g. layer stats), in `<root>/<encoder_id><suffix>`."""
+        return FeatureCache(self.root, self.encoder_id + suffix, self.dtype_name)
 
     def reload(self) -> None:
         """Re-read the shard headers (after other processes wrote shards)."""
@@ -123,9 +128,11 @@ class FeatureCache:
 
 @torch.no_grad()
 def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: int = 0, num_processes: int = 1,
-               progress: bool = True, clips: dict | None = None) -> tuple[int, int]:
+               progress: bool = True, clips: dict | None = None, stats_layers: int = 0) -> tuple[int, int]:
     """Encode every window of `paths[rank::num_processes]` not yet cached; returns (hits, misses). `clips`, if
-    given, gets path -> (samples, window keys) for those paths (so training need not read the audio again)."""
+    given, gets path -> (samples, window keys) for those paths (so training need not read the audio again).
+    With `stats_layers` the entries are not frames but each window's stats of the last `stats_layers` Whisper
+    layers, (K, 2C), what a sound tagger reading them is fit on (`alm.model.tagger`; a cache of their own)."""
     encoder = model.audio_encoder
     device = next(encoder.parameters()).device
     was_training = encoder.training
@@ -143,14 +150,21 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
             chunk = items[start : start + ENCODE_BATCH]
             # Each window as its own clip: the processor makes exactly the mel that training would.
             batch = processor.audio_features([w for _, w in chunk])
-            frames, lengths = model.encode_frames(**{k: batch[k].to(device) for k in names if k in batch})  # W, T, C
-            for (key, _), f, n in zip(chunk, frames, lengths.tolist()):
-                pending[key] = f[:n].to(cache.dtype).cpu().clone()
+            if stats_layers:
+                _, _, stats = encoder.encode(batch["audio_mel"].to(device), batch["audio_mel_lengths"].to(device),
+                                             stats_layers)  # W, K, 2C
+                entries = list(stats)
+            else:
+                frames, lengths = model.encode_frames(**{k: batch[k].to(device) for k in names if k in batch})
+                entries = [f[:n] for f, n in zip(frames, lengths.tolist())]  # each T, C
+            for (key, _), entry in zip(chunk, entries):
+                pending[key] = entry.to(cache.dtype).cpu().clone()
                 pending_bytes += pending[key].numel() * pending[key].element_size()
 
     mine = sorted(set(paths))[rank::num_processes]
     queued: set[str] = set()
-    bar = tqdm(mine, desc="feature cache", unit="clip", disable=not progress, dynamic_ncols=True)
+    bar = tqdm(mine, desc="layer stats" if stats_layers else "feature cache", unit="clip", disable=not progress,
+               dynamic_ncols=True)
     for path in bar:
         wave = load_audio(path)
         keys = []

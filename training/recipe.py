@@ -169,10 +169,18 @@ class StageRecipe:
                                           self._precompute, say=self.say)
         return tags
 
-    def _precompute(self, paths: list[str], clips: dict[str, tuple[int, list[str]]]) -> tuple[int, int]:
+    def _precompute(self, paths: list[str], clips: dict[str, tuple[int, list[str]]], cache=None,
+                    stats_layers: int = 0) -> tuple[int, int]:
         """Fill the feature cache with the clips' encoder frames (each process its share); `clips` gets every
         clip's (samples, window keys). Clips an earlier pass of this stage saw (the tagging pass) are not read
-        again. Returns (windows found, windows computed) of this pass."""
+        again. With `stats_layers`, fill `cache` with the clips' layer stats instead (every clip; `clips` is left
+        as is). Returns (windows found, windows computed) of this pass."""
+        if stats_layers:
+            hits, misses = precompute(cache, self.model, self.processor, paths, self.rank, self.world,
+                                      progress=self.progress and self.main, stats_layers=stats_layers)
+            self.accelerator.wait_for_everyone()
+            cache.reload()
+            return hits, misses
         todo = [p for p in dict.fromkeys(paths) if p not in self.clip_keys]
         mine: dict[str, tuple[int, list[str]]] = {}
         hits, misses = precompute(self.cache, self.model, self.processor, todo, self.rank, self.world,

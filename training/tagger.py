@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from alm.errors import AlmError
+from alm.model.audio_encoder import window_stats
 from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips
 
 IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index)
@@ -67,25 +68,33 @@ def targets(labels: list[list[str]], vocab: list[str], kind: TaggerKind = "softm
     return out
 
 
-def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]], cache) -> torch.Tensor:
-    """(A, 2C) pooled frames per clip from the feature cache (`clip_keys`: path -> (samples, window keys), as the
-    cache's precompute pass reports them)."""
+def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]], cache,
+                    stats_cache=None) -> torch.Tensor:
+    """(A, K, 2C) pooled frames per clip (`alm.model.tagger.pool_clips`): from the feature cache's frames, or
+    from `stats_cache`'s window stats of K Whisper layers (counted by the frames). `clip_keys`: path ->
+    (samples, window keys), as the cache's precompute pass reports them."""
     rows = []
     for path in paths:
-        frames = [cache.get(key) for key in clip_keys[path][1]]
-        if any(f is None for f in frames):
+        keys = clip_keys[path][1]
+        frames = [cache.get(key) for key in keys]
+        stats = [stats_cache.get(key) for key in keys] if stats_cache is not None else []
+        if any(f is None for f in frames + stats):
             raise AlmError(f"{path}: its encoder frames are not in the feature cache")
         lengths = torch.tensor([f.shape[0] for f in frames])
-        padded = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])  # W, T, C
-        for i, f in enumerate(frames):
-            padded[i, : f.shape[0]] = f
-        rows.append(pool_clips(padded, lengths, [len(frames)])[0])
+        if stats_cache is None:  # the final frames' stats
+            padded = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])  # W, T, C
+            for i, f in enumerate(frames):
+                padded[i, : f.shape[0]] = f
+            window = window_stats(padded, lengths)[:, None]  # W, 1, 2C
+        else:
+            window = torch.stack(stats)  # W, K, 2C
+        rows.append(pool_clips(window, lengths, [len(frames)])[0])  # K, 2C
     return torch.stack(rows)
 
 
 def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
         lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0) -> SoundTagger:
-    """Full-batch AdamW on features (A, 2C) and `targets` of the tagger's kind: cross-entropy over the labels
+    """Full-batch AdamW on features (A, K, 2C) and `targets` of the tagger's kind: cross-entropy over the labels
     (softmax, label-smoothed) or binary cross-entropy per label (sigmoid)."""
     with torch.random.fork_rng():
         torch.manual_seed(seed)
@@ -162,26 +171,36 @@ class TaggerPlan:
     label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
     top_k: int = 3  # tags given per clip
     threshold: float = 0.3  # least probability of a tag given
+    layers: int = 1  # Whisper layers read, the last ones: 1 the final frames (the feature cache's), up to all of them
 
 
 def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: list[str], plan: TaggerPlan,
                seed: int, precompute, progress: bool = True, say=print) -> tuple[dict[str, list], dict]:
     """Tags (path -> [(label, p)]) of the stage's clips. A model without a tagger gets one fit here on a
     class-balanced share of the corpus's training clips; clips that share fitted it are tagged by
-    cross-fitting. `precompute(paths, clip_keys)` fills the feature cache (the stage's own pass)."""
+    cross-fitting. `precompute(paths, clip_keys, cache=None, stats_layers=0)` fills the feature cache (the
+    stage's own pass), or with `stats_layers` the given cache with the clips' layer stats."""
     stats: dict = {"enabled": True}
     fit_data = None
     if model.tagger is None:
         fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed)
+    layers = model.tagger.settings.layers if model.tagger is not None else plan.layers
+    available = len(model.audio_encoder.encoder.layers)
+    if layers > available:
+        raise AlmError(f"tagger.layers: {layers} asked for; the Whisper encoder has {available} layers")
     paths = sorted(set(stage_paths) | set(fit_data.paths if fit_data else []))
     clip_keys: dict[str, tuple[int, list[str]]] = {}
     precompute(paths, clip_keys)
-    features = dict(zip(paths, pooled_features(paths, clip_keys, cache)))
+    stats_cache = None
+    if layers > 1:  # the stats of every layer read, in a cache of their own beside the frames'
+        stats_cache = cache.beside(f"-layers{layers}")
+        precompute(paths, {}, stats_cache, layers)
+    features = dict(zip(paths, pooled_features(paths, clip_keys, cache, stats_cache)))  # each K, 2C
     tags: dict[str, list] = {}
     if fit_data is not None:
         vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
-        settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[0] // 2, top_k=plan.top_k,
-                                  threshold=plan.threshold, kind=plan.kind)
+        settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
+                                  threshold=plan.threshold, kind=plan.kind, layers=layers)
         x = torch.stack([features[p] for p in fit_data.paths])
         y = targets(fit_data.labels, vocab, plan.kind)
         fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "label_smoothing": plan.label_smoothing}

@@ -21,6 +21,16 @@ def padding_mask(lengths: torch.Tensor, max_len: int) -> torch.Tensor:
     return torch.arange(max_len, device=lengths.device)[None, :] < lengths[:, None]
 
 
+def window_stats(frames: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """(W, T, C) frames -> (W, 2C) float32: each window's mean and max over its real frames (what sound taggers
+    read)."""
+    frames = frames.float()
+    keep = padding_mask(lengths, frames.shape[1])[..., None]  # W, T, 1
+    mean = (frames * keep).sum(1) / lengths.clamp(min=1)[:, None]
+    peak = frames.masked_fill(~keep, torch.finfo(frames.dtype).min).amax(1)
+    return torch.cat([mean, peak], -1)  # W, 2C
+
+
 class WhisperAudioEncoder(nn.Module):
     def __init__(self, config: WhisperConfig, encoder: WhisperEncoder | None = None):
         super().__init__()
@@ -37,7 +47,15 @@ class WhisperAudioEncoder(nn.Module):
         mel: (W, M, Tm) log-mel windows, zero-padded after each window's `mel_lengths`.
         Returns frames (W, T, C) with T = ceil(Tm / 2), and frame_lengths (W,).
         """
+        frames, frame_lengths, _ = self.encode(mel, mel_lengths)
+        return frames, frame_lengths
+
+    def encode(self, mel: torch.Tensor, mel_lengths: torch.Tensor, stats_layers: int = 0):
+        """`forward`, and with `stats_layers` > 0 also each window's `window_stats` of the outputs of the last
+        `stats_layers` layers, (W, K, 2C), the last from the final (layer-normed) frames; else None."""
         enc = self.encoder
+        if stats_layers > len(enc.layers):
+            raise ValueError(f"{stats_layers} layers asked for; this encoder has {len(enc.layers)}")
         dtype = enc.conv1.weight.dtype
         mel = mel.to(dtype) * padding_mask(mel_lengths, mel.shape[-1])[:, None, :].to(dtype)
         x = nn.functional.gelu(enc.conv1(mel))  # W, M, Tm -> W, C, Tm
@@ -55,7 +73,12 @@ class WhisperAudioEncoder(nn.Module):
         keep = padding_mask(frame_lengths, num_frames)  # W, T
         attn_mask = torch.zeros(keep.shape, dtype=x.dtype, device=x.device)
         attn_mask = attn_mask.masked_fill(~keep, torch.finfo(x.dtype).min)[:, None, None, :]  # W, 1, 1, T
-        for layer in enc.layers:
+        stats = []
+        for i, layer in enumerate(enc.layers):
             x = layer(x, attn_mask)
+            if len(enc.layers) - stats_layers <= i < len(enc.layers) - 1:
+                stats.append(window_stats(x, frame_lengths))
         x = enc.layer_norm(x)
-        return x, frame_lengths
+        if stats_layers:
+            stats.append(window_stats(x, frame_lengths))
+        return x, frame_lengths, torch.stack(stats, 1) if stats_layers else None  # ..., W, K, 2C

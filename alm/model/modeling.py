@@ -21,7 +21,7 @@ from transformers import AutoModelForCausalLM, PreTrainedModel, WhisperModel
 
 from alm.errors import AlmError, WeightsError
 from alm.model.aligners import build_aligner
-from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
+from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_stats
 from alm.model.configuration import AlmConfig
 from alm.model.loading import LoadOptions, load_options
 from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
@@ -226,25 +226,40 @@ class AlmForConditionalGeneration(PreTrainedModel):
     def encode_frames(self, audio_mel, audio_mel_lengths, sound_features=None, sound_lengths=None):
         """(W, M, Tm) mel windows -> frames (W, T, C) and their lengths (W,): Whisper's frames, with the sound
         encoder's (W, S, E) stretched onto them and concatenated when the model has one (C = frame_width)."""
+        frames, frame_lengths, _ = self.encode_windows(audio_mel, audio_mel_lengths, sound_features, sound_lengths)
+        return frames, frame_lengths
+
+    def encode_windows(self, audio_mel, audio_mel_lengths, sound_features=None, sound_lengths=None,
+                       tag_stats: bool = False):
+        """`encode_frames`, and with `tag_stats` (a model with a tagger) the windows' stats its tagger reads,
+        (W, K, 2C) (`alm.model.tagger`), from the same pass; else None."""
+        if tag_stats and self.tagger is None:
+            raise AlmError("this model has no sound tagger")
+        layers = self.tagger.settings.layers if tag_stats else 0
+        frames_with_sound = layers == 1 and self.sound_encoder is not None  # a one-layer tagger reads both
         frozen = not any(p.requires_grad for p in self.audio_encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
-            frames, frame_lengths = self.audio_encoder(audio_mel, audio_mel_lengths)  # W, T, C
-        if self.sound_encoder is None:
-            return frames, frame_lengths
-        if sound_features is None:
-            raise AudioTokenMismatch("this model has a sound encoder: give sound_features (the processor makes them)")
-        with torch.no_grad():  # always frozen
-            dtype = next(self.sound_encoder.parameters()).dtype
-            sound, sound_lengths = self.sound_encoder(sound_features.to(dtype), sound_lengths)  # W, S, E
-        sound = stretch_frames(sound, sound_lengths, frame_lengths, frames.shape[1])  # W, S, E -> W, T, E
-        return torch.cat([frames, sound.to(frames.dtype)], dim=-1), frame_lengths  # W, T, C + E
+            frames, frame_lengths, stats = self.audio_encoder.encode(  # W, T, C; W, K, 2C
+                audio_mel, audio_mel_lengths, 0 if frames_with_sound else layers)
+        if self.sound_encoder is not None:
+            if sound_features is None:
+                raise AudioTokenMismatch("this model has a sound encoder: give sound_features (the processor makes "
+                                         "them)")
+            with torch.no_grad():  # always frozen
+                dtype = next(self.sound_encoder.parameters()).dtype
+                sound, sound_lengths = self.sound_encoder(sound_features.to(dtype), sound_lengths)  # W, S, E
+            sound = stretch_frames(sound, sound_lengths, frame_lengths, frames.shape[1])  # W, S, E -> W, T, E
+            frames = torch.cat([frames, sound.to(frames.dtype)], dim=-1)  # W, T, C + E
+        if frames_with_sound:
+            stats = window_stats(frames, frame_lengths)[:, None]  # W, 1, 2C
+        return frames, frame_lengths, stats
 
     @torch.no_grad()
-    def clip_tags(self, frames, frame_lengths, windows_per_clip: list[int]) -> list[list[tuple[str, float]]]:
-        """The tagger's top labels of each clip from its windows' frames (`encode_frames` outputs)."""
+    def clip_tags(self, stats, frame_lengths, windows_per_clip: list[int]) -> list[list[tuple[str, float]]]:
+        """The tagger's top labels of each clip from its windows' stats and frame counts (`encode_windows`)."""
         if self.tagger is None:
             raise AlmError("this model has no sound tagger")
-        return self.tagger.tags(pool_clips(frames.float(), frame_lengths, windows_per_clip))
+        return self.tagger.tags(pool_clips(stats.float(), frame_lengths, windows_per_clip))
 
     def align(self, frames, frame_lengths, instruction=None) -> torch.Tensor:
         """Encoder frames (W, T, C) -> real aligner tokens (sum_w N_w, D)."""

@@ -13,13 +13,17 @@ layer over each clip's frames pooled over time (mean and max), trained on the co
 
 The LLM reads, after the clip's audio tokens, ` (sound tags: dog 0.62, cat 0.11)`.
 
-The head reads the last encoder layer's frames (what the feature cache holds). On recordings of sources
-never trained on that layer is the limit: a linear probe on Whisper-base's last-layer means named 12% of
-corpus v2's held-out-source clips, on all six layers' means side by side 23% (in domain 67% and 70%;
-20 clips per class, 183 classes), so reading every layer, as Whisper-AT does, is the next step.
+The head reads each clip's frames pooled per encoder layer: `layers: 1` the final frames the aligner reads (what
+the feature cache holds), more the outputs of the encoder's last `layers` layers, as Whisper-AT reads every
+layer: on recordings of sources never trained on the last layer is the limit (a linear probe on Whisper-base's
+last-layer means named 12% of corpus v2's held-out-source clips, on all six layers' means side by side 23%; in
+domain 67% and 70%; 20 clips per class, 183 classes). One LayerNorm, shared, normalises each layer's pooled
+vector (the head's per-layer weights absorb any per-layer scale), so a one-layer tagger is the first taggers'
+layout and their files load unchanged.
 
-Shapes (A clips, W windows, T frames, C frame width, L labels):
-    frames (W, T, C), lengths (W,), windows per clip (A,) -> pooled (A, 2C) -> logits (A, L)
+Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
+    frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames)
+    -> per clip (A, K, 2C) (`pool_clips`, windows per clip (A,)) -> logits (A, L)
 """
 
 from __future__ import annotations
@@ -32,7 +36,6 @@ from typing import Literal, get_args
 import torch
 from torch import nn
 
-from alm.model.audio_encoder import padding_mask
 
 TAGGER_WEIGHTS = "tagger.safetensors"
 TAGGER_FILE = "tagger.json"
@@ -47,32 +50,37 @@ class TaggerSettings:
     top_k: int = 3  # at most this many tags per clip
     threshold: float = 0.3  # only tags at least this likely
     kind: TaggerKind = "sigmoid"  # files written without a kind are sigmoid taggers
+    layers: int = 1  # 1: the final frames (a sound encoder's included); more: the last Whisper layers (files without it: 1)
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"tagger kind {self.kind!r}: expected one of {', '.join(KINDS)}")
+        if self.layers < 1:
+            raise ValueError(f"tagger layers {self.layers}: expected at least 1")
 
 
-def pool_clips(frames: torch.Tensor, lengths: torch.Tensor, windows_per_clip: list[int]) -> torch.Tensor:
-    """(W, T, C) frames of every window -> (A, 2C): per clip, the mean and the max over all its real frames."""
-    keep = padding_mask(lengths, frames.shape[1])  # W, T
+def pool_clips(stats: torch.Tensor, lengths: torch.Tensor, windows_per_clip: list[int]) -> torch.Tensor:
+    """Window stats (W, K, 2C) -> (A, K, 2C): per clip, the mean over all its real frames (its windows' means
+    weighted by their frame counts `lengths` (W,)) and the max over them."""
+    C = stats.shape[-1] // 2
+    weights = lengths.to(stats.dtype)[:, None, None]  # W, 1, 1
     out = []
-    for block, mask in zip(frames.split(windows_per_clip), keep.split(windows_per_clip)):
-        real = block[mask]  # frames of this clip's windows, (n, C)
-        out.append(torch.cat([real.mean(0), real.max(0).values]))
-    return torch.stack(out)  # A, 2C
+    for block, w in zip(stats.split(windows_per_clip), weights.split(windows_per_clip)):
+        mean = (block[..., :C] * w).sum(0) / w.sum(0)  # K, C
+        out.append(torch.cat([mean, block[..., C:].max(0).values], -1))  # K, 2C
+    return torch.stack(out)  # A, K, 2C
 
 
 class SoundTagger(nn.Module):
     def __init__(self, settings: TaggerSettings):
         super().__init__()
         self.settings = settings
-        self.norm = nn.LayerNorm(2 * settings.width)
-        self.head = nn.Linear(2 * settings.width, len(settings.labels))
+        self.norm = nn.LayerNorm(2 * settings.width)  # each layer's pooled vector alone
+        self.head = nn.Linear(settings.layers * 2 * settings.width, len(settings.labels))
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(A, 2C) pooled frames -> (A, L) logits."""
-        return self.head(self.norm(pooled))
+        """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits."""
+        return self.head(self.norm(pooled).flatten(1))  # A, K, 2C -> A, K*2C -> A, L
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """(A, L) logits -> (A, L) probabilities: a distribution over the labels (softmax) or one per label."""
@@ -80,7 +88,7 @@ class SoundTagger(nn.Module):
 
     @torch.no_grad()
     def tags(self, pooled: torch.Tensor) -> list[list[tuple[str, float]]]:
-        """The top labels of each clip with their probabilities, most likely first."""
+        """The top labels of each clip (pooled (A, K, 2C)) with their probabilities, most likely first."""
         probs = self.probabilities(self(pooled.to(self.head.weight.dtype)).float())  # A, L
         out = []
         for row in probs:

@@ -81,8 +81,9 @@ def clip_tags(export: str, config, features: dict[str, torch.Tensor]) -> list[li
         _taggers[export] = (encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float())
     encoder, tagger = _taggers[export]
     with torch.no_grad():
-        frames, lengths = encoder(features["audio_mel"].float(), features["audio_mel_lengths"])  # W, T, C
-        return tagger.tags(pool_clips(frames, lengths, features["audio_num_windows"].tolist()))
+        _, lengths, stats = encoder.encode(features["audio_mel"].float(), features["audio_mel_lengths"],
+                                           tagger.settings.layers)  # W; W, K, 2C
+        return tagger.tags(pool_clips(stats, lengths, features["audio_num_windows"].tolist()))
 
 
 class AlmProcessingInfo(BaseProcessingInfo):

@@ -107,6 +107,23 @@ def test_whisper_tiny_en_transcribes(base_folder, transcripts) -> None:
     _check_wer((TINY_PROMPT,), _transcribe(folder, (TINY_PROMPT,)), transcripts)
 
 
+@pytest.mark.parametrize("base", ["builtin:whisper-base", "builtin:whisper-tiny.en"])
+def test_ctranslate2_transcribes_with_its_own_or_a_torch_encoder(base_folder, transcripts, base) -> None:
+    """The CTranslate2 decoder reads either encoder's output (int8 CTranslate2, or PyTorch bfloat16 where the CPU
+    runs it natively): real speech is transcribed by both and passes the gate, silence is gated away."""
+    from alm.transcribe import Ct2Transcriber
+
+    base_folder(base)  # converted: the torch encoder loads the transformers folder
+    prompts = BASE_PROMPTS if base == "builtin:whisper-base" else (TINY_PROMPT,)
+    waves = [audio_io.load_audio(SOUNDS / f"{p}.wav") for p in prompts]
+    for encoder in ("ctranslate2", "torch"):
+        transcriber = Ct2Transcriber(base, encoder=encoder, no_speech_threshold=0.6)
+        print(f"{base}, {encoder} encoder:")
+        _check_wer(prompts, [transcriber.transcribe(w) for w in waves], transcripts)
+        speech, silence = transcriber.no_speech_probs([waves[0], torch.zeros(5 * 16000).numpy()])
+        assert speech < 0.6 < silence, (speech, silence)
+
+
 def test_smollm2_answers_through_chat_template(base_folder) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
