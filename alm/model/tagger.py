@@ -50,7 +50,7 @@ class TaggerSettings:
     top_k: int = 3  # at most this many tags per clip
     threshold: float = 0.3  # only tags at least this likely
     kind: TaggerKind = "sigmoid"  # files written without a kind are sigmoid taggers
-    layers: int = 1  # 1: the final frames (a sound encoder's included); more: the last Whisper layers (files without it: 1)
+    layers: int = 1  # 1: the final frames (a sound encoder's too); more: the last Whisper layers (files without: 1)
 
     def __post_init__(self):
         if self.kind not in KINDS:
