@@ -173,24 +173,22 @@ class StageRecipe:
                     stats_layers: int = 0) -> tuple[int, int]:
         """Fill the feature cache with the clips' encoder frames (each process its share); `clips` gets every
         clip's (samples, window keys). Clips an earlier pass of this stage saw (the tagging pass) are not read
-        again. With `stats_layers`, fill `cache` with the clips' layer stats instead (every clip; `clips` is left
-        as is). Returns (windows found, windows computed) of this pass."""
-        if stats_layers:
-            hits, misses = precompute(cache, self.model, self.processor, paths, self.rank, self.world,
-                                      progress=self.progress and self.main, stats_layers=stats_layers)
-            self.accelerator.wait_for_everyone()
-            cache.reload()
-            return hits, misses
-        todo = [p for p in dict.fromkeys(paths) if p not in self.clip_keys]
+        again. With `stats_layers`, fill `cache` with every clip's layer stats instead (the stage's frames pass
+        still reads them). Returns (windows found, windows computed) of this pass."""
+        frames = not stats_layers
+        todo = [p for p in dict.fromkeys(paths) if not frames or p not in self.clip_keys]
+        cache = self.cache if frames else cache
         mine: dict[str, tuple[int, list[str]]] = {}
-        hits, misses = precompute(self.cache, self.model, self.processor, todo, self.rank, self.world,
-                                  progress=self.progress and self.main, clips=mine)
+        hits, misses = precompute(cache, self.model, self.processor, todo, self.rank, self.world,
+                                  progress=self.progress and self.main, clips=mine, stats_layers=stats_layers)
         self.accelerator.wait_for_everyone()
-        self.cache.reload()
+        cache.reload()
         if self.world > 1:  # each process saw its share of the clips
             mine = {k: v for part in gather_object([mine]) for k, v in part.items()}
-        self.clip_keys.update(mine)
-        clips.update({p: self.clip_keys[p] for p in paths if p in self.clip_keys})
+        if frames:
+            self.clip_keys.update(mine)
+            mine = self.clip_keys
+        clips.update({p: mine[p] for p in paths if p in mine})
         return hits, misses
 
     def _epoch_plan(self, epoch: int) -> list[list[list[int]]]:

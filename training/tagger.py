@@ -19,6 +19,7 @@ import torch.nn.functional as F
 
 from alm.errors import AlmError
 from alm.model.audio_encoder import window_stats
+from alm.model.audio_tokens import encoder_frames, mel_frames, window_lengths
 from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips
 
 IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index)
@@ -69,26 +70,27 @@ def targets(labels: list[list[str]], vocab: list[str], kind: TaggerKind = "softm
 
 
 def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]], cache,
-                    stats_cache=None) -> torch.Tensor:
-    """(A, K, 2C) pooled frames per clip (`alm.model.tagger.pool_clips`): from the feature cache's frames, or
-    from `stats_cache`'s window stats of K Whisper layers (counted by the frames). `clip_keys`: path ->
-    (samples, window keys), as the cache's precompute pass reports them."""
+                    layer_stats_window_seconds: float | None = None) -> torch.Tensor:
+    """(A, K, 2C) pooled frames per clip (`alm.model.tagger.pool_clips`) from `cache`: the feature cache's frames
+    (K = 1), or, with `layer_stats_window_seconds`, a layer-stats cache's window stats, each window's frame count
+    following from its length. `clip_keys`: path -> (samples, window keys), as the precompute pass reports them."""
     rows = []
     for path in paths:
-        keys = clip_keys[path][1]
-        frames = [cache.get(key) for key in keys]
-        stats = [stats_cache.get(key) for key in keys] if stats_cache is not None else []
-        if any(f is None for f in frames + stats):
+        samples, keys = clip_keys[path]
+        entries = [cache.get(key) for key in keys]
+        if any(e is None for e in entries):
             raise AlmError(f"{path}: its encoder frames are not in the feature cache")
-        lengths = torch.tensor([f.shape[0] for f in frames])
-        if stats_cache is None:  # the final frames' stats
-            padded = torch.zeros(len(frames), int(lengths.max()), frames[0].shape[1])  # W, T, C
-            for i, f in enumerate(frames):
+        if layer_stats_window_seconds is None:  # the final frames' stats
+            lengths = torch.tensor([f.shape[0] for f in entries])
+            padded = torch.zeros(len(entries), int(lengths.max()), entries[0].shape[1])  # W, T, C
+            for i, f in enumerate(entries):
                 padded[i, : f.shape[0]] = f
             window = window_stats(padded, lengths)[:, None]  # W, 1, 2C
         else:
-            window = torch.stack(stats)  # W, K, 2C
-        rows.append(pool_clips(window, lengths, [len(frames)])[0])  # K, 2C
+            lengths = torch.tensor([encoder_frames(mel_frames(n))
+                                    for n in window_lengths(samples, layer_stats_window_seconds)])
+            window = torch.stack(entries)  # W, K, 2C
+        rows.append(pool_clips(window, lengths, [len(keys)])[0])  # K, 2C
     return torch.stack(rows)
 
 
@@ -179,7 +181,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     """Tags (path -> [(label, p)]) of the stage's clips. A model without a tagger gets one fit here on a
     class-balanced share of the corpus's training clips; clips that share fitted it are tagged by
     cross-fitting. `precompute(paths, clip_keys, cache=None, stats_layers=0)` fills the feature cache (the
-    stage's own pass), or with `stats_layers` the given cache with the clips' layer stats."""
+    stage's own pass), or with `stats_layers` the given cache with the clips' layer stats; either way `clip_keys`
+    gets each clip's (samples, window keys)."""
     stats: dict = {"enabled": True}
     fit_data = None
     if model.tagger is None:
@@ -190,12 +193,14 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError(f"tagger.layers: {layers} asked for; the Whisper encoder has {available} layers")
     paths = sorted(set(stage_paths) | set(fit_data.paths if fit_data else []))
     clip_keys: dict[str, tuple[int, list[str]]] = {}
-    precompute(paths, clip_keys)
-    stats_cache = None
     if layers > 1:  # the stats of every layer read, in a cache of their own beside the frames'
         stats_cache = cache.beside(f"-layers{layers}")
-        precompute(paths, {}, stats_cache, layers)
-    features = dict(zip(paths, pooled_features(paths, clip_keys, cache, stats_cache)))  # each K, 2C
+        precompute(paths, clip_keys, stats_cache, layers)
+        pooled = pooled_features(paths, clip_keys, stats_cache, processor.spec.window_seconds)
+    else:
+        precompute(paths, clip_keys)
+        pooled = pooled_features(paths, clip_keys, cache)
+    features = dict(zip(paths, pooled))  # each K, 2C
     tags: dict[str, list] = {}
     if fit_data is not None:
         vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
