@@ -6,7 +6,10 @@ of what memory bandwidth allows. `FastLlama` runs the same computation with the 
 (LoRA merged first), q/k/v and gate/up fused into one matmul each, a KV cache allocated once per
 answer, no per-step masks for a single conversation, and a new token's query heads grouped under the
 key/value head they share (SDPA's GQA expansion took 83 us a layer here, the grouped call 25 us, with
-the same output), so a step is ~35 tensor ops per layer.
+the same output), so a step is ~35 tensor ops per layer. On CPU in bfloat16, the matrix products of a one-token step (one or two
+rows) go through `alm.kernels.gemv` (a C kernel that streams the weights at about memory speed, twice PyTorch's
+bfloat16 matmul here, on a thread pool of its own) when it builds; prompts and larger batches use PyTorch's.
+During such a step PyTorch's own small ops run on the calling thread alone (`_kernel_step`).
 Prompts come in as embeddings (alm splices audio tokens there), left-padded for batches.
 
 Numerics follow transformers' Llama (float32 RMSNorm and rotary tables cast to the weights' dtype,
@@ -19,6 +22,7 @@ Shapes: B batch, L prompt length, S cache length, H heads, Hk key/value heads, D
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager, nullcontext
 
 import torch
 import torch.nn.functional as F
@@ -76,6 +80,30 @@ class FastLlama:
                                              / self.head_dim))
         self.inv_freq = inv.to(self.device)  # Dh/2
         self.scale = self.head_dim ** -0.5
+        self.gemv = None
+        if self.device.type == "cpu" and self.dtype == torch.bfloat16:
+            from alm.kernels.gemv import load
+
+            self.gemv = load()
+        self._threads = torch.get_num_threads()  # the kernel's, set per answer
+
+    def _linear(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        """F.linear, by the native kernel for the few rows of a decode step where it is loaded."""
+        if self.gemv is not None and self.gemv.takes(x, weight):
+            return self.gemv(x, weight, self._threads)
+        return F.linear(x, weight)
+
+    @contextmanager
+    def _kernel_step(self):
+        """PyTorch single-threaded for a decode step whose products the native kernel runs on its own threads.
+        Otherwise PyTorch's OpenMP workers, woken by its few parallel ops (attention), spin between them on the
+        cores the kernel's helpers need: 3.4 tokens/s instead of 68 on 2 cores here. (Process-wide while it
+        lasts: PyTorch work on other threads runs single-threaded for those milliseconds.)"""
+        torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(self._threads)
 
     # ------------------------------------------------------------------ pieces
     def _norm(self, x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
@@ -107,7 +135,7 @@ class FastLlama:
         cos, sin = rotary
         for i, (ln1, qkv_w, o_w, ln2, gate_up_w, down_w) in enumerate(self.layers):
             h = self._norm(x, ln1)
-            qkv = F.linear(h, qkv_w).view(B, L, H + 2 * Hk, Dh).transpose(1, 2)  # B, H+2Hk, L, Dh
+            qkv = self._linear(h, qkv_w).view(B, L, H + 2 * Hk, Dh).transpose(1, 2)  # B, H+2Hk, L, Dh
             q, k = self._rotate(qkv[:, : H + Hk], cos, sin).split([H, Hk], dim=1)  # queries and keys rotated at once
             v = qkv[:, H + Hk :]
             cache.k[i][:, :, start:end] = k
@@ -121,15 +149,15 @@ class FastLlama:
                 attn = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, is_causal=causal and mask is None,
                                                       scale=self.scale, enable_gqa=H != Hk)  # B, H, L, Dh
                 attn = attn.transpose(1, 2).reshape(B, L, H * Dh)
-            x = x + F.linear(attn, o_w)
+            x = x + self._linear(attn, o_w)
             h = self._norm(x, ln2)
-            gate, up = F.linear(h, gate_up_w).chunk(2, dim=-1)
-            x = x + F.linear(F.silu(gate) * up, down_w)
+            gate, up = self._linear(h, gate_up_w).chunk(2, dim=-1)
+            x = x + self._linear(F.silu(gate) * up, down_w)
         cache.length = end
         return x
 
     def _logits(self, hidden_last: torch.Tensor) -> torch.Tensor:
-        return F.linear(self._norm(hidden_last, self.norm), self.lm_head).float()  # B, V
+        return self._linear(self._norm(hidden_last, self.norm), self.lm_head).float()  # B, V
 
     # ------------------------------------------------------------------ decoding
     @torch.no_grad()
@@ -139,6 +167,8 @@ class FastLlama:
         """Yields the next token of every row, (B,), until each row has ended (an end id) or `max_new_tokens`
         tokens came or `stop()` says so. Rows that ended get `eos_token_id[0]` (they are padding from then on)."""
         B, L, _ = inputs_embeds.shape
+        self._threads = torch.get_num_threads()
+        kernel_steps = self.gemv is not None and B <= self.gemv.max_rows  # each decode step's products: the kernel's
         mask_rows = attention_mask.to(self.device).bool()  # B, L
         padded = not bool(mask_rows.all())
         cache = _Cache(self, B, L + max_new_tokens)
@@ -168,10 +198,11 @@ class FastLlama:
             if padded:
                 seen[:, cache.length] = True
                 mask = seen[:, None, None, : cache.length + 1]
-            x = self.embed(token[:, None]).to(self.dtype)  # B, 1, D
-            hidden = self._forward(x, (cos[:, :, step : step + 1], sin[:, :, step : step + 1]), cache, mask,
-                                   causal=False)
-            logits = self._logits(hidden[:, -1])
+            with self._kernel_step() if kernel_steps else nullcontext():
+                x = self.embed(token[:, None]).to(self.dtype)  # B, 1, D
+                hidden = self._forward(x, (cos[:, :, step : step + 1], sin[:, :, step : step + 1]), cache, mask,
+                                       causal=False)
+                logits = self._logits(hidden[:, -1])
 
     @staticmethod
     def _choose(logits: torch.Tensor, do_sample: bool, temperature: float | None, top_p: float | None) -> torch.Tensor:
