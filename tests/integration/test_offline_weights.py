@@ -124,6 +124,23 @@ def test_ctranslate2_transcribes_with_its_own_or_a_torch_encoder(base_folder, tr
         assert speech < 0.6 < silence, (speech, silence)
 
 
+def test_ctranslate2_keeps_its_own_openmp_runtime() -> None:
+    """CTranslate2 bound to PyTorch's libgomp sets PyTorch's thread count (its model with 1 thread made PyTorch
+    single-threaded) and throttles PyTorch's parallel regions; imported through `import_ctranslate2` it does
+    neither. A fresh process: the first import decides."""
+    code = (
+        "import torch\n"
+        "from alm.transcribe import Ct2Transcriber\n"
+        "before = torch.get_num_threads()\n"
+        "Ct2Transcriber('builtin:whisper-base', threads=1, encoder='ctranslate2')\n"
+        "print(before, torch.get_num_threads())\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd=REPO)
+    assert run.returncode == 0, run.stderr[-2000:]
+    before, after = run.stdout.split()[-2:]
+    assert after == before, f"PyTorch's threads {before} -> {after}"
+
+
 def test_smollm2_answers_through_chat_template(base_folder) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
