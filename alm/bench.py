@@ -235,8 +235,8 @@ def print_table(report: dict) -> None:
           f"({report['clip_seconds']} s); load average {report['load_avg_before'][0]:.1f} -> "
           f"{report['load_avg_after'][0]:.1f}; medians")
     print(f"{'':<22}" + "".join(f"{n:>14}" for n in names) + ("   ratio" if len(names) == 2 else ""))
-    rows = ["dtype", "decoder", "decode_matmul", "transcriber", *PARTS, "answer_best_s", "decode_bound_tok_s", "share_of_bound",
-            "decode_read_bound_tok_s", "share_of_read_bound"]
+    rows = ["dtype", "decoder", "decode_matmul", "transcriber", *PARTS, "answer_best_s", "decode_bound_tok_s",
+            "share_of_bound", "decode_read_bound_tok_s", "share_of_read_bound"]
     for key in rows:
         values = [report["configs"][n].get(key) for n in names]
         if all(v is None for v in values):

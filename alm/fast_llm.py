@@ -6,10 +6,11 @@ of what memory bandwidth allows. `FastLlama` runs the same computation with the 
 (LoRA merged first), q/k/v and gate/up fused into one matmul each, a KV cache allocated once per
 answer, no per-step masks for a single conversation, and a new token's query heads grouped under the
 key/value head they share (SDPA's GQA expansion took 83 us a layer here, the grouped call 25 us, with
-the same output), so a step is ~35 tensor ops per layer. On CPU in bfloat16, the matrix products of a one-token step (one or two
-rows) go through `alm.kernels.gemv` (a C kernel that streams the weights at about memory speed, twice PyTorch's
-bfloat16 matmul here, on a thread pool of its own) when it builds; prompts and larger batches use PyTorch's.
-During such a step PyTorch's own small ops run on the calling thread alone (`_kernel_step`).
+the same output), so a step is ~35 tensor ops per layer. On CPU in bfloat16, the matrix products of a
+one-token step (one or two rows) go through `alm.kernels.gemv` (a C kernel that streams the weights at about
+memory speed, twice PyTorch's bfloat16 matmul here, on a thread pool of its own) when it builds; prompts and
+larger batches use PyTorch's. During such a step PyTorch's own small ops run on the calling thread alone
+(`_kernel_step`).
 Prompts come in as embeddings (alm splices audio tokens there), left-padded for batches.
 
 Numerics follow transformers' Llama (float32 RMSNorm and rotary tables cast to the weights' dtype,

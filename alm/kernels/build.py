@@ -56,7 +56,7 @@ def shared_library(source: Path) -> tuple[Path | None, str]:
         return None, "no C compiler on PATH (cc, gcc, clang, or $CC)"
     code = source.read_bytes()
     key = hashlib.sha256(b"\0".join([code, _compiler_identity(cc).encode(), _cpu_identity().encode(),
-                                      " ".join(OPTIMIZE).encode()])).hexdigest()[:16]
+                                      repr((OPTIMIZE, FLAG_SETS)).encode()])).hexdigest()[:16]
     folder = alm_home() / "kernels" / f"{source.stem}-{key}"
     target = folder / f"lib{source.stem}{'.dylib' if platform.system() == 'Darwin' else '.so'}"
     flags_note = folder / "flags.txt"
