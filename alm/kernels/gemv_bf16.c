@@ -102,7 +102,13 @@ static void *helper(void *arg) {
     return NULL;
 }
 
-static void forget_helpers(void) { helpers = 0; } /* a forked child has none of the parent's threads */
+/* A forked child has none of the parent's threads, and a lock one of them held at the fork would stay held. */
+static void forget_helpers(void) {
+    helpers = 0;
+    pthread_mutex_init(&submit, NULL);
+    pthread_mutex_init(&sleep_lock, NULL);
+    pthread_cond_init(&wake, NULL);
+}
 
 static int start_helpers(int wanted) {
     static int registered;
