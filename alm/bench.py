@@ -44,29 +44,28 @@ def chord(seconds: float = 10.0) -> np.ndarray:
     return clip(seconds)
 
 
+def _bytes_per_second(op, nbytes: int, reps: int) -> float:
+    """`nbytes` over the median time of `reps` calls of `op` (after one untimed call)."""
+    op()
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        op()
+        times.append(time.perf_counter() - start)
+    return nbytes / statistics.median(times)
+
+
 def copy_bandwidth(megabytes: int = 256, reps: int = 9) -> float:
     """Bytes per second one large float32 tensor copy moves (read side), the median of `reps`."""
     src = torch.ones(megabytes * 2**20 // 4)
     dst = torch.empty_like(src)
-    dst.copy_(src)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        dst.copy_(src)
-        times.append(time.perf_counter() - start)
-    return src.numel() * 4 / statistics.median(times)
+    return _bytes_per_second(lambda: dst.copy_(src), src.numel() * 4, reps)
 
 
 def read_bandwidth(megabytes: int = 256, reps: int = 9) -> float:
     """Bytes per second one large float32 tensor sum reads (it writes nothing), the median of `reps`."""
     src = torch.ones(megabytes * 2**20 // 4)
-    src.sum()
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        src.sum()
-        times.append(time.perf_counter() - start)
-    return src.numel() * 4 / statistics.median(times)
+    return _bytes_per_second(src.sum, src.numel() * 4, reps)
 
 
 def _decode_matmul(assistant) -> str:

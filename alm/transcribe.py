@@ -486,10 +486,11 @@ def ct2_encoder(audio_base: str, kind: str) -> str:
     0.02 against 0.06); on the offline test split's 207 speech clips WER 0.407 against 0.401, CER 0.257 against
     0.258. Where bfloat16 is emulated, PyTorch's float32 encoder is slower than CTranslate2's int8."""
     from alm.devices import cpu_has_native_bf16
+    from alm.weights.resolve import BUILTIN_PREFIX
 
     if kind != "cpu" or not cpu_has_native_bf16():
         return "ctranslate2"
-    if str(audio_base).startswith("builtin:"):
+    if str(audio_base).startswith(BUILTIN_PREFIX):
         return "torch"
     return "torch" if (Path(str(audio_base)).expanduser() / "config.json").is_file() else "ctranslate2"
 
