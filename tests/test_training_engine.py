@@ -293,6 +293,25 @@ def test_class_balance_caps_speech_per_voice_not_per_label(tmp_path):
     assert len(more) == 21  # the task's own cap
 
 
+def test_class_balance_leaves_records_without_a_label_uncapped(tmp_path):
+    """Multi-clip questions carry no label; pooled under one class, a cap of 5 would keep 5 of them."""
+    from training.config import DataSection
+    from training.data import select_records
+
+    lines = []
+    for k in range(12):
+        rec = Record(id=f"pair-{k}", instruction="Which clip is louder?", output="The first.",
+                     sound=[f"audio/{k}a.wav", f"audio/{k}b.wav"], dataset="synthetic", task="multi_clip_compare",
+                     stage="reasoning", metadata={})
+        lines.append(json.dumps(rec.to_openaqa()))
+        rec = Record(id=f"dog-{k}", instruction="?", output="dog", sound=[f"audio/dog-{k}.wav"],
+                     dataset="synthetic", task="multi_clip_compare", stage="reasoning", metadata={"labels": ["dog"]})
+        lines.append(json.dumps(rec.to_openaqa()))
+    write_train_split(tmp_path, lines)
+    chosen = select_records(DataSection(root=str(tmp_path), max_per_class=5), seed=0)
+    assert Counter(rec.id.split("-")[0] for rec in chosen) == {"pair": 12, "dog": 5}
+
+
 def test_tag_top1_counts_a_clip_whose_first_tag_is_one_of_its_labels():
     from training.tagger import tag_top1
 
