@@ -312,6 +312,47 @@ def test_class_balance_leaves_records_without_a_label_uncapped(tmp_path):
     assert Counter(rec.id.split("-")[0] for rec in chosen) == {"pair": 12, "dog": 5}
 
 
+def test_answer_balance_makes_yes_and_no_equal_per_negative_mode(tmp_path):
+    """7 yes to 3 no in the popular mode, 2 to 4 in the random one, 5 answers that are neither: 3 + 3 and 2 + 2
+    kept, and all 5 others."""
+    from training.config import DataSection
+    from training.data import select_records
+
+    plan = [("popular", "Yes, a dog.", 7), ("popular", "No.", 3), ("random", "Yes: a bell.", 2),
+            ("random", "No, there is none.", 4), (None, "I can't tell.", 5)]
+    lines = []
+    for mode, answer, count in plan:
+        for k in range(count):
+            rec = Record(id=f"{mode}-{answer[:2]}-{k}", instruction="Is there a dog?", output=answer,
+                         sound=[f"audio/{mode}-{k}.wav"], dataset="synthetic", task="existence", stage="perception",
+                         negative_mode=mode, metadata={} if mode else {"answer": "unsure"})
+            lines.append(json.dumps(rec.to_openaqa()))
+    write_train_split(tmp_path, lines)
+    chosen = select_records(DataSection(root=str(tmp_path), balance_answers=["existence"]), seed=0)
+    assert Counter((r.negative_mode, r.output.split()[0].strip(",.:")) for r in chosen) == {
+        ("popular", "Yes"): 3, ("popular", "No"): 3, ("random", "Yes"): 2, ("random", "No"): 2, (None, "I"): 5}
+    assert len(select_records(DataSection(root=str(tmp_path)), seed=0)) == 21  # not asked: unchanged
+
+
+def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech():
+    from training.data import transcript_answers
+
+    def said(name, transcript, output):
+        return Record(id=name, instruction="What is said?", output=output, sound=[f"/a/{name}.wav"], dataset="d",
+                      task="speech_content", stage="perception", metadata={"transcript": transcript})
+
+    records = [said("read", "Set an alarm for seven.", "Set an alarm for seven."),
+               said("gated", "Hello there.", "Hello there."),
+               said("music", "", "No one speaks in this clip."),
+               Record(id="tag", instruction="What is it?", output="A dog.", sound=["/a/read.wav"], dataset="d",
+                      task="classification", stage="perception", metadata={"transcript": "x"})]
+    transcripts = {"/a/read.wav": "Set an alarm for 7", "/a/gated.wav": "", "/a/music.wav": "you"}
+    out, dropped = transcript_answers(records, transcripts)
+    assert [(r.id, r.output) for r in out] == [("read", "Set an alarm for 7"), ("music", "No one speaks in this clip."),
+                                               ("tag", "A dog.")]
+    assert dropped == 1
+
+
 def test_tag_top1_counts_a_clip_whose_first_tag_is_one_of_its_labels():
     from training.tagger import tag_top1
 

@@ -77,6 +77,10 @@ class DataSection:
     max_per_class: int | None = None  # class balance: at most this many records per task and sound class (label)
     class_caps: dict[str, int] = field(default_factory=dict)  # task -> its own max_per_class (e.g. more speech per voice)
     max_samples: int | None = None  # at most this many records in all, after the above (seeded random choice)
+    balance_answers: list[str] = field(default_factory=list)  # tasks whose yes / no answers are equal per negative mode
+    # what "what is said" answers train on: the words spoken, or the transcript the model reads (a speech-aware
+    # model copies it; speech clips whose transcript the no-speech gate withheld are then left out)
+    speech_answers: Literal["reference", "transcript"] = "reference"
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
     sample_answers: int = 3  # greedy answers to validation questions printed and logged at each validation
@@ -177,7 +181,7 @@ def validate(c: TrainConfig) -> None:
     for name, value in (("data.split", c.data.split), ("data.eval_split", c.data.eval_split)):
         if value not in SPLITS:
             raise ConfigError(f"{name}: must be one of {', '.join(SPLITS)}, got {value!r}")
-    for task in [*(c.data.tasks or []), *c.data.task_weights]:
+    for task in [*(c.data.tasks or []), *c.data.task_weights, *c.data.balance_answers]:
         if task not in TASKS:
             raise ConfigError(f"data: unknown task {task!r}; known tasks: {', '.join(TASKS)}")
     for stage in c.data.stages or []:

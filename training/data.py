@@ -14,6 +14,7 @@ them (no cache, instruction-aware aligners) take the full path: audio, processor
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import random
 from collections import Counter, defaultdict
@@ -57,6 +58,8 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
         selected += (group * math.ceil(weight))[:count]  # weight > 1 repeats the task's records
     if data.max_samples is not None and len(selected) > data.max_samples:
         selected = rng.sample(selected, data.max_samples)
+    if data.balance_answers:  # last, so that no later draw tilts it again
+        selected = balanced_answers(selected, set(data.balance_answers))
     if not selected:
         raise DataError(f"{data.root}: no {data.split} records match tasks={data.tasks} stages={data.stages}")
     return selected
@@ -90,6 +93,54 @@ def balanced(group: list[Record], per_class: int) -> list[Record]:
             taken[cls] += 1
             kept.append(record)
     return kept
+
+
+def answer_polarity(record: Record) -> str | None:
+    """'yes' or 'no' when the answer starts with it ("Yes, both are a bell." / "No: the first is speech ..."),
+    else None (answers that name, count or compare)."""
+    first = record.output.split(maxsplit=1)[0].strip(",.:;!").lower() if record.output.strip() else ""
+    return first if first in ("yes", "no") else None
+
+
+def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
+    """As many yes as no answers in each of `tasks` and negative mode (`Record.negative_mode`; one group for
+    records without one), the majority's first records in the group's order kept; answers that are neither, and
+    records of other tasks, are all kept.
+    Corpus v2's "same kind of sound?" questions are 342 yes to 122 no, and a class cap can tilt one mode's
+    "is there X?" (v3's popular mode trained 134 yes to 90 no): a model that learns the tilt says yes to
+    what is not there."""
+    def polarity(record: Record) -> str | None:
+        return answer_polarity(record) if record.task in tasks else None
+
+    counts = Counter((r.task, r.negative_mode, polarity(r)) for r in group)
+    keep = {(task, mode): min(counts[(task, mode, "yes")], counts[(task, mode, "no")]) for task, mode, _ in counts}
+    taken: Counter = Counter()
+    kept = []
+    for record in group:
+        answer = polarity(record)
+        if answer is not None:
+            if taken[(record.task, record.negative_mode, answer)] >= keep[(record.task, record.negative_mode)]:
+                continue
+            taken[(record.task, record.negative_mode, answer)] += 1
+        kept.append(record)
+    return kept
+
+
+def transcript_answers(records: list[Record], transcripts: dict[str, str]) -> tuple[list[Record], int]:
+    """"What is said" records answered with the transcript the model reads beside the clip (so it learns to copy
+    it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate withheld are
+    left out (no transcript to copy); answers to clips without speech ("No one speaks ...") and other tasks are
+    kept as they are. Returns the records and how many were left out."""
+    out, dropped = [], 0
+    for record in records:
+        if record.task == "speech_content" and len(record.sound) == 1 and record.metadata.get("transcript"):
+            heard = transcripts.get(record.sound[0], "").strip()
+            if not heard:
+                dropped += 1
+                continue
+            record = dataclasses.replace(record, output=heard)
+        out.append(record)
+    return out, dropped
 
 
 def select_eval_records(data: DataSection, seed: int) -> list[Record]:

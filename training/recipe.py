@@ -31,7 +31,8 @@ from alm.processor import IGNORE_INDEX
 from training.checkpointing import list_checkpoints, load_checkpoint, remove_checkpoints, rng_state, save_checkpoint
 from training.config import TrainConfig, lookup, resume_differences
 from training.data import (ClipLengths, Collator, attach_window_keys, epoch_batches, loader_workers,
-                           prepare_examples, rank_steps, select_eval_records, select_records)
+                           prepare_examples, rank_steps, select_eval_records, select_records,
+                           transcript_answers)
 from training.engine import (RECORD_FILE, StageResult, answer_loss, build_model, earlier_record, hardware,
                              make_accelerator, make_optimizer, manifest_info, sample_answers, set_train_mode,
                              stage_transcripts, to_device, validation_loss)
@@ -126,6 +127,13 @@ class StageRecipe:
         eval_records = select_eval_records(c.data, c.seed)
         paths = [p for r in [*records, *eval_records] for p in r.sound]
         transcripts = self._setup_transcripts(paths)
+        if c.data.speech_answers == "transcript":
+            if transcripts is None:
+                raise AlmError("data.speech_answers: transcript needs a speech-aware model (model.speech_transcripts)")
+            records, withheld = transcript_answers(records, transcripts)
+            eval_records, _ = transcript_answers(eval_records, transcripts)
+            self.say(f"what is said: answered with the transcript the model reads; {withheld} speech clips left out "
+                     "(their transcript withheld by the no-speech gate)")
         tags = self._setup_tags(paths)
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
