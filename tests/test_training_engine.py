@@ -334,6 +334,23 @@ def test_answer_balance_makes_yes_and_no_equal_per_negative_mode(tmp_path):
     assert len(select_records(DataSection(root=str(tmp_path)), seed=0)) == 21  # not asked: unchanged
 
 
+def test_speech_min_words_leaves_out_short_speech_but_not_clips_without_speech(tmp_path):
+    from training.config import DataSection
+    from training.data import select_records
+
+    lines = []
+    for name, transcript in [("letter", "B"), ("pair", "Hello there"), ("sentence", "Set an alarm for seven"),
+                             ("music", "")]:
+        rec = Record(id=name, instruction="What is said?", output=transcript or "No one speaks.",
+                     sound=[f"audio/{name}.wav"], dataset="synthetic", task="speech_content", stage="perception",
+                     metadata={"transcript": transcript})
+        lines.append(json.dumps(rec.to_openaqa()))
+    write_train_split(tmp_path, lines)
+    chosen = select_records(DataSection(root=str(tmp_path), speech_min_words=2), seed=0)
+    assert sorted(r.id for r in chosen) == ["music", "pair", "sentence"]
+    assert len(select_records(DataSection(root=str(tmp_path)), seed=0)) == 4
+
+
 def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech():
     from training.data import transcript_answers
 

@@ -81,6 +81,7 @@ class DataSection:
     # what "what is said" answers train on: the words spoken, or the transcript the model reads (a speech-aware
     # model copies it; speech clips whose transcript the no-speech gate withheld are then left out)
     speech_answers: Literal["reference", "transcript"] = "reference"
+    speech_min_words: int = 0  # "what is said" records of speech with fewer words are left out (letters, syllables)
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
     sample_answers: int = 3  # greedy answers to validation questions printed and logged at each validation
@@ -202,7 +203,8 @@ def validate(c: TrainConfig) -> None:
             raise ConfigError(f"{name}: must be > 0, got {value}")
     non_negative = {"warmup_steps": c.warmup_steps, "weight_decay": c.weight_decay, "max_grad_norm": c.max_grad_norm,
                     "checkpoint_every": c.checkpoint_every, "eval_every": c.eval_every,
-                    "data.eval_samples": c.data.eval_samples, "data.sample_answers": c.data.sample_answers}
+                    "data.eval_samples": c.data.eval_samples, "data.sample_answers": c.data.sample_answers,
+                    "data.speech_min_words": c.data.speech_min_words}
     for name, value in non_negative.items():
         if value < 0:
             raise ConfigError(f"{name}: must be >= 0, got {value}")

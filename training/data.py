@@ -43,6 +43,8 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
     rng = random.Random(f"{seed}:{data.split}")
     by_task: dict[str, list[Record]] = defaultdict(list)
     for record in records:
+        if record.task == "speech_content" and 0 < spoken_words(record) < data.speech_min_words:
+            continue
         by_task[record.task].append(record)
     selected: list[Record] = []
     for task in sorted(by_task):
@@ -63,6 +65,11 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
     if not selected:
         raise DataError(f"{data.root}: no {data.split} records match tasks={data.tasks} stages={data.stages}")
     return selected
+
+
+def spoken_words(record: Record) -> int:
+    """Words of what the record's clip says (its reference transcript; 0 for a clip without speech)."""
+    return len((record.metadata.get("transcript") or "").split())
 
 
 def sound_class(record: Record) -> str | None:
