@@ -137,7 +137,8 @@ def transcript_answers(records: list[Record], transcripts: dict[str, str]) -> tu
     """"What is said" records answered with the transcript the model reads beside the clip (so it learns to copy
     it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate withheld are
     left out (no transcript to copy); answers to clips without speech ("No one speaks ...") and other tasks are
-    kept as they are. Returns the records and how many were left out."""
+    kept as they are. Returns the records and how many were left out (a record repeated by a task weight
+    counts each time)."""
     out, dropped = [], 0
     for record in records:
         if record.task == "speech_content" and len(record.sound) == 1 and record.metadata.get("transcript"):

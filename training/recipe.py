@@ -132,8 +132,8 @@ class StageRecipe:
                 raise AlmError("data.speech_answers: transcript needs a speech-aware model (model.speech_transcripts)")
             records, withheld = transcript_answers(records, transcripts)
             eval_records, _ = transcript_answers(eval_records, transcripts)
-            self.say(f"what is said: answered with the transcript the model reads; {withheld} speech clips left out "
-                     "(their transcript withheld by the no-speech gate)")
+            self.say(f"what is said: answered with the transcript the model reads; {withheld} records of "
+                     "speech left out (the no-speech gate withheld their clip's transcript)")
         tags = self._setup_tags(paths)
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
