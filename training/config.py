@@ -78,9 +78,7 @@ class DataSection:
     class_caps: dict[str, int] = field(default_factory=dict)  # task -> its own max_per_class (e.g. more speech per voice)
     max_samples: int | None = None  # at most this many records in all, after the above (seeded random choice)
     balance_answers: list[str] = field(default_factory=list)  # tasks whose yes / no answers are equal per negative mode
-    # what "what is said" answers train on: the words spoken, or the transcript the model reads (a speech-aware
-    # model copies it; speech clips whose transcript the no-speech gate withheld are then left out)
-    speech_answers: Literal["reference", "transcript"] = "reference"
+    speech_answers: Literal["reference", "transcript"] = "reference"  # what is said: the words, or the transcript read
     speech_min_words: int = 0  # "what is said" records of speech with fewer words are left out (letters, syllables)
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
