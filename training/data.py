@@ -104,7 +104,8 @@ def balanced(group: list[Record], per_class: int) -> list[Record]:
 
 def answer_polarity(record: Record) -> str | None:
     """'yes' or 'no' when the answer starts with it ("Yes, both are a bell." / "No: the first is speech ..."),
-    else None (answers that name, count or compare)."""
+    else None (answers that name, count or compare). Only the first word counts: `eval.text.parse_yes_no` also reads
+    any negation as "no", which would count "The first clip is not louder." as one."""
     first = record.output.split(maxsplit=1)[0].strip(",.:;!").lower() if record.output.strip() else ""
     return first if first in ("yes", "no") else None
 
@@ -120,15 +121,15 @@ def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
         return answer_polarity(record) if record.task in tasks else None
 
     counts = Counter((r.task, r.negative_mode, polarity(r)) for r in group)
-    keep = {(task, mode): min(counts[(task, mode, "yes")], counts[(task, mode, "no")]) for task, mode, _ in counts}
     taken: Counter = Counter()
     kept = []
     for record in group:
         answer = polarity(record)
         if answer is not None:
-            if taken[(record.task, record.negative_mode, answer)] >= keep[(record.task, record.negative_mode)]:
+            task, mode = record.task, record.negative_mode
+            if taken[(task, mode, answer)] >= min(counts[(task, mode, "yes")], counts[(task, mode, "no")]):
                 continue
-            taken[(record.task, record.negative_mode, answer)] += 1
+            taken[(task, mode, answer)] += 1
         kept.append(record)
     return kept
 
