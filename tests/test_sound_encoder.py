@@ -1,6 +1,7 @@
 """The general-sound encoder beside Whisper (tiny random CNN and wav2vec2) and the sound tagger."""
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -15,7 +16,8 @@ from alm.model.audio_encoder import window_stats
 from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clips, tags_text
 from alm.processor import AlmProcessor, clip_notes
 from conftest import tone
-from training.tagger import IGNORE, cross_fit_tags, fit, targets, top1_accuracy, vocabulary
+from training.tagger import (IGNORE, TaggerData, balanced_subset, cross_fit_tags, fit, fold_of_groups, targets,
+                             top1_accuracy, vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +204,44 @@ def test_a_tagger_reading_two_layers_tags_through_the_model_and_round_trips(tiny
     model.tagger.save(tmp_path)
     assert json.loads((tmp_path / TAGGER_FILE).read_text())["layers"] == 2
     assert SoundTagger.load(tmp_path).tags(pool_clips(stats, lengths, [1, 2])) == tags
+
+
+def test_balanced_subset_by_source_takes_clips_of_a_label_in_turn_from_its_sources():
+    labels = [["dog", "animal"]] * 50 + [["dog", "animal"]] * 4 + [["rain"]] * 60
+    origins = ["farm"] * 50 + ["street"] * 4 + ["a"] * 20 + ["b"] * 20 + ["c"] * 20
+    data = TaggerData([f"clip{i}.wav" for i in range(len(labels))], labels, origins)
+    subset = balanced_subset(data, per_label=10, seed=0, by_source=True)
+    drawn = Counter(zip((clip[0] for clip in subset.labels), subset.origins))
+    assert drawn[("dog", "street")] == 4 and drawn[("dog", "farm")] == 6  # the small source gives all it has
+    assert sorted(drawn[("rain", source)] for source in "abc") == [3, 3, 4]
+    assert balanced_subset(data, per_label=10, seed=0, by_source=True).paths == subset.paths  # seeded
+    plain = balanced_subset(data, per_label=10, seed=0)
+    assert Counter(clip[0] for clip in plain.labels) == {"dog": 10, "rain": 10}
+
+
+def test_source_folds_tag_each_clip_with_a_tagger_that_never_heard_its_source(monkeypatch):
+    import training.tagger as tagger_module
+
+    labels, feats = separable_clips()
+    feats[:, -1] = torch.arange(len(labels), dtype=feats.dtype)  # each row names its clip
+    groups = [f"source{i % 7}" for i in range(len(labels))]
+    assert fold_of_groups(groups, 3) == fold_of_groups(groups, 3)
+    folds = fold_of_groups(groups, 3)
+    assert all(len({f for f, g in zip(folds, groups) if g == group}) == 1 for group in set(groups))
+    assert max(Counter(folds).values()) - min(Counter(folds).values()) <= 9  # 7 sources of 8-9 clips in 3 folds
+    fitted_on = []  # the clips each fold's tagger was fit on
+    real_fit = tagger_module.fit
+
+    def recording_fit(x, *args, **kwargs):
+        fitted_on.append(x[:, -1].long().tolist())
+        return real_fit(x, *args, **kwargs)
+
+    monkeypatch.setattr(tagger_module, "fit", recording_fit)
+    vocab = vocabulary(labels, min_clips=2)
+    settings = TaggerSettings(labels=vocab, width=4, top_k=1, threshold=0.0, kind="softmax")
+    held_out = cross_fit_tags(feats, targets(labels, vocab), settings, folds=3, groups=groups, steps=50)
+    assert len(fitted_on) == 3 and all(tags for tags in held_out)
+    for trained in fitted_on:
+        heard = {groups[i] for i in trained}
+        untagged = [i for i in range(len(labels)) if i not in trained]
+        assert untagged and not heard & {groups[i] for i in untagged}

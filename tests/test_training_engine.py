@@ -92,6 +92,28 @@ def test_two_step_run_writes_model_record_and_metrics(stage):
     assert list_checkpoints(config.run_dir) == []  # removed once the model is saved
 
 
+@pytest.mark.parametrize("native, asked, chosen, says", [
+    (False, "auto", "fp32", "no native bfloat16"), (True, "auto", "bf16", ""),
+    (False, "bf16", "bf16", "emulated"), (False, "fp32", "fp32", ""), (True, "bf16", "bf16", "")])
+def test_precision_auto_trains_in_bf16_only_where_the_cpu_runs_it_natively(monkeypatch, native, asked, chosen, says):
+    import alm.devices
+    from training.engine import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(alm.devices, "cpu_has_native_bf16", lambda: native)
+    precision, why = resolve_precision(asked)
+    assert precision == chosen and (says in why if says else why == "")
+
+
+def test_fp16_on_a_cpu_is_a_clear_error(monkeypatch):
+    from alm.errors import AlmError
+    from training.engine import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(AlmError, match="fp16 needs a GPU"):
+        resolve_precision("fp16")
+
+
 def test_qlora_without_bitsandbytes_or_cuda_is_a_clear_error(stage):
     from alm.errors import AlmError
     from training.engine import check_quantization

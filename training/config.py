@@ -115,7 +115,8 @@ class TrainConfig:
     keep_checkpoints: int = 2  # newest checkpoints kept
     eval_every: int = 200  # optimizer steps between validations (0: only at the end)
     log_every: int = 10  # optimizer steps between metrics lines
-    precision: Literal["bf16", "fp16", "fp32"] = "bf16"  # autocast dtype (fp16 needs a GPU)
+    precision: Literal["auto", "bf16", "fp16", "fp32"] = "auto"  # autocast dtype; auto: bf16 where native, else
+    # fp16 on a GPU, fp32 on a CPU (emulated bf16 is ~50x slower there); fp16 needs a GPU
     gradient_checkpointing: bool = False  # recompute LLM activations in backward (less memory, ~30% slower)
     feature_cache: str = "auto"  # frozen encoder outputs: auto ($ALM_HOME/feature-cache), off, or a folder
     transcript_cache: str = "auto"  # Whisper transcripts (speech-aware models): auto ($ALM_HOME/transcript-cache) or a folder

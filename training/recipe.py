@@ -34,8 +34,8 @@ from training.data import (ClipLengths, Collator, attach_window_keys, epoch_batc
                            prepare_examples, rank_steps, select_eval_records, select_records,
                            transcript_answers)
 from training.engine import (RECORD_FILE, StageResult, answer_loss, build_model, earlier_record, hardware,
-                             make_accelerator, make_optimizer, manifest_info, sample_answers, set_train_mode,
-                             stage_transcripts, to_device, validation_loss)
+                             make_accelerator, make_optimizer, manifest_info, resolve_precision, sample_answers,
+                             set_train_mode, stage_transcripts, to_device, validation_loss)
 from training.feature_cache import FeatureCache, default_cache_root, encoder_identity, precompute
 from training.logs import MetricsLog
 from training.tagger import stage_tags
@@ -85,7 +85,10 @@ class StageRecipe:
         """Everything the loop needs, in an order that keeps the RNG streams (and so resume) exact."""
         self.started, self.t0 = datetime.now(timezone.utc), time.perf_counter()
         checkpoints = self._checkpoints_to_resume()
-        self.accelerator = make_accelerator(self.config)
+        self.precision, why = resolve_precision(self.config.precision)
+        self.accelerator = make_accelerator(self.precision)
+        if why:
+            self.say(why)
         self.rank, self.world = self.accelerator.process_index, self.accelerator.num_processes
         set_seed(self.config.seed)
         self._setup_model()
@@ -428,7 +431,7 @@ class StageRecipe:
             "sound_tags": self.tag_stats,
             "feature_cache": {**self.cache_stats, "lookup_hits": self.cache.hits if self.cache else 0,
                               "lookup_misses": self.cache.misses if self.cache else 0},
-            "hardware": hardware(self.accelerator, c.precision),
+            "hardware": hardware(self.accelerator, self.precision),
             # this and the earlier stages; the earlier stage's record, so the last one documents the whole chain
             "curriculum_wall_time_s": round(wall_time + (earlier or {}).get("curriculum_wall_time_s", 0), 1),
             "init_record": earlier,

@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -29,6 +30,10 @@ IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index
 class TaggerData:
     paths: list[str]  # absolute audio paths, one per clip
     labels: list[list[str]]  # each clip's labels, parents included
+    origins: list[str] = field(default_factory=list)  # each clip's recording source (clips.jsonl `origin`), if known
+
+    def origin(self, i: int) -> str:
+        return self.origins[i] if self.origins else ""
 
 
 def corpus_clips(root: str | Path, split: str = "train") -> TaggerData:
@@ -37,14 +42,15 @@ def corpus_clips(root: str | Path, split: str = "train") -> TaggerData:
     listing = root / "clips.jsonl"
     if not listing.is_file():
         raise AlmError(f"{listing}: no clip list; the tagger trains on a corpus built by `alm data build`")
-    paths, labels = [], []
+    paths, labels, origins = [], [], []
     with listing.open(encoding="utf-8") as fh:
         for line in fh:
             clip = json.loads(line)
             if clip.get("split") == split and clip.get("labels"):
                 paths.append(str(root / clip["audio"]))
                 labels.append(list(clip["labels"]))
-    return TaggerData(paths, labels)
+                origins.append(str(clip.get("origin") or clip.get("dataset") or ""))
+    return TaggerData(paths, labels, origins)
 
 
 def vocabulary(labels: list[list[str]], min_clips: int, kind: TaggerKind = "softmax") -> list[str]:
@@ -115,15 +121,38 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
     return tagger.eval()
 
 
+def fold_of_groups(groups: list[str], folds: int, seed: int = 0) -> list[int]:
+    """A fold per clip such that clips of one group (a recording source) share a fold: groups in a seeded order,
+    largest first, each to the fold holding the fewest clips so far (folds of about equal size)."""
+    sizes = Counter(groups)
+    order = sorted(sizes, key=lambda g: (-sizes[g], random.Random(f"{seed}:{g}").random()))
+    load, fold = [0] * folds, {}
+    for g in order:
+        k = min(range(folds), key=lambda j: (load[j], j))
+        fold[g] = k
+        load[k] += sizes[g]
+    return [fold[g] for g in groups]
+
+
 def cross_fit_tags(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, folds: int,
-                   seed: int = 0, **fit_kwargs) -> list[list[tuple[str, float]]]:
-    """Tags of every clip from a tagger fit on the other folds."""
-    order = list(range(features.shape[0]))
-    random.Random(seed).shuffle(order)
-    tags: list = [None] * len(order)
+                   seed: int = 0, groups: list[str] | None = None, **fit_kwargs) -> list[list[tuple[str, float]]]:
+    """Tags of every clip from a tagger fit on the other folds: folds of clips drawn at random, or with `groups`
+    (one per clip) folds of whole groups, so no clip is tagged by a tagger that heard its group."""
+    n = features.shape[0]
+    if groups is None:
+        order = list(range(n))
+        random.Random(seed).shuffle(order)
+        fold = [0] * n
+        for position, i in enumerate(order):
+            fold[i] = position % folds
+    else:
+        fold = fold_of_groups(groups, folds, seed)
+    tags: list = [None] * n
     for k in range(folds):
-        held = order[k::folds]
-        keep = sorted(set(order) - set(held))
+        held = [i for i in range(n) if fold[i] == k]
+        keep = [i for i in range(n) if fold[i] != k]
+        if not held:
+            continue
         tagger = fit(features[keep], target[keep], settings, seed=seed + k, **fit_kwargs)
         for i, clip_tags in zip(held, tagger.tags(features[held])):
             tags[i] = clip_tags
@@ -144,11 +173,21 @@ def tag_top1(tags: list[list[tuple[str, float]]], labels: list[list[str]]) -> fl
     return sum(hits) / max(1, len(hits))
 
 
-def balanced_subset(data: TaggerData, per_label: int, seed: int) -> TaggerData:
-    """At most about `per_label` clips of each most-specific label (the first of a clip's labels), seeded."""
+def balanced_subset(data: TaggerData, per_label: int, seed: int, by_source: bool = False) -> TaggerData:
+    """At most `per_label` clips of each most-specific label (the first of a clip's labels), seeded: drawn at random,
+    or with `by_source` in turn from each of the label's recording sources (a source with few clips gives all it has,
+    the others share the rest), so one large source does not make up the label."""
     rng = random.Random(seed)
     order = list(range(len(data.paths)))
     rng.shuffle(order)
+    if by_source:  # the i-th clip of each source of a label comes before any source's (i+1)-th
+        turn: Counter = Counter()
+        rank = {}
+        for i in order:
+            key = (data.labels[i][0], data.origin(i))
+            rank[i] = turn[key]
+            turn[key] += 1
+        order.sort(key=lambda i: rank[i])  # stable: sources interleave in the seeded order
     taken: Counter = Counter()
     keep = []
     for i in order:
@@ -157,7 +196,8 @@ def balanced_subset(data: TaggerData, per_label: int, seed: int) -> TaggerData:
             taken[label] += 1
             keep.append(i)
     keep.sort()
-    return TaggerData([data.paths[i] for i in keep], [data.labels[i] for i in keep])
+    return TaggerData([data.paths[i] for i in keep], [data.labels[i] for i in keep],
+                      [data.origins[i] for i in keep] if data.origins else [])
 
 
 @dataclass
@@ -167,7 +207,10 @@ class TaggerPlan:
     kind: TaggerKind = "softmax"  # softmax over the most specific labels, or sigmoid per label
     clips_per_label: int = 60  # training clips per most-specific label (class balance; bounds the feature pass)
     min_clips: int = 5  # labels with fewer training clips are not told apart
+    balance: Literal["label", "source"] = "label"  # clips of a label drawn at random, or in turn from its sources
     folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it
+    fold_by: Literal["clip", "source"] = "clip"  # folds of clips, or of whole recording sources (a training clip's
+    # tags then come from a tagger that never heard its source, as a recording of a new source is tagged)
     steps: int = 300  # full-batch AdamW steps
     lr: float = 1e-2
     label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
@@ -186,7 +229,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     stats: dict = {"enabled": True}
     fit_data = None
     if model.tagger is None:
-        fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed)
+        fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed,
+                                   by_source=plan.balance == "source")
     layers = model.tagger.settings.layers if model.tagger is not None else plan.layers
     available = len(model.audio_encoder.encoder.layers)
     if layers > available:
@@ -209,16 +253,18 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         x = torch.stack([features[p] for p in fit_data.paths])
         y = targets(fit_data.labels, vocab, plan.kind)
         fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "label_smoothing": plan.label_smoothing}
-        held_out = cross_fit_tags(x, y, settings, plan.folds, seed, **fit_kwargs)
+        groups = fit_data.origins if plan.fold_by == "source" else None
+        held_out = cross_fit_tags(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
         tags.update(zip(fit_data.paths, held_out))
         model.tagger = fit(x, y, settings, seed=seed, **fit_kwargs).requires_grad_(False)
         stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab),
                      train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4),
                      cross_fit_top1=round(tag_top1(held_out, fit_data.labels), 4))
         model.tagger.to(next(model.aligner.parameters()).device)
+        unit = "sources" if groups is not None else "clips"
         say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
-            f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds (top-1 on clips "
-            f"its fold never saw {stats['cross_fit_top1']:.2f})")
+            f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds of {unit} (top-1 "
+            f"on clips its fold never saw {stats['cross_fit_top1']:.2f})")
     rest = [p for p in stage_paths if p not in tags]
     if rest:
         device = next(model.tagger.parameters()).device
