@@ -270,6 +270,21 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     assert assistant.answer(question, [tone(440.0, 1.0)]).completion_tokens > 0
 
 
+def test_source_folds_on_a_corpus_of_one_source_are_a_clear_error(stage, corpus, tmp_path):
+    from alm.errors import AlmError
+
+    rows = [{"audio": f"audio/{name.replace(' ', '_')}-{k}.wav", "split": "train", "labels": [name], "origin": "one"}
+            for name in FREQS for k in range(2)]
+    (corpus / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        config = stage("one-source", max_steps=1, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
+                       tagger__min_clips=1, tagger__folds=2, tagger__fold_by="source")
+        with pytest.raises(AlmError, match="at least 2 recording sources.*have 1"):
+            train_stage(config, progress=False)
+    finally:
+        (corpus / "clips.jsonl").unlink()
+
+
 def write_train_split(root, lines: list[str]) -> None:
     """A corpus folder whose train split holds these OpenAQA lines."""
     (root / "manifest.json").write_text(json.dumps({"version": 1, "fingerprint": root.name}))

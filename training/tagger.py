@@ -254,6 +254,9 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         y = targets(fit_data.labels, vocab, plan.kind)
         fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "label_smoothing": plan.label_smoothing}
         groups = fit_data.origins if plan.fold_by == "source" else None
+        if groups is not None and len(set(groups)) < plan.folds:
+            raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
+                           f"`origin`); the tagger's fitting clips have {len(set(groups))}")
         held_out = cross_fit_tags(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
         tags.update(zip(fit_data.paths, held_out))
         model.tagger = fit(x, y, settings, seed=seed, **fit_kwargs).requires_grad_(False)
