@@ -105,6 +105,15 @@ def test_precision_auto_trains_in_bf16_only_where_the_cpu_runs_it_natively(monke
     assert precision == chosen and (says in why if says else why == "")
 
 
+def test_precision_auto_on_a_gpu_without_bf16_is_fp16(monkeypatch):
+    from training.engine import resolve_precision
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: False)
+    assert resolve_precision("auto") == ("fp16", "precision auto: fp16, this GPU has no bfloat16")
+    assert resolve_precision("fp16") == ("fp16", "")
+
+
 def test_fp16_on_a_cpu_is_a_clear_error(monkeypatch):
     from alm.errors import AlmError
     from training.engine import resolve_precision

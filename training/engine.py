@@ -82,7 +82,8 @@ def resolve_precision(asked: str) -> tuple[str, str]:
         raise AlmError("precision: fp16 needs a GPU; use auto, bf16 or fp32 on CPU")
     if asked == "auto":
         chosen = "bf16" if native_bf16 else "fp16" if cuda else "fp32"
-        return chosen, "" if native_bf16 else "precision auto: fp32, this CPU has no native bfloat16 (AVX512-BF16/AMX)"
+        lacks = "this GPU has no bfloat16" if cuda else "this CPU has no native bfloat16 (AVX512-BF16/AMX)"
+        return chosen, "" if native_bf16 else f"precision auto: {chosen}, {lacks}"
     if asked == "bf16" and not native_bf16:
         return asked, ("precision bf16 on hardware without native bfloat16: its matmuls are emulated (on a CPU "
                        "about 50x slower than fp32); precision: auto would pick " + ("fp16" if cuda else "fp32"))
