@@ -8,7 +8,8 @@
 #   bash scripts/gpu_train_pack.sh training/recipes/alm-tiny-v3/stage2.yaml [KEY=VALUE ...]
 #
 # Then one run per part, the calls back to back (the machine stays warm 30 s after each):
-#   run(command="bash scripts/gpu_train_stage.sh p00", carry=["runs/gpu-train/parts/p00"], timeout_s=120)
+#   run(command="bash scripts/gpu_train_stage.sh p00", carry=["runs/gpu-train/parts/p00",
+#       "runs/gpu-train/parts/SHA256SUMS"], timeout_s=120)
 #   ... the last part starts the stage in the background and waits for it (see scripts/gpu_train_stage.sh).
 # The tree travels with every call: with alm-tiny's 15 MB of weights in it, parts of 60 MiB are 2 MB too big;
 # the script says so and how to leave them behind for the calls.
