@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -30,10 +30,7 @@ IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index
 class TaggerData:
     paths: list[str]  # absolute audio paths, one per clip
     labels: list[list[str]]  # each clip's labels, parents included
-    origins: list[str] = field(default_factory=list)  # each clip's recording source (clips.jsonl `origin`), if known
-
-    def origin(self, i: int) -> str:
-        return self.origins[i] if self.origins else ""
+    origins: list[str]  # each clip's recording source (clips.jsonl `origin`, else its dataset)
 
 
 def corpus_clips(root: str | Path, split: str = "train") -> TaggerData:
@@ -184,7 +181,7 @@ def balanced_subset(data: TaggerData, per_label: int, seed: int, by_source: bool
         turn: Counter = Counter()
         rank = {}
         for i in order:
-            key = (data.labels[i][0], data.origin(i))
+            key = (data.labels[i][0], data.origins[i])
             rank[i] = turn[key]
             turn[key] += 1
         order.sort(key=lambda i: rank[i])  # stable: sources interleave in the seeded order
@@ -196,8 +193,7 @@ def balanced_subset(data: TaggerData, per_label: int, seed: int, by_source: bool
             taken[label] += 1
             keep.append(i)
     keep.sort()
-    return TaggerData([data.paths[i] for i in keep], [data.labels[i] for i in keep],
-                      [data.origins[i] for i in keep] if data.origins else [])
+    return TaggerData([data.paths[i] for i in keep], [data.labels[i] for i in keep], [data.origins[i] for i in keep])
 
 
 @dataclass
