@@ -30,7 +30,7 @@ from alm.errors import AlmError
 from alm.hashing import waveform_digest
 from alm.model import AlmForConditionalGeneration
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
-from alm.processor import AlmProcessor
+from alm.processor import AlmProcessor, asked_text
 
 
 @dataclass
@@ -196,32 +196,47 @@ class Assistant:
         return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
 
     def with_notes(self, conv: Conversation) -> Conversation:
-        """`with_transcripts`, then the clips' sound tags if the model reads them and the conversation has none."""
+        """`with_transcripts`, then the clips' sound tags (and, for a tagger with names, the probabilities of the
+        sounds the prompt names) if the model reads them and the conversation has none."""
         conv = self.with_transcripts(conv)
         if not self.reads_tags or conv.tags is not None or not conv.audios:
             return conv
-        return Conversation(conv.messages, conv.audios, conv.transcripts, self.tag(conv.audios))
+        tagger = self.model.tagger
+        names = tagger.asked_names(self.asked_text(conv)) if tagger.asks else []
+        probs = self._clip_probabilities(conv.audios)  # A, L
+        asked = tagger.asked_tags(probs, names) if names else None
+        return Conversation(conv.messages, conv.audios, conv.transcripts, tagger.top_tags(probs), asked)
+
+    def asked_text(self, conv: Conversation) -> str:
+        """The prompt text the tagger's asked sounds are found in (`alm.processor.asked_text`)."""
+        self.processor.check_clips(conv)
+        return asked_text(self.processor.render(conv.messages, add_generation_prompt=True),
+                          self.model.config.system_prompt)
 
     @property
     def reads_tags(self) -> bool:
         return bool(self.model.config.sound_tags and self.model.tagger is not None)
 
-    @torch.inference_mode()
     def tag(self, audios: list[np.ndarray]) -> list[list[tuple[str, float]]]:
-        """The sound tagger's top labels (label, probability) of each clip, from the model's own encoders (through
-        the frames cache when there is one, so generation does not encode the clips again)."""
+        """The sound tagger's top labels (label, probability) of each clip."""
+        return self.model.tagger.top_tags(self._clip_probabilities(audios))
+
+    @torch.inference_mode()
+    def _clip_probabilities(self, audios: list[np.ndarray]) -> torch.Tensor:
+        """The sound tagger's (A, L) label probabilities of each clip, from the model's own encoders (through the
+        frames cache when there is one, so generation does not encode the clips again)."""
         if self._frames is not None:
             per_clip = [split_windows(wave, self.processor.spec.window_seconds) for wave in audios]
             _, lengths, stats = self._frames.frames([w for clip in per_clip for w in clip], self.model,
                                                     self.processor.feature_extractor)  # W; W, K, 2C
-            return self.model.clip_tags(stats, lengths, [len(clip) for clip in per_clip])
+            return self.model.clip_probabilities(stats, lengths, [len(clip) for clip in per_clip])
         feats = self.processor.audio_features(audios)
         device = self.model.device
         sound = {k: feats[k].to(device) for k in ("sound_features", "sound_lengths") if k in feats}
         _, lengths, stats = self.model.encode_windows(feats["audio_mel"].to(device),
                                                       feats["audio_mel_lengths"].to(device), **sound,
                                                       tag_stats=True)  # W; W, K, 2C
-        return self.model.clip_tags(stats, lengths, feats["audio_num_windows"].tolist())
+        return self.model.clip_probabilities(stats, lengths, feats["audio_num_windows"].tolist())
 
     def _inputs(self, convs: list[Conversation]) -> dict:
         """Model inputs: the processor's batch; with the audio cache, token ids and the clips' raw Whisper windows

@@ -47,17 +47,28 @@ def transcript_text(transcript: str) -> str:
     return f' (speech transcript: "{transcript.strip()}")'
 
 
-def clip_notes(transcript: str | None, tags: list[tuple[str, float]] | None) -> str:
-    """The text that follows a clip's audio tokens: its speech transcript and its sound tags, when the model
-    reads them (empty otherwise). The one place the words are chosen; the vLLM plugin calls it too."""
-    return (transcript_text(transcript) if transcript is not None else "") + (tags_text(tags) if tags is not None
-                                                                             else "")
+def clip_notes(transcript: str | None, tags: list[tuple[str, float]] | None,
+               asked: list[tuple[str, float]] | None = None) -> str:
+    """The text that follows a clip's audio tokens: its speech transcript and its sound tags (with the asked
+    sounds' probabilities), when the model reads them (empty otherwise). The one place the words are chosen; the
+    vLLM plugin calls it too."""
+    return (transcript_text(transcript) if transcript is not None else "") + (tags_text(tags, asked)
+                                                                             if tags is not None else "")
 
 
 def conversation_notes(conv: Conversation) -> list[str]:
     """`clip_notes` of every clip of the conversation."""
-    return [clip_notes(conv.transcripts[k] if conv.transcripts is not None else None,
-                       conv.tags[k] if conv.tags is not None else None) for k in range(len(conv.audios))]
+    def of(notes, k):
+        return notes[k] if notes is not None else None
+
+    return [clip_notes(of(conv.transcripts, k), of(conv.tags, k), of(conv.asked, k)) for k in range(len(conv.audios))]
+
+
+def asked_text(prompt: str, system_prompt: str | None) -> str:
+    """The text a tagger's asked sounds are found in (`SoundTagger.asked_names`): the rendered prompt up to the
+    answer (one audio token per clip), the model's own system prompt left out. Training, `alm ask`, the API and
+    vLLM's front end all read the same rendered prompt."""
+    return prompt.replace(system_prompt, " ") if system_prompt else prompt
 
 
 class AlmProcessor(ProcessorMixin):
@@ -155,7 +166,7 @@ class AlmProcessor(ProcessorMixin):
             if any(self.audio_token in text for text in text_pieces(msg)):
                 raise AlmError(f"message {i + 1}: the text may not contain the audio token {self.audio_token!r} "
                                "(audio goes in audio parts)")
-        for name, notes in (("transcript", conv.transcripts), ("tag list", conv.tags)):
+        for name, notes in (("transcript", conv.transcripts), ("tag list", conv.tags), ("asked list", conv.asked)):
             if notes is not None and len(notes) != len(conv.audios):
                 raise AlmError(f"{len(notes)} {name}(s) for {len(conv.audios)} clip(s)")
         for i, wave in enumerate(conv.audios):
@@ -265,18 +276,18 @@ class AlmProcessor(ProcessorMixin):
         return {**batch, **features}
 
     def __call__(self, text: str | list[str] | None = None, audio: list[np.ndarray] | np.ndarray | None = None,
-                 transcripts: list[str | None] | None = None, tags: list | None = None, return_tensors: str = "pt",
-                 **_unused) -> BatchFeature:
+                 transcripts: list[str | None] | None = None, tags: list | None = None, asked: list | None = None,
+                 return_tensors: str = "pt", **_unused) -> BatchFeature:
         """transformers-style: prompt text(s) already rendered by the chat template (one audio token per clip)
-        and the clips in the order their tokens appear across the batch -> left-padded inputs. `transcripts` and
-        `tags`, one per clip, are what speech-aware or tag-reading models read beside each clip."""
+        and the clips in the order their tokens appear across the batch -> left-padded inputs. `transcripts`,
+        `tags` and `asked`, one per clip, are what speech-aware or tag-reading models read beside each clip."""
         texts = [text] if isinstance(text, str) else list(text or [])
         clips = [audio] if isinstance(audio, np.ndarray) else list(audio or [])
         ids, start = [], 0
         for prompt in texts:
             row = self.tokenizer(prompt, add_special_tokens=False)["input_ids"]
             n = row.count(self.audio_token_id)
-            notes = [clip_notes(transcripts[k] if transcripts is not None else None, tags[k] if tags is not None else None)
+            notes = [clip_notes(*(given[k] if given is not None else None for given in (transcripts, tags, asked)))
                      for k in range(start, start + n)]
             ids.append(self._expand(row, None, [len(w) for w in clips[start : start + n]], notes)[0])
             start += n

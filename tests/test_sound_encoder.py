@@ -16,8 +16,8 @@ from alm.model.audio_encoder import window_stats
 from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clips, tags_text
 from alm.processor import AlmProcessor, clip_notes
 from conftest import tone
-from training.tagger import (IGNORE, TaggerData, balanced_subset, cross_fit_tags, fit, fold_of_groups, targets,
-                             top1_accuracy, vocabulary)
+from training.tagger import (IGNORE, StageTags, TaggerData, balanced_subset, cross_fit_tags, fit, fold_of_groups,
+                             sound_names, targets, top1_accuracy, vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,70 @@ def test_tags_are_read_after_the_transcript(tiny_config):
                         transcripts=["hi"], tags=[[("bell", 0.7)]])
     text = processor.tokenizer.decode(processor.batch([conv])["input_ids"][0])
     assert '(speech transcript: "hi") (sound tags: bell 0.70)\nWhat is it?' in text
+
+
+def asking_tagger(**settings) -> SoundTagger:
+    names = {"animal": ["dog", "cat"], "bass drum": ["bass drum"], "cat": ["cat"], "dog": ["dog"],
+             "drum": ["bass drum", "snare drum"], "hi-hat": ["hi-hat"], "snare drum": ["snare drum"]}
+    return SoundTagger(TaggerSettings(labels=["dog", "cat", "bass drum", "snare drum", "hi-hat"], width=4,
+                                      kind="softmax", names=names, **settings))
+
+
+def test_asked_names_are_the_known_sounds_a_prompt_names_longest_first_in_order():
+    tagger = asking_tagger()
+    assert tagger.asks
+    assert tagger.asked_names("Is there a Bass Drum, or dogs? Any animal here?") == ["bass drum", "dog", "animal"]
+    assert tagger.asked_names("a drum, a snare drum and a drum again") == ["drum", "snare drum"]
+    assert tagger.asked_names("Is the hi-hat open? A chi-hat? Hotdogs? catalogue") == ["hi-hat"]
+    assert tagger.asked_names("dog cat drum hi-hat") == ["dog", "cat", "drum"]  # asked_limit 3
+    assert asking_tagger(asked_limit=1).asked_names("dog and cat") == ["dog"]
+    plain = SoundTagger(TaggerSettings(labels=["dog"], width=4, kind="softmax"))
+    assert not plain.asks and plain.asked_names("Is there a dog?") == []
+    with pytest.raises(ValueError, match="does not tell apart: wolf"):
+        TaggerSettings(labels=["dog"], width=4, names={"animal": ["dog", "wolf"]})
+
+
+def test_an_asked_name_sums_the_labels_it_covers(tmp_path):
+    tagger = asking_tagger()
+    probs = torch.tensor([[0.5, 0.2, 0.2, 0.06, 0.04], [0.0, 0.0, 0.1, 0.85, 0.05]])
+    assert tagger.asked_tags(probs, ["animal", "drum", "hi-hat"]) == [
+        [("animal", 0.7), ("drum", 0.26), ("hi-hat", 0.04)], [("animal", 0.0), ("drum", 0.95), ("hi-hat", 0.05)]]
+    sigmoid = SoundTagger(TaggerSettings(labels=["dog", "animal"], width=4, kind="sigmoid",
+                                         names={"dog": ["dog"], "animal": ["animal"]}))
+    assert sigmoid.asked_tags(torch.tensor([[0.9, 0.95]]), ["animal"]) == [[("animal", 0.95)]]
+    tagger.save(tmp_path)
+    assert SoundTagger.load(tmp_path).settings == tagger.settings  # names travel with the tagger
+    assert tags_text([("dog", 0.5)], [("bird", 0.03)]) == " (sound tags: dog 0.50; asked: bird 0.03)"
+    assert tags_text([("dog", 0.5)], []) == tags_text([("dog", 0.5)]) == " (sound tags: dog 0.50)"
+
+
+def test_sound_names_cover_a_labels_usual_parents_not_a_mixed_clips_background():
+    labels = [["dog", "animal"]] * 4 + [["cat", "animal"]] * 3 + [["dog", "animal", "rain", "weather"]] + \
+        [["rain", "weather"]] * 3 + [["wolf", "animal"]]
+    vocab = vocabulary(labels, min_clips=2)
+    assert sound_names(labels, vocab, min_clips=2) == {"animal": ["cat", "dog"], "cat": ["cat"], "dog": ["dog"],
+                                                       "rain": ["rain"], "weather": ["rain"]}
+    assert sound_names(labels, ["dog", "animal"], 2, kind="sigmoid") == {"dog": ["dog"], "animal": ["animal"]}
+
+
+def test_training_prompts_carry_the_asked_sounds_of_their_question(tiny_config):
+    """`StageTags.asked` finds the names in the rendered prompt, the model's system prompt left out, as inference does."""
+    config = tiny_config()
+    processor = AlmProcessor.from_config(config)
+    tagger = asking_tagger(top_k=1, threshold=0.0)
+    tags = StageTags(tagger, {"a.wav": torch.tensor([0.1, 0.6, 0.1, 0.1, 0.1])}, config.system_prompt)
+    question = [{"role": "user", "content": clips_then_text(1, "Is there a dog or a drum?")}]
+    prompt = processor.render(question, add_generation_prompt=True)
+    assert tags.top("a.wav") == [("cat", 0.6)]
+    assert tags.asked(["a.wav"], prompt) == [[("dog", 0.1), ("drum", 0.2)]]
+    assert tags.asked(["a.wav"], processor.render([{"role": "user", "content": clips_then_text(1, "What is it?")}],
+                                                  add_generation_prompt=True)) is None
+    assert StageTags(tagger, tags.probs, "You hear every dog.").asked(
+        ["a.wav"], processor.render([{"role": "system", "content": "You hear every dog."},
+                                     {"role": "user", "content": clips_then_text(1, "What is it?")}], True)) is None
+    conv = Conversation(question, [tone(440)], tags=[tags.top("a.wav")], asked=tags.asked(["a.wav"], prompt))
+    text = processor.tokenizer.decode(processor.batch([conv])["input_ids"][0])
+    assert "(sound tags: cat 0.60; asked: dog 0.10, drum 0.20)\nIs there a dog or a drum?" in text
 
 
 def test_pool_clips_weights_window_means_by_their_real_frames():

@@ -232,11 +232,12 @@ def test_overlong_samples_are_skipped_or_truncated_and_counted(stage):
 
 
 
-@pytest.mark.parametrize("layers", [1, 2])
-def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers):
+@pytest.mark.parametrize("layers,asked", [(1, False), (2, True)])
+def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
     those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference; a
-    tagger reading more than the final frames fits on layer stats cached beside the frames."""
+    tagger reading more than the final frames fits on layer stats cached beside the frames; with `tagger.asked`
+    the saved tagger knows the sound names, and a prompt naming one gets its probability."""
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
@@ -248,7 +249,7 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     try:
         config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
                        tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
-                       tagger__layers=layers)
+                       tagger__layers=layers, tagger__asked=asked)
         train_stage(config, progress=False)
     finally:
         (corpus / "clips.jsonl").unlink()
@@ -277,6 +278,17 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     prompt = processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
     assert f"(sound tags: {clip_tags[0][0][0]} " in prompt
     assert assistant.answer(question, [tone(440.0, 1.0)]).completion_tokens > 0
+    assert tags["asked_names"] == (len(FREQS) + 1 if asked else 0)  # every label, and "tone" covering them all
+    naming = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "Is there a high tone?"}]}]
+    conv = assistant.with_notes(Conversation(naming, [tone(440.0, 1.0)]))
+    assert conv.tags == clip_tags[:1]
+    if asked:
+        assert model.tagger.settings.names["tone"] == sorted(FREQS) and len(conv.asked[0]) == 1
+        name, p = conv.asked[0][0]
+        assert name == "high tone" and 0.0 <= p <= 1.0
+        assert f"; asked: high tone {p:.2f})" in processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
+    else:
+        assert conv.asked is None
 
 
 def test_source_folds_on_a_corpus_of_one_source_are_a_clear_error(stage, corpus, tmp_path):

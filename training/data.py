@@ -32,6 +32,7 @@ from instruction_data.errors import DataError
 from instruction_data.loader import load_split
 from instruction_data.schema import Record
 from training.config import DataSection
+from training.tagger import StageTags
 
 BUCKET_BATCHES = 16  # batches formed together from one length-sorted pool of shuffled samples
 
@@ -188,6 +189,7 @@ class Example:
     truncated: bool = False  # cut to max_length at collation
     transcripts: list[str] | None = None  # Whisper transcript per clip (speech-aware models), else None
     tags: list[list] | None = None  # sound tags [(label, p)] per clip (models with sound_tags), else None
+    asked: list[list] | None = None  # per clip, the asked sounds' probabilities [(name, p)] (taggers with names)
     input_ids: list[int] | None = None  # the tokenized conversation (audio tokens expanded), before max_length
     labels: list[int] | None = None  # its labels (IGNORE_INDEX outside the answers)
     window_keys: list[str] | None = None  # feature-cache key of each Whisper window of its clips, in order
@@ -222,9 +224,10 @@ class ClipLengths:
 def prepare_examples(records: list[Record], processor: AlmProcessor, max_length: int, overlong: str,
                      clip_lengths: ClipLengths | None = None,
                      transcripts: dict[str, str] | None = None,
-                     tags: dict[str, list] | None = None) -> tuple[list[Example], DataStats]:
+                     tags: StageTags | None = None) -> tuple[list[Example], DataStats]:
     """Token length of every record (exact: the real chat template, audio token counts, and the transcripts and
-    sound tags if `transcripts` / `tags` map each audio path to its text / tags); apply max_length."""
+    sound tags if `transcripts` / `tags` give each audio path's text / tags, and the asked sounds of the record's
+    prompt); apply max_length."""
     clip_lengths = clip_lengths or ClipLengths()
     audio_id = processor.audio_token_id
     examples, stats = [], DataStats(selected=len(records))
@@ -232,8 +235,10 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
         messages = record_messages(record)
         silent = [np.zeros(clip_lengths(p), dtype=np.float32) for p in record.sound]  # only lengths matter here
         texts = [transcripts[p] for p in record.sound] if transcripts is not None else None
-        clip_tags = [tags[p] for p in record.sound] if tags is not None else None
-        ids, labels = processor.tokenize(Conversation(messages, silent, texts, clip_tags), train=True,
+        clip_tags = [tags.top(p) for p in record.sound] if tags is not None else None
+        asked = (tags.asked(record.sound, processor.render(messages[:-1], add_generation_prompt=True))
+                 if tags is not None else None)
+        ids, labels = processor.tokenize(Conversation(messages, silent, texts, clip_tags, asked), train=True,
                                          add_generation_prompt=False)
         length, truncated = len(ids), False
         if length > max_length:
@@ -246,7 +251,7 @@ def prepare_examples(records: list[Record], processor: AlmProcessor, max_length:
                 stats.skipped_overlong += 1
                 continue
         examples.append(Example(record.id, record.task, messages, list(record.sound), length, truncated, texts,
-                                clip_tags, ids, labels))
+                                clip_tags, asked, ids, labels))
     stats.kept = len(examples)
     stats.per_task = dict(sorted(Counter(e.task for e in examples).items()))
     stats.mean_tokens = round(sum(e.length for e in examples) / max(1, len(examples)), 1)
@@ -354,7 +359,7 @@ class Collator:
                 "audio_frames": frames, "audio_frame_lengths": lengths}
 
     def _full(self, examples: list[Example]) -> dict[str, torch.Tensor]:
-        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts, ex.tags)
+        convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts, ex.tags, ex.asked)
                  for ex in examples]
         batch = self.processor.batch(convs, train=True)
         if batch["input_ids"].shape[1] > self.max_length:  # only `truncated` examples are this long

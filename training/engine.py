@@ -202,7 +202,7 @@ def sample_answers(accelerator, model, processor, examples: list[Example]) -> li
     out = []
     model.eval()
     for ex in examples:
-        conv = Conversation(ex.messages[:-1], [load_audio(p) for p in ex.sound], ex.transcripts)
+        conv = Conversation(ex.messages[:-1], [load_audio(p) for p in ex.sound], ex.transcripts, ex.tags, ex.asked)
         batch = to_device(processor.batch([conv]), accelerator.device)
         with accelerator.autocast():
             ids = model.generate(**batch, max_new_tokens=SAMPLE_MAX_NEW_TOKENS, do_sample=False, use_cache=True,

@@ -22,6 +22,7 @@ from alm.errors import AlmError
 from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import encoder_frames, mel_frames, window_lengths
 from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips
+from alm.processor import asked_text
 
 IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index)
 
@@ -133,8 +134,15 @@ def fold_of_groups(groups: list[str], folds: int, seed: int = 0) -> list[int]:
 
 def cross_fit_tags(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, folds: int,
                    seed: int = 0, groups: list[str] | None = None, **fit_kwargs) -> list[list[tuple[str, float]]]:
-    """Tags of every clip from a tagger fit on the other folds: folds of clips drawn at random, or with `groups`
-    (one per clip) folds of whole groups, so no clip is tagged by a tagger that heard its group."""
+    """Top tags of every clip from a tagger fit on the other folds (`cross_fit_probabilities`)."""
+    return SoundTagger(settings).top_tags(cross_fit_probabilities(features, target, settings, folds, seed, groups,
+                                                                  **fit_kwargs))
+
+
+def cross_fit_probabilities(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, folds: int,
+                            seed: int = 0, groups: list[str] | None = None, **fit_kwargs) -> torch.Tensor:
+    """(A, L) label probabilities of every clip from a tagger fit on the other folds: folds of clips drawn at random,
+    or with `groups` (one per clip) folds of whole groups, so no clip is tagged by a tagger that heard its group."""
     n = features.shape[0]
     if groups is None:
         order = list(range(n))
@@ -144,16 +152,58 @@ def cross_fit_tags(features: torch.Tensor, target: torch.Tensor, settings: Tagge
             fold[i] = position % folds
     else:
         fold = fold_of_groups(groups, folds, seed)
-    tags: list = [None] * n
+    probs = torch.zeros(n, len(settings.labels))
     for k in range(folds):
         held = [i for i in range(n) if fold[i] == k]
         keep = [i for i in range(n) if fold[i] != k]
         if not held:
             continue
         tagger = fit(features[keep], target[keep], settings, seed=seed + k, **fit_kwargs)
-        for i, clip_tags in zip(held, tagger.tags(features[held])):
-            tags[i] = clip_tags
-    return tags
+        probs[held] = tagger.clip_probabilities(features[held])
+    return probs
+
+
+def sound_names(labels: list[list[str]], vocab: list[str], min_clips: int, kind: TaggerKind = "softmax",
+                share: float = 0.5) -> dict[str, list[str]]:
+    """The names a tagger's notes give asked sounds for (`TaggerSettings.names`): softmax taggers every label of at
+    least `min_clips` clips, covering the labels of `vocab` that are it or whose clips carry it (at least `share` of
+    them: a label's usual parents, not the background of a few mixed clips); sigmoid taggers each label, itself."""
+    if kind != "softmax":
+        return {label: [label] for label in vocab}
+    clips, carried = Counter(), Counter()
+    for clip in labels:
+        if clip and clip[0] in vocab:
+            clips[clip[0]] += 1
+            carried.update((clip[0], name) for name in set(clip[1:]) - {clip[0]})
+    names: dict[str, list[str]] = {label: [label] for label in vocab}
+    counts = Counter(name for clip in labels for name in set(clip))
+    for (label, name), k in sorted(carried.items()):
+        if counts[name] >= min_clips and k >= share * clips[label]:
+            names.setdefault(name, [])
+            if label not in names[name]:
+                names[name].append(label)
+    return dict(sorted(names.items()))
+
+
+@dataclass
+class StageTags:
+    """The sound tags of a stage's clips: each clip's label probabilities (cross-fitted for the clips that fit the
+    tagger, else from the stage's tagger), and that tagger, which turns them into the notes' tags and asked sounds."""
+
+    tagger: SoundTagger
+    probs: dict[str, torch.Tensor]  # path -> (L,)
+    system_prompt: str | None  # the model's, left out of the text asked sounds are found in
+
+    def top(self, path: str) -> list[tuple[str, float]]:
+        return self.tagger.top_tags(self.probs[path][None])[0]
+
+    def asked(self, paths: list[str], prompt: str) -> list[list[tuple[str, float]]] | None:
+        """Each clip's probability of every sound the rendered `prompt` names (None: the tagger has no names or the
+        prompt names none of them), as `alm.inference.Assistant.with_notes` gives them."""
+        names = self.tagger.asked_names(asked_text(prompt, self.system_prompt)) if self.tagger.asks else []
+        if not names:
+            return None
+        return self.tagger.asked_tags(torch.stack([self.probs[p] for p in paths]), names)
 
 
 def top1_accuracy(tagger: SoundTagger, features: torch.Tensor, labels: list[list[str]]) -> float:
@@ -213,11 +263,13 @@ class TaggerPlan:
     top_k: int = 3  # tags given per clip
     threshold: float = 0.3  # least probability of a tag given
     layers: int = 1  # Whisper layers read, the last ones: 1 the final frames (the feature cache's), up to all of them
+    asked: bool = False  # the notes also give the probability of each sound the prompt names ("is there a dog?")
+    asked_limit: int = 3  # at most this many asked sounds per clip
 
 
 def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: list[str], plan: TaggerPlan,
-               seed: int, precompute, progress: bool = True, say=print) -> tuple[dict[str, list], dict]:
-    """Tags (path -> [(label, p)]) of the stage's clips. A model without a tagger gets one fit here on a
+               seed: int, precompute, progress: bool = True, say=print) -> tuple[StageTags, dict]:
+    """Tags of the stage's clips (`StageTags`). A model without a tagger gets one fit here on a
     class-balanced share of the corpus's training clips; clips that share fitted it are tagged by
     cross-fitting. `precompute(paths, clip_keys, cache=None, stats_layers=0)` fills the feature cache (the
     stage's own pass), or with `stats_layers` the given cache with the clips' layer stats; either way `clip_keys`
@@ -241,11 +293,13 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         precompute(paths, clip_keys)
         pooled = pooled_features(paths, clip_keys, cache)
     features = dict(zip(paths, pooled))  # each K, 2C
-    tags: dict[str, list] = {}
+    probs: dict[str, torch.Tensor] = {}
     if fit_data is not None:
         vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
+        names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
         settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
-                                  threshold=plan.threshold, kind=plan.kind, layers=layers)
+                                  threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
+                                  asked_limit=plan.asked_limit)
         x = torch.stack([features[p] for p in fit_data.paths])
         y = targets(fit_data.labels, vocab, plan.kind)
         fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "label_smoothing": plan.label_smoothing}
@@ -253,21 +307,21 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         if groups is not None and len(set(groups)) < plan.folds:
             raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
                            f"`origin`); the tagger's fitting clips have {len(set(groups))}")
-        held_out = cross_fit_tags(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
-        tags.update(zip(fit_data.paths, held_out))
+        held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
+        probs.update(zip(fit_data.paths, held_out))
         model.tagger = fit(x, y, settings, seed=seed, **fit_kwargs).requires_grad_(False)
-        stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab),
+        stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab), asked_names=len(names),
                      train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4),
-                     cross_fit_top1=round(tag_top1(held_out, fit_data.labels), 4))
+                     cross_fit_top1=round(tag_top1(model.tagger.top_tags(held_out), fit_data.labels), 4))
         model.tagger.to(next(model.aligner.parameters()).device)
         unit = "sources" if groups is not None else "clips"
         say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
             f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds of {unit} (top-1 "
             f"on clips its fold never saw {stats['cross_fit_top1']:.2f})")
-    rest = [p for p in stage_paths if p not in tags]
+    rest = [p for p in stage_paths if p not in probs]
     if rest:
         device = next(model.tagger.parameters()).device
-        for path, clip_tags in zip(rest, model.tagger.tags(torch.stack([features[p] for p in rest]).to(device))):
-            tags[path] = clip_tags
+        probs.update(zip(rest, model.tagger.clip_probabilities(torch.stack([features[p] for p in rest]).to(device))
+                         .cpu()))
     stats["tagged"] = len(set(stage_paths))
-    return {p: tags[p] for p in stage_paths}, stats
+    return StageTags(model.tagger, {p: probs[p] for p in stage_paths}, model.config.system_prompt), stats

@@ -255,11 +255,16 @@ class AlmForConditionalGeneration(PreTrainedModel):
         return frames, frame_lengths, stats
 
     @torch.no_grad()
-    def clip_tags(self, stats, frame_lengths, windows_per_clip: list[int]) -> list[list[tuple[str, float]]]:
-        """The tagger's top labels of each clip from its windows' stats and frame counts (`encode_windows`)."""
+    def clip_probabilities(self, stats, frame_lengths, windows_per_clip: list[int]) -> torch.Tensor:
+        """The tagger's (A, L) label probabilities of each clip from its windows' stats and frame counts
+        (`encode_windows`)."""
         if self.tagger is None:
             raise AlmError("this model has no sound tagger")
-        return self.tagger.tags(pool_clips(stats.float(), frame_lengths, windows_per_clip))
+        return self.tagger.clip_probabilities(pool_clips(stats.float(), frame_lengths, windows_per_clip))
+
+    def clip_tags(self, stats, frame_lengths, windows_per_clip: list[int]) -> list[list[tuple[str, float]]]:
+        """The tagger's top labels of each clip from its windows' stats and frame counts (`encode_windows`)."""
+        return self.tagger.top_tags(self.clip_probabilities(stats, frame_lengths, windows_per_clip))
 
     def align(self, frames, frame_lengths, instruction=None) -> torch.Tensor:
         """Encoder frames (W, T, C) -> real aligner tokens (sum_w N_w, D)."""

@@ -13,6 +13,16 @@ layer over each clip's frames pooled over time (mean and max), trained on the co
 
 The LLM reads, after the clip's audio tokens, ` (sound tags: dog 0.62, cat 0.11)`.
 
+Asked sounds (a tagger with `names`): when the prompt names sounds the tagger knows ("Is there a bird?"), each clip's
+notes also give the tagger's probability of each named sound, ` (sound tags: dog 0.62, cat 0.11; asked: bird 0.03)`,
+so "is there X?" is answered from a number the tagger computed rather than from the LLM's sense of the audio tokens
+(end-to-end audio LLMs tend to say "yes"; the tagger alone answered corpus v2's held-out-source "is there X?" 0.82 at
+yes-ratios 0.36-0.49). A name's probability is the sum of the probabilities of the labels it covers (the label itself
+and those whose training clips carry it as a parent: "animal" sums every animal; softmax taggers) or its own label's
+probability (sigmoid taggers). The names are found in the prompt text (`alm.processor.asked_text`: the rendered
+conversation up to the answer, the model's system prompt left out), the same way in training, in `alm ask` and the
+API, and in vLLM's front end.
+
 The head reads each clip's frames pooled per encoder layer: `layers: 1` the final frames the aligner reads (what
 the feature cache holds), more the outputs of the encoder's last `layers` layers, as Whisper-AT reads every
 layer: on recordings of sources never trained on the last layer is the limit (a linear probe on Whisper-base's
@@ -29,7 +39,9 @@ Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -51,12 +63,18 @@ class TaggerSettings:
     threshold: float = 0.3  # only tags at least this likely
     kind: TaggerKind = "sigmoid"  # files written without a kind are sigmoid taggers
     layers: int = 1  # 1: the final frames (a sound encoder's too); more: the last Whisper layers (files without: 1)
+    names: dict[str, list[str]] = field(default_factory=dict)  # asked sounds: a name the prompt may use -> the labels
+    # whose probabilities it sums (see the module docstring); empty: the notes give no asked sounds (files without)
+    asked_limit: int = 3  # at most this many asked sounds per clip, in the order the prompt names them
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"tagger kind {self.kind!r}: expected one of {', '.join(KINDS)}")
         if self.layers < 1:
             raise ValueError(f"tagger layers {self.layers}: expected at least 1")
+        unknown = sorted({label for covered in self.names.values() for label in covered} - set(self.labels))
+        if unknown:
+            raise ValueError(f"tagger names cover labels it does not tell apart: {', '.join(unknown[:5])}")
 
 
 def pool_clips(stats: torch.Tensor, lengths: torch.Tensor, windows_per_clip: list[int]) -> torch.Tensor:
@@ -87,14 +105,57 @@ class SoundTagger(nn.Module):
         return torch.softmax(logits, -1) if self.settings.kind == "softmax" else torch.sigmoid(logits)
 
     @torch.no_grad()
-    def tags(self, pooled: torch.Tensor) -> list[list[tuple[str, float]]]:
-        """The top labels of each clip (pooled (A, K, 2C)) with their probabilities, most likely first."""
-        probs = self.probabilities(self(pooled.to(self.head.weight.dtype)).float())  # A, L
+    def clip_probabilities(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled (A, K, 2C) -> (A, L) float32 probabilities of the labels."""
+        return self.probabilities(self(pooled.to(self.head.weight.dtype)).float())
+
+    def top_tags(self, probs: torch.Tensor) -> list[list[tuple[str, float]]]:
+        """(A, L) probabilities -> the top labels of each clip with their probabilities, most likely first."""
         out = []
         for row in probs:
             top = torch.topk(row, min(self.settings.top_k, row.numel()))
             out.append([(self.settings.labels[i], round(float(p), 2)) for p, i in zip(top.values, top.indices)
                         if p >= self.settings.threshold])
+        return out
+
+    def tags(self, pooled: torch.Tensor) -> list[list[tuple[str, float]]]:
+        """The top labels of each clip (pooled (A, K, 2C)) with their probabilities, most likely first."""
+        return self.top_tags(self.clip_probabilities(pooled))
+
+    @property
+    def asks(self) -> bool:
+        """Whether the notes give asked sounds (the tagger has names)."""
+        return bool(self.settings.names)
+
+    @cached_property
+    def _name_pattern(self) -> re.Pattern:
+        # Longest names first, so "bass drum" is one name, not "drum"; a plural ("dogs", "finches") counts.
+        names = sorted(self.settings.names, key=lambda n: (-len(n), n))
+        return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?:e?s)?(?![\w-])")
+
+    def asked_names(self, text: str) -> list[str]:
+        """The sound names `text` mentions that the tagger knows, in order of first mention, at most
+        `asked_limit` (none for a tagger without names)."""
+        if not self.asks:
+            return []
+        found: list[str] = []
+        for match in self._name_pattern.finditer(text.lower()):
+            if match.group(1) not in found:
+                found.append(match.group(1))
+        return found[: self.settings.asked_limit]
+
+    def asked_tags(self, probs: torch.Tensor, names: list[str]) -> list[list[tuple[str, float]]]:
+        """(A, L) probabilities -> each clip's probability of each asked name (sum of the labels it covers for
+        softmax taggers, its label's own for sigmoid ones), in the order given."""
+        index = {label: i for i, label in enumerate(self.settings.labels)}
+        out = []
+        for row in probs:
+            clip = []
+            for name in names:
+                covered = [index[label] for label in self.settings.names[name]]
+                p = row[covered].sum() if self.settings.kind == "softmax" else row[covered].max()
+                clip.append((name, round(min(float(p), 1.0), 2)))
+            out.append(clip)
         return out
 
     def save(self, folder: Path) -> None:
@@ -112,7 +173,10 @@ class SoundTagger(nn.Module):
         return tagger.eval()
 
 
-def tags_text(tags: list[tuple[str, float]]) -> str:
-    """What follows a clip's audio tokens (after its transcript, if any) when the model reads tags."""
+def tags_text(tags: list[tuple[str, float]], asked: list[tuple[str, float]] | None = None) -> str:
+    """What follows a clip's audio tokens (after its transcript, if any) when the model reads tags: its top tags,
+    then the asked sounds' probabilities when the prompt names any (`SoundTagger.asked_tags`)."""
     listed = ", ".join(f"{label} {p:.2f}" for label, p in tags) or "none"
+    if asked:
+        listed += "; asked: " + ", ".join(f"{name} {p:.2f}" for name, p in asked)
     return f" (sound tags: {listed})"

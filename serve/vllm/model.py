@@ -8,7 +8,9 @@ in `alm.model.audio_tokens`), followed by the tokens of the clip's notes (`alm.p
 speech-aware models, its sound tags for models with a tagger. Both are made in vLLM's front-end process
 on the CPU, as the transformers engine makes them: the transcript by alm's transcriber, the tags by
 the export's Whisper encoder and tagger (`alm.model.tagger`; the encoder so runs twice per clip, once
-here on the CPU and once in the model). The encoder and aligner are alm's own modules, so
+here on the CPU and once in the model). A tagger with names gives the probabilities of the sounds the prompt
+names: `apply` finds them in the prompt (`alm.processor.asked_text`) and passes them to the clips' processing as a
+processor kwarg, so vLLM's processor cache keys a clip by the names asked about it too. The encoder and aligner are alm's own modules, so
 audio embeddings are the transformers engine's; the LLM is vLLM's implementation of the text
 architecture, with the LoRA merged into its weights by `serve.vllm.export`.
 
@@ -20,6 +22,7 @@ window, D LLM width):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -49,10 +52,11 @@ from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
 from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
 from alm.model.tagger import SoundTagger, pool_clips
-from alm.processor import check_clip, clip_notes
+from alm.processor import asked_text, check_clip, clip_notes
 from serve.vllm.export import TAGGER_DIR
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
+ASKED_KWARG = "alm_asked_sounds"  # the processor kwarg carrying the sound names a prompt asks about ("dog|drum")
 _transcribers: dict[tuple, object] = {}  # (audio_base, gate) -> alm.transcribe's transcriber, loaded on first use
 _taggers: dict[str, tuple[WhisperAudioEncoder, SoundTagger]] = {}  # export folder -> its encoder and tagger
 
@@ -68,9 +72,8 @@ def transcribe(config, wave: np.ndarray) -> str:
     return _transcribers[key].transcribe(wave)
 
 
-def clip_tags(export: str, config, features: dict[str, torch.Tensor]) -> list[list[tuple[str, float]]]:
-    """The sound tagger's top labels of each clip (models with `sound_tags`), from the export's own Whisper
-    encoder and tagger in float32 on the CPU, as `AlmForConditionalGeneration.clip_tags` makes them."""
+def export_tagger(export: str, config) -> tuple[WhisperAudioEncoder, SoundTagger]:
+    """The export's own Whisper encoder and sound tagger, in float32 on the CPU (loaded once per export)."""
     if export not in _taggers:
         from safetensors import safe_open
 
@@ -79,11 +82,20 @@ def clip_tags(export: str, config, features: dict[str, torch.Tensor]) -> list[li
             encoder.load_state_dict({k.removeprefix("audio_encoder."): f.get_tensor(k) for k in f.keys()
                                      if k.startswith("audio_encoder.")})
         _taggers[export] = (encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float())
-    encoder, tagger = _taggers[export]
+    return _taggers[export]
+
+
+def clip_tags(export: str, config, features: dict[str, torch.Tensor],
+              asked: list[str] | None = None) -> tuple[list[list[tuple[str, float]]], list | None]:
+    """The sound tagger's top labels of each clip (models with `sound_tags`) and, when `asked` names sounds the
+    tagger knows, each clip's probability of them, as `alm.inference.Assistant.with_notes` makes them."""
+    encoder, tagger = export_tagger(export, config)
     with torch.no_grad():
         _, lengths, stats = encoder.encode(features["audio_mel"].float(), features["audio_mel_lengths"],
                                            tagger.settings.layers)  # W; W, K, 2C
-        return tagger.tags(pool_clips(stats, lengths, features["audio_num_windows"].tolist()))
+        probs = tagger.clip_probabilities(pool_clips(stats, lengths, features["audio_num_windows"].tolist()))  # A, L
+    names = [name for name in asked or [] if name in tagger.settings.names]
+    return tagger.top_tags(probs), (tagger.asked_tags(probs, names) if names else None)
 
 
 class AlmProcessingInfo(BaseProcessingInfo):
@@ -119,6 +131,20 @@ class AlmDummyInputsBuilder(BaseDummyInputsBuilder[AlmProcessingInfo]):
 
 
 class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
+    def apply(self, inputs, timing_ctx):
+        """A tagger with names: the sounds the prompt names join the processor kwargs (`ASKED_KWARG`), so the clips'
+        notes give their probabilities and the processor cache keys each clip by them too."""
+        config = self.info.get_hf_config()
+        if config.sound_tags and inputs.mm_data_items.get_all_counts().get("audio"):
+            tagger = export_tagger(self.info.ctx.model_config.model, config)[1]
+            if tagger.asks:
+                prompt = self.info.get_tokenizer().decode(inputs.prompt)
+                names = tagger.asked_names(asked_text(prompt, config.system_prompt))
+                if names:
+                    inputs = dataclasses.replace(inputs, hf_processor_mm_kwargs={**inputs.hf_processor_mm_kwargs,
+                                                                                  ASKED_KWARG: "|".join(names)})
+        return super().apply(inputs, timing_ctx)
+
     def _call_hf_processor(self, hf_data: Mapping[str, object], hf_kwargs: Mapping[str, object]) -> BatchFeature:
         """Clips (16 kHz mono, resampled by the data parser) -> mel windows and token counts, by alm's own
         processor (`AlmProcessor.audio_features`, loaded from the export by AutoProcessor)."""
@@ -133,10 +159,13 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         features["audio_num_tokens"] = torch.tensor([num_audio_tokens(len(w), processor.spec) for w in clips])
         if config.speech_transcripts or config.sound_tags:  # the text alm's processor puts after each clip's audio
             transcripts = [transcribe(config, w) for w in clips] if config.speech_transcripts else [None] * len(clips)
-            tags = (clip_tags(self.info.ctx.model_config.model, config, features) if config.sound_tags
-                    else [None] * len(clips))
-            ids = [processor.tokenizer.encode(clip_notes(t, g), add_special_tokens=False)
-                   for t, g in zip(transcripts, tags)]
+            tags, asked = [None] * len(clips), None
+            if config.sound_tags:
+                names = [n for n in str(hf_kwargs.get(ASKED_KWARG) or "").split("|") if n]
+                tags, asked = clip_tags(self.info.ctx.model_config.model, config, features, names)
+            asked = asked or [None] * len(clips)
+            ids = [processor.tokenizer.encode(clip_notes(t, g, a), add_special_tokens=False)
+                   for t, g, a in zip(transcripts, tags, asked)]
             features["audio_note_ids"] = torch.tensor([t for row in ids for t in row], dtype=torch.long)
             features["audio_note_lens"] = torch.tensor([len(row) for row in ids], dtype=torch.long)
         return BatchFeature(features)

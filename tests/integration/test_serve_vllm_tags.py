@@ -3,7 +3,9 @@ Whisper encoder and tagger (`serve.vllm.model.clip_tags`) and puts the same note
 as the transformers engine, so prompts and greedy answers match.
 
 The model is alm-tiny with a seeded tagging head attached (its tags are arbitrary but deterministic; what
-is checked is that both engines read the same ones). Needs the vLLM venv; skipped cleanly without it.
+is checked is that both engines read the same ones), one that knows sound names, so a prompt naming one also
+gets its probability in both engines (`alm.model.tagger`, asked sounds). Needs the vLLM venv; skipped cleanly
+without it.
 """
 
 import os
@@ -23,6 +25,7 @@ pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
 VLLM_PYTHON = Path(os.environ.get("ALM_VLLM_PYTHON", REPO / ".venv-vllm" / "bin" / "python"))
 LABELS = ["dog", "rain", "music", "speech", "bell"]
+NAMES = {**{label: [label] for label in LABELS}, "animal": ["dog"], "weather": ["rain"]}
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +41,7 @@ def tag_model(tmp_path_factory) -> Path:
     with torch.random.fork_rng():
         torch.manual_seed(0)
         model.tagger = SoundTagger(TaggerSettings(labels=LABELS, width=model.config.frame_width, top_k=3,
-                                                  threshold=0.0)).requires_grad_(False)
+                                                  threshold=0.0, names=NAMES)).requires_grad_(False)
     model.config.sound_tags = True
     folder = tmp_path_factory.mktemp("tags") / "alm-tiny-tags"
     model.save_pretrained(folder)
@@ -72,3 +75,27 @@ def test_tags_reach_vllm_prompts_as_they_reach_the_transformers_engine(tag_model
     resp = client.chat.completions.create(model="tags", messages=messages, max_tokens=24, temperature=0)
     assert resp.usage.prompt_tokens == want.prompt_tokens  # the same notes, token for token in length
     assert resp.choices[0].message.content.strip() == want.text
+
+
+def test_asked_sounds_reach_vllm_prompts_and_key_its_processor_cache(tag_model, vllm_url):
+    """The same clip asked about different sounds, then about none: each prompt carries the asked sounds of its own
+    question in both engines (a processor cache keyed by the clip alone would hand the second the first's notes)."""
+    from alm.conversation import Conversation
+
+    assistant = Assistant.load(str(tag_model), dtype=torch.float32)
+    client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
+    clip = decode_audio_bytes(wav_bytes(tone(660, 2.0)))
+    for question in ("Is there a dog or any weather here?", "Is there an animal?", "What is it?"):
+        conv = Conversation([{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": question}]}],
+                            [clip])
+        noted = assistant.with_notes(conv)
+        prompt = assistant.processor.tokenizer.decode(assistant.processor.tokenize(noted, train=False)[0])
+        asked = [name for name, _ in noted.asked[0]] if noted.asked else []
+        assert asked == {"What is it?": [], "Is there an animal?": ["animal"]}.get(question, ["dog", "weather"])
+        assert ("; asked: " in prompt) == bool(asked)
+        want = assistant.answer(conv.messages, conv.audios, SamplingParams(max_new_tokens=16))
+        resp = client.chat.completions.create(
+            model="tags", max_tokens=16, temperature=0,
+            messages=[{"role": "user", "content": [input_audio(clip), text(question)]}])
+        assert resp.usage.prompt_tokens == want.prompt_tokens
+        assert resp.choices[0].message.content.strip() == want.text
