@@ -10,8 +10,8 @@ on the CPU, as the transformers engine makes them: the transcript by alm's trans
 the export's Whisper encoder and tagger (`alm.model.tagger`; the encoder so runs twice per clip, once
 here on the CPU and once in the model). A tagger with names gives the probabilities of the sounds the prompt
 names: `apply` finds them in the prompt (`alm.processor.asked_text`) and passes them to the clips' processing as a
-processor kwarg, so vLLM's processor cache keys a clip by the names asked about it too. The encoder and aligner are alm's own modules, so
-audio embeddings are the transformers engine's; the LLM is vLLM's implementation of the text
+processor kwarg, so vLLM's processor cache keys a clip by the names asked about it too. The encoder and aligner
+are alm's own modules, so audio embeddings are the transformers engine's; the LLM is vLLM's implementation of the text
 architecture, with the LoRA merged into its weights by `serve.vllm.export`.
 
 Shapes (A clips, W windows of all clips, M mel bins, Tm mel frames, T encoder frames, N tokens per
