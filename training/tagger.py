@@ -259,6 +259,7 @@ class TaggerPlan:
     # tags then come from a tagger that never heard its source, as a recording of a new source is tagged)
     steps: int = 300  # full-batch AdamW steps
     lr: float = 1e-2
+    weight_decay: float = 1e-4  # AdamW's
     label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
     top_k: int = 3  # tags given per clip
     threshold: float = 0.3  # least probability of a tag given
@@ -302,7 +303,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                                   asked_limit=plan.asked_limit)
         x = torch.stack([features[p] for p in fit_data.paths])
         y = targets(fit_data.labels, vocab, plan.kind)
-        fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "label_smoothing": plan.label_smoothing}
+        fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
+                      "label_smoothing": plan.label_smoothing}
         groups = fit_data.origins if plan.fold_by == "source" else None
         if groups is not None and len(set(groups)) < plan.folds:
             raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
