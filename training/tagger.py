@@ -200,7 +200,7 @@ class StageTags:
     def asked(self, paths: list[str], prompt: str) -> list[list[tuple[str, float]]] | None:
         """Each clip's probability of every sound the rendered `prompt` names (None: the tagger has no names or the
         prompt names none of them), as `alm.inference.Assistant.with_notes` gives them."""
-        names = self.tagger.asked_names(asked_text(prompt, self.system_prompt)) if self.tagger.asks else []
+        names = self.tagger.asked_names(asked_text(prompt, self.system_prompt))
         if not names:
             return None
         return self.tagger.asked_tags(torch.stack([self.probs[p] for p in paths]), names)

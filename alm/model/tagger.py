@@ -133,6 +133,12 @@ class SoundTagger(nn.Module):
         names = sorted(self.settings.names, key=lambda n: (-len(n), n))
         return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?:e?s)?(?![\w-])")
 
+    @cached_property
+    def _covered(self) -> dict[str, list[int]]:
+        """Each name -> the indices of the labels it sums."""
+        index = {label: i for i, label in enumerate(self.settings.labels)}
+        return {name: [index[label] for label in labels] for name, labels in self.settings.names.items()}
+
     def asked_names(self, text: str) -> list[str]:
         """The sound names `text` mentions that the tagger knows, in order of first mention, at most
         `asked_limit` (none for a tagger without names)."""
@@ -147,12 +153,11 @@ class SoundTagger(nn.Module):
     def asked_tags(self, probs: torch.Tensor, names: list[str]) -> list[list[tuple[str, float]]]:
         """(A, L) probabilities -> each clip's probability of each asked name (sum of the labels it covers for
         softmax taggers, its label's own for sigmoid ones), in the order given."""
-        index = {label: i for i, label in enumerate(self.settings.labels)}
         out = []
         for row in probs:
             clip = []
             for name in names:
-                covered = [index[label] for label in self.settings.names[name]]
+                covered = self._covered[name]
                 p = row[covered].sum() if self.settings.kind == "softmax" else row[covered].max()
                 clip.append((name, round(min(float(p), 1.0), 2)))
             out.append(clip)
