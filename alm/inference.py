@@ -267,7 +267,7 @@ class Assistant:
             audio = {k: v for k, v in inputs.items() if k in AUDIO_INPUTS}
             return self.model.embed_inputs(inputs["input_ids"], **audio)
         windows = inputs["audio_windows"]
-        if not windows:
+        if not windows or self.model.config.aligner == "none":  # none: the clips are in the prompt as notes only
             return self.model.embed_inputs(inputs["input_ids"])
         frames, lengths, _ = self._frames.frames(windows, self.model, self.processor.feature_extractor)
         return self.model.embed_inputs(inputs["input_ids"], audio_frames=frames, audio_frame_lengths=lengths)

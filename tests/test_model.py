@@ -120,3 +120,34 @@ def test_tiny_model_learns_to_tell_four_tones_apart(tiny_model):
     out = model.generate(**prompts, max_new_tokens=6, do_sample=False, eos_token_id=processor.end_of_turn_ids,
                          pad_token_id=processor.tokenizer.pad_token_id)
     assert [processor.decode(row) for row in out] == list(labels.values())
+
+
+def test_a_notes_only_model_reads_its_clips_as_notes_alone(tiny_model, tmp_path):
+    """`aligner: none`: no soft prompts, the clip is its notes (here sound tags) in the prompt; it trains LoRA only,
+    round-trips and answers through the assistant with and without the audio cache."""
+    from alm.inference import Assistant, SamplingParams
+    from alm.model.tagger import SoundTagger, TaggerSettings
+
+    with pytest.raises(ValueError, match="aligner none gives the LLM no audio tokens"):
+        tiny_model(aligner="none")
+    model, processor = tiny_model(aligner="none", sound_tags=True)
+    assert num_audio_tokens(16_000 * 45, model.config) == 0
+    assert list(model.aligner.parameters()) == []
+    assert {n.split(".")[0] for n, p in model.named_parameters() if p.requires_grad} == {"language_model"}
+    model.tagger = SoundTagger(TaggerSettings(labels=["dog", "bell"], width=model.config.frame_width, top_k=1,
+                                              threshold=0.0, kind="softmax"))
+    conv = Conversation(ask("<audio>What is it?", tone(440, 2.0)).messages, [tone(440, 2.0)], tags=[[("bell", 0.7)]])
+    batch = processor.batch([conv])
+    assert int((batch["input_ids"] == model.config.audio_token_id).sum()) == 0
+    assert "(sound tags: bell 0.70)" in processor.tokenizer.decode(batch["input_ids"][0])
+    with torch.no_grad():
+        before = model(**batch).logits
+    model.save_pretrained(tmp_path / "ckpt", processor=processor)
+    loaded = AlmForConditionalGeneration.from_pretrained(tmp_path / "ckpt")
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**batch).logits, before, atol=0, rtol=0)
+    question = ask("<audio>What is it?", tone(440, 2.0))
+    params = SamplingParams(max_new_tokens=4)
+    answers = [Assistant(model, processor, decoder="generate", audio_cache=cache).answer_batch([question], params)[0]
+               for cache in (0, 4)]
+    assert answers[0].text == answers[1].text and answers[0].prompt_tokens == answers[1].prompt_tokens

@@ -107,14 +107,17 @@ def test_a_tag_reading_model_exports_with_its_tagger(exported, tmp_path):
     assert json.loads((out / "config.json").read_text())["sound_tags"] is True
 
 
-def test_a_sound_encoder_model_is_refused_with_a_clear_error(exported, tmp_path, monkeypatch):
+@pytest.mark.parametrize("field, value, named", [("sound_encoder", "builtin:aisfx", "sound_encoder"),
+                                                 ("aligner", "none", "aligner none")])
+def test_a_model_the_plugin_cannot_run_is_refused_with_a_clear_error(exported, tmp_path, monkeypatch, field, value,
+                                                                      named):
     from alm.errors import AlmError
     from serve.vllm import export
 
     ckpt, _ = exported
     model = AlmForConditionalGeneration.from_pretrained(ckpt)
-    model.config.sound_encoder = "builtin:aisfx"
+    setattr(model.config, field, value)
     monkeypatch.setattr(AlmForConditionalGeneration, "from_pretrained", lambda *a, **k: model)
-    with pytest.raises(AlmError, match="sound_encoder.*transformers engine"):
+    with pytest.raises(AlmError, match=f"{named}.*transformers engine"):
         export.export_for_vllm(str(ckpt), tmp_path / "out")
     assert not (tmp_path / "out").exists()

@@ -1,6 +1,7 @@
 """The training engine on tiny random bases and a synthetic corpus: a short run, resume equivalence,
 the frozen-encoder feature cache, and a curriculum whose stage 2 starts from stage 1."""
 
+import contextlib
 import json
 from collections import Counter
 
@@ -232,6 +233,18 @@ def test_overlong_samples_are_skipped_or_truncated_and_counted(stage):
 
 
 
+@contextlib.contextmanager
+def labelled_clips(corpus):
+    """The corpus's clips.jsonl (each tone clip's label, under the parent "tone") while the block runs."""
+    rows = [{"audio": f"audio/{name.replace(' ', '_')}-{k}.wav", "split": "validation" if k == 2 else "train",
+             "labels": [name, "tone"], "kind": "tone"} for name in FREQS for k in range(3)]
+    (corpus / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    try:
+        yield
+    finally:
+        (corpus / "clips.jsonl").unlink()
+
+
 @pytest.mark.parametrize("layers,asked", [(1, False), (2, True)])
 def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
@@ -243,16 +256,11 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     from alm.model import AlmForConditionalGeneration
     from alm.processor import AlmProcessor
 
-    rows = [{"audio": f"audio/{name.replace(' ', '_')}-{k}.wav", "split": "validation" if k == 2 else "train",
-             "labels": [name, "tone"], "kind": "tone"} for name in FREQS for k in range(3)]
-    (corpus / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    try:
-        config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
-                       tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
-                       tagger__layers=layers, tagger__asked=asked)
+    config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
+                   tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
+                   tagger__layers=layers, tagger__asked=asked)
+    with labelled_clips(corpus):
         train_stage(config, progress=False)
-    finally:
-        (corpus / "clips.jsonl").unlink()
     plain = stage("plain", max_steps=2, feature_cache=str(tmp_path / "fc"))
     train_stage(plain, progress=False)
     record = json.loads((config.model_dir / RECORD_FILE).read_text())
@@ -289,6 +297,39 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
         assert f"; asked: high tone {p:.2f})" in processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
     else:
         assert conv.asked is None
+
+
+def test_a_notes_only_stage_trains_lora_on_tags_and_saves_no_aligner_weights(stage, corpus, tmp_path):
+    """model.aligner: none (the cascade): the stage trains LoRA alone on prompts that carry each clip as its tags
+    (no audio tokens), and the saved model answers from them. Its tagger is the same fit as a soft-prompt stage's
+    with the same tagger settings, reused from the tagger cache rather than fit again."""
+    from alm.conversation import Conversation
+    from alm.inference import Assistant
+    from alm.model import AlmForConditionalGeneration
+    from alm.processor import AlmProcessor
+
+    plan = dict(feature_cache=str(tmp_path / "fc"), model__sound_tags=True, tagger__min_clips=1, tagger__folds=2,
+                tagger__steps=50)
+    soft = stage("soft", max_steps=1, **plan)
+    config = stage("notes", max_steps=2, model__aligner="none", **plan)
+    with labelled_clips(corpus):
+        train_stage(soft, progress=False)
+        result = train_stage(config, progress=False)
+    assert result.steps == 2 and np.isfinite(result.train_loss)
+    records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in (soft, config)]
+    assert [r["fit_reused"] for r in records] == [False, True] and records[0] == {**records[1], "fit_reused": False}
+    saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in (soft, config)]
+    assert saved[0].keys() == saved[1].keys() and all(torch.equal(saved[0][k], saved[1][k]) for k in saved[0])
+    assert load_file(str(config.model_dir / "aligner.safetensors")) == {}
+    assert any("lora_B" in k for k in final_weights(config.model_dir))
+    model = AlmForConditionalGeneration.from_pretrained(config.model_dir)
+    processor = AlmProcessor.from_pretrained(config.model_dir)
+    assert model.config.aligner == "none" and model.tagger is not None
+    question = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": "What is it?"}]}]
+    conv = Assistant(model, processor).with_notes(Conversation(question, [tone(440.0, 1.0)]))
+    ids = processor.tokenize(conv, train=False)[0]
+    assert model.config.audio_token_id not in ids and "(sound tags: " in processor.tokenizer.decode(ids)
+    assert Assistant(model, processor).answer(question, [tone(440.0, 1.0)]).completion_tokens > 0
 
 
 def test_source_folds_on_a_corpus_of_one_source_are_a_clear_error(stage, corpus, tmp_path):

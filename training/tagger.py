@@ -23,6 +23,7 @@ from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import encoder_frames, mel_frames, window_lengths
 from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips
 from alm.processor import asked_text
+from training.tagger_cache import fit_key, load_fit, save_fit
 
 IGNORE = -100  # a softmax target the loss skips (F.cross_entropy's ignore_index)
 
@@ -268,6 +269,9 @@ class TaggerPlan:
     asked_limit: int = 3  # at most this many asked sounds per clip
 
 
+TAGGER_CACHE_DIR = "taggers"  # fitted taggers, beside the stage's feature cache (`training.tagger_cache`)
+
+
 def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: list[str], plan: TaggerPlan,
                seed: int, precompute, progress: bool = True, say=print) -> tuple[StageTags, dict]:
     """Tags of the stage's clips (`StageTags`). A model without a tagger gets one fit here on a
@@ -309,13 +313,22 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         if groups is not None and len(set(groups)) < plan.folds:
             raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
                            f"`origin`); the tagger's fitting clips have {len(set(groups))}")
-        held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
+        key = fit_key(x, y, settings, plan.folds, groups, seed, fit_kwargs)
+        fitted = load_fit(cache.root / TAGGER_CACHE_DIR, key)
+        if fitted is None:
+            held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
+            tagger = fit(x, y, settings, seed=seed, **fit_kwargs)
+            save_fit(cache.root / TAGGER_CACHE_DIR, key, tagger, held_out)
+        else:
+            tagger, held_out = fitted
+            say(f"sound tagger: the same fit was made before; reused from {cache.root / TAGGER_CACHE_DIR / key}")
         probs.update(zip(fit_data.paths, held_out))
-        model.tagger = fit(x, y, settings, seed=seed, **fit_kwargs).requires_grad_(False)
+        model.tagger = tagger.requires_grad_(False)
         stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab), asked_names=len(names),
+                     fit_reused=fitted is not None,
                      train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4),
                      cross_fit_top1=round(tag_top1(model.tagger.top_tags(held_out), fit_data.labels), 4))
-        model.tagger.to(next(model.aligner.parameters()).device)
+        model.tagger.to(model.get_input_embeddings().weight.device)
         unit = "sources" if groups is not None else "clips"
         say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
             f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds of {unit} (top-1 "

@@ -104,7 +104,19 @@ class QFormerAligner(nn.Module):
         return self.proj(self.norm(x)), lengths  # W, Q, C -> W, Q, D
 
 
-ALIGNER_CLASSES = {"mlp": MlpAligner, "pool": PoolAligner, "qformer": QFormerAligner}
+class NoAligner(nn.Module):
+    """No soft prompts (`aligner: none`): a clip reaches the LLM only as its notes (transcript, sound tags), the
+    cascade that issue 11 measures against soft prompts. No parameters; (W, T, C) -> (W, 0, D)."""
+
+    def __init__(self, config):
+        super().__init__()
+        self.width = config.text_config.hidden_size
+
+    def forward(self, frames, frame_lengths, instruction=None):
+        return frames.new_zeros(frames.shape[0], 0, self.width), torch.zeros_like(frame_lengths)
+
+
+ALIGNER_CLASSES = {"mlp": MlpAligner, "pool": PoolAligner, "qformer": QFormerAligner, "none": NoAligner}
 
 
 def build_aligner(config) -> nn.Module:

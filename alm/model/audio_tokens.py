@@ -7,6 +7,7 @@ aligner maps those encoder frames to tokens:
     mlp:     ceil(frames / aligner_stack)
     pool:    ceil(frames / pool_stride)
     qformer: qformer_queries (fixed per window)
+    none:    0 (the LLM reads only the clip's notes)
 The clip's token count is the sum over its windows.
 """
 
@@ -81,6 +82,8 @@ def aligner_tokens(num_encoder_frames: int, config) -> int:
         return math.ceil(num_encoder_frames / config.pool_stride)
     if config.aligner == "qformer":
         return config.qformer_queries
+    if config.aligner == "none":
+        return 0
     raise ValueError(f"unknown aligner {config.aligner!r}")
 
 

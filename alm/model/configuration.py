@@ -16,7 +16,7 @@ from typing import Literal
 from transformers import AutoConfig, PreTrainedConfig
 from transformers.models.auto import CONFIG_MAPPING
 
-ALIGNERS = ("mlp", "qformer", "pool")
+ALIGNERS = ("mlp", "qformer", "pool", "none")
 
 
 class AlmConfig(PreTrainedConfig):
@@ -30,7 +30,8 @@ class AlmConfig(PreTrainedConfig):
     sound_encoder: str | None = None  # a general-sound encoder beside Whisper: builtin:aisfx, a waveform model id
     sound_width: int | None = None  # its frame width (set when it is loaded)
 
-    aligner: Literal["mlp", "qformer", "pool"] = "mlp"  # how frames become LLM tokens
+    aligner: Literal["mlp", "qformer", "pool", "none"] = "mlp"  # how frames become LLM tokens; none: no soft prompts,
+    # the LLM reads only each clip's notes (transcript, sound tags): a cascade
     aligner_stack: int = 8  # mlp: neighbouring encoder frames stacked into one token (50 Hz / 8 = 6.25 tokens/s)
     aligner_hidden: int = 1024  # mlp: hidden width
     pool_stride: int = 16  # pool: encoder frames averaged into one token
@@ -91,6 +92,9 @@ class AlmConfig(PreTrainedConfig):
         """Checks that cannot be expressed as types; raises ValueError with the field named."""
         if self.aligner not in ALIGNERS:
             raise ValueError(f"aligner must be one of {ALIGNERS}, got {self.aligner!r}")
+        if self.aligner == "none" and not (self.speech_transcripts or self.sound_tags):
+            raise ValueError("aligner none gives the LLM no audio tokens: it hears a clip only through its notes, so "
+                             "set speech_transcripts or sound_tags")
         for name in ("aligner_stack", "pool_stride", "qformer_queries", "qformer_layers", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

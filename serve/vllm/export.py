@@ -50,6 +50,8 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
         return out_dir
     alm = AlmForConditionalGeneration.from_pretrained(source, dtype=dtype)
     unsupported = [name for name in ("sound_encoder", "instruction_aware") if getattr(alm.config, name)]
+    if alm.config.aligner == "none":  # the plugin splices embeddings at placeholders; none has no placeholders
+        unsupported.append("aligner none")
     if unsupported:
         raise AlmError(f"{source}: the vLLM engine does not run models with {', '.join(unsupported)} yet; serve "
                        "this model with the transformers engine (alm serve --engine transformers)")

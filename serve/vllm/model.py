@@ -230,6 +230,10 @@ class AlmVllmForConditionalGeneration(nn.Module, SupportsMultiModal, SupportsPP)
         if config.instruction_aware:
             raise ValueError("instruction-aware aligners need the question text per clip; serve them with the "
                              "transformers engine")
+        if config.aligner == "none":
+            raise ValueError("aligner none (notes only, no audio embeddings) is not supported by alm's vLLM plugin, "
+                             "which splices each clip's embeddings at its placeholders; serve it with the transformers "
+                             "engine")
         self.config = config
         with self._mark_tower_model(vllm_config, "audio"):
             self.audio_encoder = WhisperAudioEncoder(config.audio_config)
