@@ -318,6 +318,8 @@ def test_a_notes_only_stage_trains_lora_on_tags_and_saves_no_aligner_weights(sta
     assert result.steps == 2 and np.isfinite(result.train_loss)
     records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in (soft, config)]
     assert [r["fit_reused"] for r in records] == [False, True] and records[0] == {**records[1], "fit_reused": False}
+    record = json.loads((config.model_dir / RECORD_FILE).read_text())
+    assert not record["feature_cache"]["enabled"]  # no frames pass: its batches are token ids alone
     saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in (soft, config)]
     assert saved[0].keys() == saved[1].keys() and all(torch.equal(saved[0][k], saved[1][k]) for k in saved[0])
     assert load_file(str(config.model_dir / "aligner.safetensors")) == {}

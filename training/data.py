@@ -324,19 +324,32 @@ class Collator:
     """Examples -> model inputs, cut to max_length: from stored ids and cached frames where every example has
     them, else audio loaded, processor applied, cached frames if any."""
 
-    def __init__(self, processor: AlmProcessor, max_length: int, cache=None):
+    def __init__(self, processor: AlmProcessor, max_length: int, cache=None, audio: bool = True):
+        """`audio` False: the model takes no soft prompts (`aligner: none`), so a batch is token ids alone."""
         self.processor = processor
         self.max_length = max_length
         self.cache = cache
+        self.audio = audio
         self.pad_id = processor.tokenizer.pad_token_id
         self.instruction_aware = bool(getattr(processor, "instruction_aware", False))
 
     def __call__(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        if not self.audio:
+            return self._text(examples)
         if self.cache is not None and not self.instruction_aware and all(ex.window_keys for ex in examples):
             batch = self._from_cache(examples)
             if batch is not None:
                 return batch
         return self._full(examples)
+
+    def _text(self, examples: list[Example]) -> dict[str, torch.Tensor]:
+        """The stored token ids, attention mask and labels, padded right and cut to max_length."""
+        length = max(len(ex.input_ids) for ex in examples)
+        ids = pad_right([ex.input_ids for ex in examples], self.pad_id, length)
+        mask = pad_right([[1] * len(ex.input_ids) for ex in examples], 0, length)
+        labels = pad_right([ex.labels for ex in examples], IGNORE_INDEX, length)
+        cut = slice(0, self.max_length)
+        return {"input_ids": ids[:, cut], "attention_mask": mask[:, cut], "labels": labels[:, cut]}
 
     def _from_cache(self, examples: list[Example]) -> dict[str, torch.Tensor] | None:
         """The batch the full path makes, from stored token ids and cached frames (None if a window is missing)."""
@@ -346,17 +359,11 @@ class Collator:
         self.cache.misses += missing
         if missing:
             return None
-        length = max(len(ex.input_ids) for ex in examples)
-        ids = pad_right([ex.input_ids for ex in examples], self.pad_id, length)
-        mask = pad_right([[1] * len(ex.input_ids) for ex in examples], 0, length)
-        labels = pad_right([ex.labels for ex in examples], IGNORE_INDEX, length)
         lengths = torch.tensor([f.shape[0] for f in found])
         frames = torch.zeros(len(found), int(lengths.max()), found[0].shape[1])  # W, T, C
         for i, f in enumerate(found):
             frames[i, : f.shape[0]] = f
-        cut = slice(0, self.max_length)
-        return {"input_ids": ids[:, cut], "attention_mask": mask[:, cut], "labels": labels[:, cut],
-                "audio_frames": frames, "audio_frame_lengths": lengths}
+        return {**self._text(examples), "audio_frames": frames, "audio_frame_lengths": lengths}
 
     def _full(self, examples: list[Example]) -> dict[str, torch.Tensor]:
         convs = [Conversation(ex.messages, [load_audio(p) for p in ex.sound], ex.transcripts, ex.tags, ex.asked)

@@ -96,7 +96,7 @@ class StageRecipe:
         self._open_feature_cache()
         self._setup_data()
         self._setup_feature_cache()
-        self.collator = Collator(self.processor, self.config.max_length, self.cache)
+        self.collator = Collator(self.processor, self.config.max_length, self.cache, audio=self.soft_prompts)
         self._setup_optimizer()
         self.position, self.resumed_from = Position(), None
         if self.resume and checkpoints:
@@ -226,9 +226,14 @@ class StageRecipe:
         root = default_cache_root() if c.feature_cache == "auto" else Path(c.feature_cache)
         self.cache = FeatureCache(root, encoder_identity(self.model), c.cache_dtype)
 
+    @property
+    def soft_prompts(self) -> bool:
+        """Whether the model's prompts carry aligner outputs (not with `aligner: none`, whose clips are notes)."""
+        return self.accelerator.unwrap_model(self.model).config.aligner != "none"
+
     def _setup_feature_cache(self) -> None:
         """A frozen encoder's outputs for every clip, computed once (shared by processes, stages and runs)."""
-        if self.cache is None:
+        if self.cache is None or not self.soft_prompts:
             return
         paths = [p for ex in [*self.examples, *self.eval_examples] for p in ex.sound]
         clips: dict[str, tuple[int, list[str]]] = {}
