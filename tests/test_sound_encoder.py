@@ -16,8 +16,8 @@ from alm.model.audio_encoder import window_stats
 from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clips, tags_text
 from alm.processor import AlmProcessor, clip_notes
 from conftest import tone
-from training.tagger import (IGNORE, StageTags, TaggerData, balanced_subset, cross_fit_tags, fit, fold_of_groups,
-                             sound_names, targets, top1_accuracy, vocabulary)
+from training.tagger import (IGNORE, StageTags, TaggerData, asked_threshold, balanced_subset, cross_fit_tags, fit,
+                             fold_of_groups, sound_names, targets, top1_accuracy, vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -193,6 +193,59 @@ def test_an_asked_name_sums_the_labels_it_covers(tmp_path):
     assert SoundTagger.load(tmp_path).settings == tagger.settings  # names travel with the tagger
     assert tags_text([("dog", 0.5)], [("bird", 0.03)]) == " (sound tags: dog 0.50; asked: bird 0.03)"
     assert tags_text([("dog", 0.5)], []) == tags_text([("dog", 0.5)]) == " (sound tags: dog 0.50)"
+
+
+def test_asked_sounds_get_a_verdict_at_the_threshold_that_tells_present_from_absent_best(tmp_path):
+    """The threshold scores present sounds against absent ones drawn as POPE's three modes draw them."""
+    tagger = asking_tagger()
+    labels = [["dog", "animal"], ["cat", "animal"], ["bass drum", "drum"], ["snare drum", "drum"], ["hi-hat"]]
+    probs = torch.tensor([[0.30, 0.10, 0.20, 0.20, 0.20],  # dog at 0.30 (its own) and 0.40 (animal)
+                          [0.05, 0.25, 0.30, 0.20, 0.20],  # cat at 0.25, yet bass drum at 0.30 too
+                          [0.10, 0.10, 0.60, 0.10, 0.10],
+                          [0.10, 0.10, 0.10, 0.60, 0.10],
+                          [0.05, 0.05, 0.10, 0.10, 0.70]])
+    threshold, score = asked_threshold(probs, labels, tagger, popular=2)
+    names = sorted(tagger.settings.names)  # the check, by hand: each clip's (p, present) per name
+    rows = [[(p, name in clip or clip[0] in tagger.settings.names[name]) for name, p in row]
+            for clip, row in zip(labels, tagger.asked_tags(probs, names))]
+    popular = {"animal", "drum"}  # present in two clips each, every other name in one at most
+    confused = [sorted((p for p, present in row if not present), reverse=True)[:sum(t for _, t in row)]
+                for row in rows]  # per clip, its most probable absent names, as many as it has present ones
+
+    def share(values):
+        return sum(values) / len(values)
+
+    def at(t):
+        hit = share([p >= t for row in rows for p, present in row if present])
+        random = share([p < t for row in rows for p, present in row if not present])
+        frequent = share([p < t for row in rows for (p, present), name in zip(row, names)
+                          if not present and name in popular])
+        adversarial = share([p < t for top in confused for p in top])
+        return (hit + (random + frequent + adversarial) / 3) / 2
+
+    assert score == pytest.approx(max(at(t / 100) for t in range(1, 100)))
+    assert at(threshold) == pytest.approx(score) and threshold == 0.21  # the first of the best: 0.21-0.25
+    tagger.settings.asked_threshold = threshold
+    assert tagger.asked_tags(probs[:1], ["dog", "drum"]) == [[("dog", 0.3, "likely"), ("drum", 0.4, "likely")]]
+    assert tagger.asked_tags(probs[4:], ["dog"]) == [[("dog", 0.05, "unlikely")]]
+    assert tags_text([("dog", 0.3)], [("dog", 0.3, "likely"), ("cat", 0.1, "unlikely")]) == \
+        " (sound tags: dog 0.30; asked: dog 0.30 likely, cat 0.10 unlikely)"
+    tagger.save(tmp_path)
+    assert SoundTagger.load(tmp_path).settings.asked_threshold == threshold
+
+
+def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_it():
+    from training.tagger_cache import fit_key
+
+    features, target = torch.randn(6, 1, 8), torch.tensor([0, 1, 0, 1, 0, 1])
+    settings = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax")
+    key = fit_key(features, target, settings, 2, None, 0, {"steps": 5})
+    settings.asked_threshold = 0.2
+    assert fit_key(features, target, settings, 2, None, 0, {"steps": 5}) == key
+    assert fit_key(features, target, TaggerSettings(labels=["dog", "cow"], width=4, kind="softmax"), 2, None, 0,
+                   {"steps": 5}) != key
+    assert fit_key(features, target, settings, 2, None, 0, {"steps": 6}) != key
+    assert fit_key(features + 1, target, settings, 2, None, 0, {"steps": 5}) != key
 
 
 def test_sound_names_cover_a_labels_usual_parents_not_a_mixed_clips_background():

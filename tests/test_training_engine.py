@@ -250,7 +250,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
     those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference; a
     tagger reading more than the final frames fits on layer stats cached beside the frames; with `tagger.asked`
-    the saved tagger knows the sound names, and a prompt naming one gets its probability."""
+    the saved tagger knows the sound names, and a prompt naming one gets its probability (with `asked_verdict`, and
+    whether it is likely at the threshold the stage set on the cross-fitted tags)."""
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
@@ -258,7 +259,7 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
 
     config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
                    tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
-                   tagger__layers=layers, tagger__asked=asked)
+                   tagger__layers=layers, tagger__asked=asked, tagger__asked_verdict=asked)
     with labelled_clips(corpus):
         train_stage(config, progress=False)
     plain = stage("plain", max_steps=2, feature_cache=str(tmp_path / "fc"))
@@ -292,11 +293,14 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     assert conv.tags == clip_tags[:1]
     if asked:
         assert model.tagger.settings.names["tone"] == sorted(FREQS) and len(conv.asked[0]) == 1
-        name, p = conv.asked[0][0]
-        assert name == "high tone" and 0.0 <= p <= 1.0
-        assert f"; asked: high tone {p:.2f})" in processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
+        name, p, verdict = conv.asked[0][0]
+        threshold = model.tagger.settings.asked_threshold
+        assert threshold == tags["asked_threshold"] and 0.0 < threshold < 1.0 and 0.0 <= tags["asked_score"] <= 1.0
+        assert name == "high tone" and 0.0 <= p <= 1.0 and verdict == ("likely" if p >= threshold else "unlikely")
+        assert f"; asked: high tone {p:.2f} {verdict})" in \
+            processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
     else:
-        assert conv.asked is None
+        assert conv.asked is None and model.tagger.settings.asked_threshold is None
 
 
 def test_a_notes_only_stage_trains_lora_on_tags_and_saves_no_aligner_weights(stage, corpus, tmp_path):

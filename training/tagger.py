@@ -186,6 +186,37 @@ def sound_names(labels: list[list[str]], vocab: list[str], min_clips: int, kind:
     return dict(sorted(names.items()))
 
 
+def asked_threshold(probs: torch.Tensor, labels: list[list[str]], tagger: SoundTagger,
+                    popular: int = 10) -> tuple[float, float]:
+    """The asked-sound probability from which a sound is called likely, and its score: over every clip and every
+    name the tagger has, the mean of the share of present sounds at or above it and of the shares of absent sounds
+    below it, absent sounds drawn as "is there X?" benchmarks draw them (POPE's three modes): any absent name
+    (random), the `popular` names present in the most clips when absent (popular), and per clip as many absent names
+    as it has present ones, those the tagger gives the most probability (adversarial: the sounds it confuses with
+    the clip's own). `probs` (A, L) are cross-fitted, so the threshold is set on clips of sources their tagger never
+    heard, as a new recording's are. A name is present in a clip that carries it as a label or whose most specific
+    label it covers."""
+    names = sorted(tagger.settings.names)
+    scores = torch.tensor([[p for _, p, *_ in clip] for clip in tagger.asked_tags(probs, names)])  # A, N
+    present = torch.tensor([[name in set(clip) or (bool(clip) and clip[0] in tagger.settings.names[name])
+                             for name in names] for clip in labels])  # A, N
+    absent = ~present
+    frequent = torch.zeros_like(present)
+    frequent[:, present.sum(0).argsort(descending=True, stable=True)[:popular]] = True
+    confused = torch.zeros_like(present)
+    for row in range(len(labels)):
+        k = max(1, int(present[row].sum()))
+        confused[row, scores[row].masked_fill(present[row], -1.0).topk(min(k, len(names))).indices] = True
+    grid = torch.arange(1, 100) / 100  # G
+    said = scores[None] >= grid[:, None, None]  # G, A, N
+    hit = (said & present).sum((1, 2)) / present.sum().clamp(min=1)  # G
+    rejected = [(~said & negatives).sum((1, 2)) / negatives.sum().clamp(min=1)
+                for negatives in (absent, absent & frequent, absent & confused)]  # each G
+    score = (hit + sum(rejected) / len(rejected)) / 2  # G
+    best = int(score.argmax())
+    return round(float(grid[best]), 2), float(score[best])
+
+
 @dataclass
 class StageTags:
     """The sound tags of a stage's clips: each clip's label probabilities (cross-fitted for the clips that fit the
@@ -267,6 +298,8 @@ class TaggerPlan:
     layers: int = 1  # Whisper layers read, the last ones: 1 the final frames (the feature cache's), up to all of them
     asked: bool = False  # the notes also give the probability of each sound the prompt names ("is there a dog?")
     asked_limit: int = 3  # at most this many asked sounds per clip
+    asked_verdict: bool = False  # and whether each is "likely" or "unlikely", at the threshold that tells them apart
+    # best on the cross-fitted tags (`asked_threshold`)
 
 
 TAGGER_CACHE_DIR = "taggers"  # fitted taggers, beside the stage's feature cache (`training.tagger_cache`)
@@ -323,6 +356,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
             tagger, held_out = fitted
             say(f"sound tagger: the same fit was made before; reused from {cache.root / TAGGER_CACHE_DIR / key}")
         probs.update(zip(fit_data.paths, held_out))
+        if names and plan.asked_verdict:
+            tagger.settings.asked_threshold, stats["asked_score"] = asked_threshold(held_out, fit_data.labels, tagger)
+            stats["asked_threshold"] = tagger.settings.asked_threshold
+            say(f"sound tagger: asked sounds 'likely' from p >= {tagger.settings.asked_threshold:.2f} (right on "
+                f"{stats['asked_score']:.2f} of present and absent sounds, POPE's modes averaged, on the cross-fitted "
+                "tags)")
         model.tagger = tagger.requires_grad_(False)
         stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab), asked_names=len(names),
                      fit_reused=fitted is not None,

@@ -24,6 +24,7 @@ from alm.model.tagger import SoundTagger, TaggerSettings
 
 FIT_VERSION = 1
 HELD_OUT_FILE = "held_out.safetensors"
+SET_AFTER_FIT = {"asked_threshold"}  # settings chosen from a fit's results, not read by it: not in the key
 
 
 def fit_key(features: torch.Tensor, targets: torch.Tensor, settings: TaggerSettings, folds: int,
@@ -33,8 +34,8 @@ def fit_key(features: torch.Tensor, targets: torch.Tensor, settings: TaggerSetti
     for tensor in (features, targets):
         digest.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    plan = {"version": FIT_VERSION, "settings": asdict(settings), "folds": folds, "groups": groups, "seed": seed,
-            "fit": fit_kwargs}
+    read = {k: v for k, v in asdict(settings).items() if k not in SET_AFTER_FIT}
+    plan = {"version": FIT_VERSION, "settings": read, "folds": folds, "groups": groups, "seed": seed, "fit": fit_kwargs}
     digest.update(json.dumps(plan, sort_keys=True).encode())
     return digest.hexdigest()
 

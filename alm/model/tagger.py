@@ -21,7 +21,11 @@ yes-ratios 0.36-0.49). A name's probability is the sum of the probabilities of t
 and those whose training clips carry it as a parent: "animal" sums every animal; softmax taggers) or its own label's
 probability (sigmoid taggers). The names are found in the prompt text (`alm.processor.asked_text`: the rendered
 conversation up to the answer, the model's system prompt left out), the same way in training, in `alm ask` and the
-API, and in vLLM's front end.
+API, and in vLLM's front end. A tagger with an `asked_threshold` also says which side of it each asked sound falls,
+`asked: bird 0.03 unlikely`: an LLM of SmolLM2's size, trained on the number alone, answered "yes" to sounds at 0.00
+and "no" to speech at 0.76 (held-out "is there X?" 0.62 where that number cut at 0.10-0.20 answers 0.83-0.87), where
+a word is there to copy (`tagger: {asked_verdict: true}` in a recipe; the threshold is set at fitting time on the
+cross-fitted tags, against absent sounds drawn as POPE's three modes draw them: `training.tagger.asked_threshold`).
 
 The head reads each clip's frames pooled per encoder layer: `layers: 1` the final frames the aligner reads (what
 the feature cache holds), more the outputs of the encoder's last `layers` layers, as Whisper-AT reads every
@@ -66,6 +70,9 @@ class TaggerSettings:
     names: dict[str, list[str]] = field(default_factory=dict)  # asked sounds: a name the prompt may use -> the labels
     # whose probabilities it sums (see the module docstring); empty: the notes give no asked sounds (files without)
     asked_limit: int = 3  # at most this many asked sounds per clip, in the order the prompt names them
+    asked_threshold: float | None = None  # an asked sound's probability from which the notes call it "likely", below
+    # it "unlikely" (`training.tagger.asked_threshold` picks it on tags of sources the tagger never heard); None: the
+    # probability alone (files without)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -150,16 +157,19 @@ class SoundTagger(nn.Module):
                 found.append(match.group(1))
         return found[: self.settings.asked_limit]
 
-    def asked_tags(self, probs: torch.Tensor, names: list[str]) -> list[list[tuple[str, float]]]:
+    def asked_tags(self, probs: torch.Tensor, names: list[str]) -> list[list[tuple]]:
         """(A, L) probabilities -> each clip's probability of each asked name (sum of the labels it covers for
-        softmax taggers, its label's own for sigmoid ones), in the order given."""
+        softmax taggers, its label's own for sigmoid ones), in the order given: (name, p), and with an
+        `asked_threshold` (name, p, "likely" or "unlikely")."""
+        threshold = self.settings.asked_threshold
         out = []
         for row in probs:
             clip = []
             for name in names:
                 covered = self._covered[name]
-                p = row[covered].sum() if self.settings.kind == "softmax" else row[covered].max()
-                clip.append((name, round(min(float(p), 1.0), 2)))
+                p = min(float(row[covered].sum() if self.settings.kind == "softmax" else row[covered].max()), 1.0)
+                clip.append((name, round(p, 2)) if threshold is None else
+                            (name, round(p, 2), "likely" if p >= threshold else "unlikely"))
             out.append(clip)
         return out
 
@@ -178,10 +188,11 @@ class SoundTagger(nn.Module):
         return tagger.eval()
 
 
-def tags_text(tags: list[tuple[str, float]], asked: list[tuple[str, float]] | None = None) -> str:
+def tags_text(tags: list[tuple[str, float]], asked: list[tuple] | None = None) -> str:
     """What follows a clip's audio tokens (after its transcript, if any) when the model reads tags: its top tags,
-    then the asked sounds' probabilities when the prompt names any (`SoundTagger.asked_tags`)."""
+    then the asked sounds' probabilities (and verdicts, for a tagger with an `asked_threshold`) when the prompt names
+    any (`SoundTagger.asked_tags`)."""
     listed = ", ".join(f"{label} {p:.2f}" for label, p in tags) or "none"
     if asked:
-        listed += "; asked: " + ", ".join(f"{name} {p:.2f}" for name, p in asked)
+        listed += "; asked: " + ", ".join(" ".join([name, f"{p:.2f}", *verdict]) for name, p, *verdict in asked)
     return f" (sound tags: {listed})"
