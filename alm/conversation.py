@@ -24,8 +24,8 @@ class Conversation:
     audios: list[np.ndarray] = field(default_factory=list)  # one per audio part, in order
     transcripts: list[str | None] | None = None  # one per clip, given to the LLM beside the audio
     tags: list[list[tuple[str, float]]] | None = None  # sound tags (label, probability) per clip, likewise
-    asked: list[list[tuple[str, float]]] | None = None  # per clip, the tagger's probability of each sound the prompt
-    # names (taggers with names; `alm.model.tagger`), likewise
+    asked: list[list[tuple]] | None = None  # per clip, the tagger's probability of each sound the prompt names,
+    # (name, p) or with a verdict (name, p, "likely") (taggers with names; `alm.model.tagger`), likewise
 
 
 def audio_part() -> dict:

@@ -48,7 +48,7 @@ def transcript_text(transcript: str) -> str:
 
 
 def clip_notes(transcript: str | None, tags: list[tuple[str, float]] | None,
-               asked: list[tuple[str, float]] | None = None) -> str:
+               asked: list[tuple] | None = None) -> str:
     """The text that follows a clip's audio tokens: its speech transcript and its sound tags (with the asked
     sounds' probabilities), when the model reads them (empty otherwise). The one place the words are chosen; the
     vLLM plugin calls it too."""
