@@ -189,7 +189,8 @@ class Example:
     truncated: bool = False  # cut to max_length at collation
     transcripts: list[str] | None = None  # Whisper transcript per clip (speech-aware models), else None
     tags: list[list] | None = None  # sound tags [(label, p)] per clip (models with sound_tags), else None
-    asked: list[list] | None = None  # per clip, the asked sounds' probabilities [(name, p)] or, with verdicts, [(name, p, "likely")]
+    asked: list[list] | None = None  # per clip, the asked sounds' probabilities [(name, p)] (with verdicts
+    # [(name, p, "likely")]; taggers with names)
     input_ids: list[int] | None = None  # the tokenized conversation (audio tokens expanded), before max_length
     labels: list[int] | None = None  # its labels (IGNORE_INDEX outside the answers)
     window_keys: list[str] | None = None  # feature-cache key of each Whisper window of its clips, in order
