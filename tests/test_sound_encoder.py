@@ -234,6 +234,14 @@ def test_asked_sounds_get_a_verdict_at_the_threshold_that_tells_present_from_abs
     assert SoundTagger.load(tmp_path).settings.asked_threshold == threshold
 
 
+def test_a_verdict_without_asked_sounds_is_a_config_error():
+    from alm.errors import AlmError
+    from training.tagger import TaggerPlan, stage_tags
+
+    with pytest.raises(AlmError, match="asked_verdict: true needs tagger.asked: true"):
+        stage_tags(None, None, None, "corpus", [], TaggerPlan(asked_verdict=True), 0, None)
+
+
 def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_it():
     from training.tagger_cache import fit_key
 

@@ -312,6 +312,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     cross-fitting. `precompute(paths, clip_keys, cache=None, stats_layers=0)` fills the feature cache (the
     stage's own pass), or with `stats_layers` the given cache with the clips' layer stats; either way `clip_keys`
     gets each clip's (samples, window keys)."""
+    if plan.asked_verdict and not plan.asked:
+        raise AlmError("tagger.asked_verdict: true needs tagger.asked: true (the verdict is said of asked sounds)")
     stats: dict = {"enabled": True}
     fit_data = None
     if model.tagger is None:

@@ -167,9 +167,9 @@ class SoundTagger(nn.Module):
             clip = []
             for name in names:
                 covered = self._covered[name]
-                p = min(float(row[covered].sum() if self.settings.kind == "softmax" else row[covered].max()), 1.0)
-                clip.append((name, round(p, 2)) if threshold is None else
-                            (name, round(p, 2), "likely" if p >= threshold else "unlikely"))
+                p = round(min(float(row[covered].sum() if self.settings.kind == "softmax" else row[covered].max()),
+                              1.0), 2)  # the verdict follows the number shown
+                clip.append((name, p) if threshold is None else (name, p, "likely" if p >= threshold else "unlikely"))
             out.append(clip)
         return out
 
