@@ -68,6 +68,11 @@ UNSURE_NO_SPEECH = 0.1
 DECODE_CHECKS = "v1"  # part of a gated transcriber's identity: transcripts cached before the checks are not reused
 
 
+def decode_checks(gate: float | None) -> str | None:
+    """The version of the decode checks a transcriber with this no-speech gate applies (None: ungated, none)."""
+    return None if gate is None else DECODE_CHECKS
+
+
 def compression_ratio(text: str) -> float:
     """UTF-8 length over zlib-compressed length, as openai-whisper computes it (0 for no text)."""
     data = text.encode("utf-8")
@@ -116,7 +121,7 @@ def transcriber_identity(audio_base: str, dtype: torch.dtype | str, backend: str
     if backend != "transformers" or gate is not None:
         settings += f":{backend}:{gate}"
     if gate is not None:
-        settings += f":checks-{DECODE_CHECKS}"
+        settings += f":checks-{decode_checks(gate)}"
     digest = hashlib.sha256(settings.encode())
     for path in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
         digest.update(path.name.encode())
@@ -202,7 +207,8 @@ class Transcriber:
             budget = token_budget(max(n for _, _, n, _ in chunk) / SAMPLE_RATE)
             keep = list(range(len(chunk)))
             gen_kwargs = {}
-            if self.no_speech_threshold is not None:
+            gated = self.no_speech_threshold is not None
+            if gated:
                 encoded = self.model.model.encoder(feats).last_hidden_state  # B, T, C
                 probs = self._no_speech(encoded).tolist()
                 keep = [j for j, p in enumerate(probs) if p <= self.no_speech_threshold]
@@ -217,9 +223,9 @@ class Transcriber:
             with quiet_transformers():  # per-call notices about generation_config vs max_new_tokens
                 out = self.model.generate(None if gen_kwargs else feats, max_new_tokens=budget, **kwargs,
                                           **gen_kwargs)
-            ids = out.sequences if self.no_speech_threshold is not None else out
-            decoded = [t.strip() for t in self.processor.batch_decode(ids, skip_special_tokens=True)]
-            if self.no_speech_threshold is not None:
+            decoded = [t.strip() for t in self.processor.batch_decode(out.sequences if gated else out,
+                                                                       skip_special_tokens=True)]
+            if gated:
                 logprobs = self._mean_logprobs(out)
                 decoded = ["" if failed_decode(t, lp, probs[j]) else t for t, lp, j in zip(decoded, logprobs, keep)]
             for j, text in zip(keep, decoded):
@@ -440,7 +446,8 @@ class Ct2Transcriber:
             encoded = self._encode(chunk)  # B, 1500, C
             prompts = [self._prompt(lang) for lang in self._languages(encoded, len(chunk))]
             keep = list(range(len(chunk)))
-            if self.no_speech_threshold is not None:
+            gated = self.no_speech_threshold is not None
+            if gated:
                 probs = self._no_speech(encoded, prompts)
                 keep = [j for j, p in enumerate(probs) if p <= self.no_speech_threshold]
                 for j in set(range(len(chunk))) - set(keep):
@@ -452,7 +459,6 @@ class Ct2Transcriber:
                                        else encoded)
                     encoded = ctranslate2.StorageView.from_array(np.ascontiguousarray(array[keep]))
             budget = token_budget(max(n for _, _, n, _ in chunk) / SAMPLE_RATE)
-            gated = self.no_speech_threshold is not None
             results = self.model.generate(encoded, [prompts[j] for j in keep], beam_size=1,
                                           max_length=budget + len(prompts[0]), suppress_blank=True,
                                           return_scores=gated)  # a greedy decode's score: its mean log-probability

@@ -31,11 +31,11 @@ SHOWN = 5          # non-empty transcripts of non-speech clips kept as examples
 
 def describe(transcriber) -> dict[str, Any]:
     """What makes a transcriber's transcripts what they are (its public attributes)."""
-    from alm.transcribe import DECODE_CHECKS
+    from alm.transcribe import decode_checks
 
-    gated = transcriber.no_speech_threshold is not None
     return {"audio_base": str(transcriber.audio_base), "backend": transcriber.backend,
-            "no_speech_threshold": transcriber.no_speech_threshold, "decode_checks": DECODE_CHECKS if gated else None,
+            "no_speech_threshold": transcriber.no_speech_threshold,
+            "decode_checks": decode_checks(transcriber.no_speech_threshold),
             "precision": str(getattr(transcriber, "compute_type", None) or getattr(transcriber, "dtype", ""))}
 
 
