@@ -19,6 +19,7 @@ from instruction_data.adapters.debian import (
     hydrogen,
     kde_voices,
     megaglest,
+    sound_themes,
 )
 from instruction_data.build.render import RenderContext, render
 from instruction_data.synth import gm
@@ -103,10 +104,24 @@ def test_ufoai_rules(tmp_path):
 def test_small_game_packages(tmp_path):
     roots = fake.make_small_games(tmp_path)
     loaders = {"freedroidrpg": games.load_freedroid, "wesnoth": games.load_wesnoth,
-               "lincity_ng": games.load_lincity, "minetest": games.load_minetest}
+               "lincity_ng": games.load_lincity, "minetest": games.load_minetest, "widelands": games.load_widelands}
     found = {name: sorted(c.label for c in loaders[name](root)) for name, root in roots.items()}
     assert found == {"freedroidrpg": ["glass breaking"], "wesnoth": ["wolf"], "lincity_ng": ["train"],
-                     "minetest": ["door open", "footsteps"]}
+                     "minetest": ["door open", "footsteps"], "widelands": ["duck", "sheep"]}
+
+
+def test_sound_themes_label_by_event_name_and_skip_unnamed_sounds(tmp_path):
+    roots = fake.make_sound_themes(tmp_path)
+    yaru = sound_themes.load_yaru(roots["yaru"])
+    assert {c.id: c.label for c in yaru} == {"yaru_sounds-bell": "bell", "yaru_sounds-complete": "notification chime",
+                                             "yaru_sounds-dialog-error": "alert sound"}  # the bin's sound: unnamed
+    deepin = {c.id: c.label for c in sound_themes.load_deepin(roots["deepin"])}
+    assert deepin == {"deepin_sounds-camera-shutter": "camera shutter",
+                      "deepin_sounds-screen-capture-complete": "notification chime",
+                      "deepin_sounds-message": "notification chime"}
+    oxygen = sound_themes.load_oxygen(roots["oxygen"])  # only the top-level Oxygen-* files, not the themes' folders
+    assert sorted(c.label for c in oxygen) == ["alert sound", "notification chime", "ringtone"]
+    assert {c.origin for c in yaru} == {"yaru_sounds"} and all("CC-BY-SA" in c.licence for c in yaru)
 
 
 def test_hydrogen_drumkit_xml(tmp_path):

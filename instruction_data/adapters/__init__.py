@@ -31,6 +31,7 @@ from instruction_data.adapters.debian import (
     lmms,
     megaglest,
     sonic_pi,
+    sound_themes,
     tuxpaint,
 )
 from instruction_data.clips import Clip
@@ -69,7 +70,11 @@ DEBIAN_SOURCES: dict[str, tuple[Loader, tuple[str, ...], Path]] = {
     "wesnoth": (games.load_wesnoth, ("wesnoth-1.16-data",), games.WESNOTH),
     "lincity_ng": (games.load_lincity, ("lincity-ng-data",), games.LINCITY),
     "minetest": (games.load_minetest, ("minetest-data",), games.MINETEST),
+    "widelands": (games.load_widelands, ("widelands-data",), games.WIDELANDS),
     "hydrogen": (hydrogen.load, ("hydrogen-drumkits",), hydrogen.ROOT),
+    "yaru_sounds": (sound_themes.load_yaru, ("yaru-theme-sound",), sound_themes.YARU),
+    "deepin_sounds": (sound_themes.load_deepin, ("deepin-sound-theme",), sound_themes.DEEPIN),
+    "oxygen_sounds": (sound_themes.load_oxygen, ("oxygen-sounds",), sound_themes.OXYGEN),
 }
 DEBIAN: dict[str, tuple[Loader, tuple[str, ...]]] = {k: (v[0], v[1]) for k, v in DEBIAN_SOURCES.items()}
 DEBIAN_ROOTS: dict[str, Path] = {k: v[2] for k, v in DEBIAN_SOURCES.items()}

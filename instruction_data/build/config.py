@@ -12,7 +12,8 @@ from instruction_data.errors import DataError
 
 DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "gcompris", "hedgewars", "megaglest",
                    "ktuberling", "klettres", "warzone2100", "ufoai", "freedroidrpg", "wesnoth", "lincity_ng",
-                   "minetest", "hydrogen", "gm", "speech", "piper", "tones")
+                   "minetest", "widelands", "yaru_sounds", "deepin_sounds", "oxygen_sounds", "hydrogen", "gm", "speech",
+                   "piper", "tones")
 # whole sources held out as the test_ood split: everyday sounds and animals (gcompris, minetest,
 # freedesktop), instruments (lmms), a real voice (asterisk, one speaker), two espeak-ng accents and
 # one Hedgewars voice pack

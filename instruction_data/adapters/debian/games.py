@@ -12,6 +12,7 @@ names are left out; identical files are kept once.
 | `wesnoth` | `wesnoth-1.16-data` | GPL-2+ |
 | `lincity_ng` | `lincity-ng-data` | GPL-2+ |
 | `minetest` | `minetest-data` | CC-BY-SA-3.0 / CC0 per file |
+| `widelands` | `widelands-data`: animals, farm animals, workshop sounds (its music is left out) | GPL-2+ |
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ FREEDROID = Path("/usr/share/freedroidrpg/data")
 WESNOTH = Path("/usr/share/games/wesnoth/1.16")
 LINCITY = Path("/usr/share/games/lincity-ng")
 MINETEST = Path("/usr/share/games/minetest/games/minetest_game/mods")
+WIDELANDS = Path("/usr/share/games/widelands/data")
 
 
 def _files(root: Path, dataset: str) -> list[Found]:
@@ -309,3 +311,28 @@ MINETEST_RULES: list[Rule] = [
 def load_minetest(root: Path | None = None, limit: int | None = None) -> list[Clip]:
     found = _files(root or MINETEST, "minetest")
     return _limited(rule_clips("minetest", found, MINETEST_RULES, MINETEST_LICENCE), limit)
+
+
+# ---- Widelands ---------------------------------------------------------------------------------
+WIDELANDS_LICENCE = "GPL-2+ (widelands-data)"
+WIDELANDS_RULES: list[Rule] = [  # keys like "sound/animals/wolf_01", "world/critters/duck/duck_00"
+    (r"animals/bird\d", "birdsong", "Birds sing."),
+    (r"animals/wolf", "wolf", "A wolf howls."),
+    (r"animals/frog", "frog", "A frog croaks."),
+    (r"animals/crickets", "cricket", "Crickets chirp."),
+    (r"animals/(stag|moose)", "deer", ""),
+    (r"animals/boar", "pig", "A wild boar grunts."),
+    (r"farm/donkey", "donkey", "A donkey brays."),
+    (r"farm/horse", "horse", "A horse neighs."),
+    (r"farm/ox", "cow", "An ox lows."),
+    (r"farm/sheep", "sheep", "A sheep bleats."),
+    (r"critters/duck/", "duck", "A duck quacks."),
+    (r"/saw/(sawing|benchsaw)|sawmill/", "saw", "Wood is sawn."),
+    (r"hammering/hammering|smiths/(smith|toolsmith)_", "hammer", "A hammer strikes metal."),
+    (r"woodcutting/(fast_)?woodcutting", "chopping wood", "Someone chops wood."),
+]
+
+
+def load_widelands(root: Path | None = None, limit: int | None = None) -> list[Clip]:
+    found = _files(root or WIDELANDS, "widelands")
+    return _limited(rule_clips("widelands", found, WIDELANDS_RULES, WIDELANDS_LICENCE), limit)

@@ -112,8 +112,8 @@ def make_ufoai(root: Path) -> Path:
 
 
 def make_small_games(root: Path) -> dict[str, Path]:
-    """freedroidrpg, wesnoth, lincity_ng, minetest: one labelled file and one unlabelled each."""
-    fd, wn, lc, mt = root / "freedroid", root / "wesnoth", root / "lincity", root / "minetest"
+    """freedroidrpg, wesnoth, lincity_ng, minetest, widelands: one labelled file and one unlabelled each."""
+    fd, wn, lc, mt, wl = root / "freedroid", root / "wesnoth", root / "lincity", root / "minetest", root / "widelands"
     wav(fd / "sound" / "effects" / "Glass_Break.ogg", 300)
     wav(fd / "sound" / "effects" / "Shop_ItemSoldSound_0.ogg", 310)
     wav(wn / "data" / "core" / "sounds" / "wolf-growl-1.ogg", 320)
@@ -123,7 +123,24 @@ def make_small_games(root: Path) -> dict[str, Path]:
     wav(mt / "default" / "sounds" / "default_grass_footstep.1.ogg", 360)
     wav(mt / "doors" / "sounds" / "doors_door_open.ogg", 370)
     wav(mt / "default" / "sounds" / "default_item_smoke.ogg", 380)
-    return {"freedroidrpg": fd, "wesnoth": wn, "lincity_ng": lc, "minetest": mt}
+    wav(wl / "sound" / "farm" / "sheep_00.ogg", 390)
+    wav(wl / "world" / "critters" / "duck" / "duck_01.ogg", 395)
+    wav(wl / "sound" / "military" / "under_attack.ogg", 400)
+    return {"freedroidrpg": fd, "wesnoth": wn, "lincity_ng": lc, "minetest": mt, "widelands": wl}
+
+
+def make_sound_themes(root: Path) -> dict[str, Path]:
+    """Yaru and Deepin (sound-naming-spec names, one folder each) and Oxygen (event names, at the top of
+    the shared sounds folder beside the other themes' folders)."""
+    yaru, deepin = root / "Yaru" / "stereo", root / "deepin" / "stereo"
+    for i, name in enumerate(("bell.oga", "complete.oga", "dialog-error.oga", "trash-empty.oga")):
+        wav(yaru / name, 500 + 10 * i)
+    for i, name in enumerate(("camera-shutter.wav", "screen-capture-complete.wav", "message.wav")):
+        wav(deepin / name, 600 + 10 * i)
+    for i, name in enumerate(("Oxygen-Im-Phone-Ring.ogg", "Oxygen-Sys-Warning.ogg", "Oxygen-Im-Message-In.ogg",
+                              "Oxygen-Window-Close.ogg")):
+        wav(root / name, 700 + 10 * i)
+    return {"yaru": yaru, "deepin": deepin, "oxygen": root}
 
 
 def make_hydrogen(root: Path) -> Path:
