@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from instruction_data.adapters.common import file_recipe, limited
+from instruction_data.adapters.common import AUDIO_EXTENSIONS, file_recipe, limited
 from instruction_data.adapters.debian.rules import Found, Rule, file_content, rule_clips
+from instruction_data.clips import Clip
 
 SOUNDS = Path("/usr/share/sounds")
 YARU = SOUNDS / "Yaru" / "stereo"
@@ -44,19 +45,19 @@ def _found(files: list[Path]) -> list[Found]:
     return [Found(key=p.stem, recipe=file_recipe(p), content=file_content(p)) for p in files]
 
 
-def _spec_theme(dataset: str, folder: Path, licence: str, limit: int | None) -> list:
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in (".oga", ".ogg", ".wav") and p.is_file())
+def _spec_theme(dataset: str, folder: Path, licence: str, limit: int | None) -> list[Clip]:
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
     return limited(rule_clips(dataset, _found(files), SPEC_RULES, licence), limit)
 
 
-def load_yaru(root: Path | None = None, limit: int | None = None) -> list:
+def load_yaru(root: Path | None = None, limit: int | None = None) -> list[Clip]:
     return _spec_theme("yaru_sounds", root or YARU, YARU_LICENCE, limit)
 
 
-def load_deepin(root: Path | None = None, limit: int | None = None) -> list:
+def load_deepin(root: Path | None = None, limit: int | None = None) -> list[Clip]:
     return _spec_theme("deepin_sounds", root or DEEPIN, DEEPIN_LICENCE, limit)
 
 
-def load_oxygen(root: Path | None = None, limit: int | None = None) -> list:
+def load_oxygen(root: Path | None = None, limit: int | None = None) -> list[Clip]:
     files = sorted((root or OXYGEN).glob("Oxygen-*.ogg"))
     return limited(rule_clips("oxygen_sounds", _found(files), OXYGEN_RULES, OXYGEN_LICENCE), limit)
