@@ -120,8 +120,8 @@ def transcriber_identity(audio_base: str, dtype: torch.dtype | str, backend: str
     settings = f"{audio_base}:{dtype}:{MAX_NEW_TOKENS}:{TOKENS_PER_SECOND}"
     if backend != "transformers" or gate is not None:
         settings += f":{backend}:{gate}"
-    if gate is not None:
-        settings += f":checks-{decode_checks(gate)}"
+    if checks := decode_checks(gate):
+        settings += f":checks-{checks}"
     digest = hashlib.sha256(settings.encode())
     for path in sorted(folder.glob("*.json")) + sorted(folder.glob("*.safetensors")):
         digest.update(path.name.encode())
