@@ -195,43 +195,75 @@ def test_an_asked_name_sums_the_labels_it_covers(tmp_path):
     assert tags_text([("dog", 0.5)], []) == tags_text([("dog", 0.5)]) == " (sound tags: dog 0.50)"
 
 
-def test_asked_sounds_get_a_verdict_at_the_threshold_that_tells_present_from_absent_best(tmp_path):
-    """The threshold scores present sounds against absent ones drawn as POPE's three modes draw them."""
-    tagger = asking_tagger()
-    labels = [["dog", "animal"], ["cat", "animal"], ["bass drum", "drum"], ["snare drum", "drum"], ["hi-hat"]]
-    probs = torch.tensor([[0.30, 0.10, 0.20, 0.20, 0.20],  # dog at 0.30 (its own) and 0.40 (animal)
-                          [0.05, 0.25, 0.30, 0.20, 0.20],  # cat at 0.25, yet bass drum at 0.30 too
-                          [0.10, 0.10, 0.60, 0.10, 0.10],
-                          [0.10, 0.10, 0.10, 0.60, 0.10],
-                          [0.05, 0.05, 0.10, 0.10, 0.70]])
-    threshold, score = asked_threshold(probs, labels, tagger, popular=2)
-    names = sorted(tagger.settings.names)  # the check, by hand: each clip's (p, present) per name
-    rows = [[(p, name in clip or clip[0] in tagger.settings.names[name]) for name, p in row]
-            for clip, row in zip(labels, tagger.asked_tags(probs, names))]
-    popular = {"animal", "drum"}  # present in two clips each, every other name in one at most
-    confused = [sorted((p for p, present in row if not present), reverse=True)[:sum(t for _, t in row)]
+VERDICT_LABELS = [["dog", "animal"], ["cat", "animal"], ["bass drum", "drum"], ["snare drum", "drum"], ["hi-hat"]]
+VERDICT_PROBS = torch.tensor([[0.30, 0.10, 0.20, 0.20, 0.20],  # dog at 0.30 (its own) and 0.40 (animal)
+                              [0.05, 0.25, 0.30, 0.20, 0.20],  # cat at 0.25, yet bass drum at 0.30 too
+                              [0.10, 0.10, 0.60, 0.10, 0.10],
+                              [0.10, 0.10, 0.10, 0.60, 0.10],
+                              [0.05, 0.05, 0.10, 0.10, 0.70]])
+
+
+def verdict_score_by_hand(tagger, probs, labels, popular, t):
+    """`asked_threshold`'s score at threshold t, computed name by name: the mean of present sounds called likely and
+    of absent ones (any, the `popular` names, each clip's most probable) called unlikely."""
+    names = sorted(tagger.settings.names)
+    first = [tagger.settings.labels[int(i)] for i in probs.argmax(1)]
+    rows = [[(p, name in clip or clip[0] in tagger.settings.names[name],
+              tagger.settings.asked_top and top in tagger.settings.names[name]) for name, p, *_ in row]
+            for clip, top, row in zip(labels, first, tagger.asked_tags(probs, names))]  # (p, present, covers top)
+    confused = [sorted(((p, c) for p, present, c in row if not present), reverse=True)[:sum(t for _, t, _ in row)]
                 for row in rows]  # per clip, its most probable absent names, as many as it has present ones
 
     def share(values):
         return sum(values) / len(values)
 
+    hit = share([p >= t or c for row in rows for p, present, c in row if present])
+    random = share([not (p >= t or c) for row in rows for p, present, c in row if not present])
+    frequent = share([not (p >= t or c) for row in rows for (p, present, c), name in zip(row, names)
+                      if not present and name in popular])
+    adversarial = share([not (p >= t or c) for top in confused for p, c in top])
+    return (hit + (random + frequent + adversarial) / 3) / 2
+
+
+def test_asked_sounds_get_a_verdict_at_the_threshold_that_tells_present_from_absent_best(tmp_path):
+    """The threshold scores present sounds against absent ones drawn as POPE's three modes draw them."""
+    tagger = asking_tagger()
+    threshold, score = asked_threshold(VERDICT_PROBS, VERDICT_LABELS, tagger, popular=2)
+    popular = {"animal", "drum"}  # present in two clips each, every other name in one at most
+
     def at(t):
-        hit = share([p >= t for row in rows for p, present in row if present])
-        random = share([p < t for row in rows for p, present in row if not present])
-        frequent = share([p < t for row in rows for (p, present), name in zip(row, names)
-                          if not present and name in popular])
-        adversarial = share([p < t for top in confused for p in top])
-        return (hit + (random + frequent + adversarial) / 3) / 2
+        return verdict_score_by_hand(tagger, VERDICT_PROBS, VERDICT_LABELS, popular, t)
 
     assert score == pytest.approx(max(at(t / 100) for t in range(1, 100)))
     assert at(threshold) == pytest.approx(score) and threshold == 0.21  # the first of the best: 0.21-0.25
     tagger.settings.asked_threshold = threshold
-    assert tagger.asked_tags(probs[:1], ["dog", "drum"]) == [[("dog", 0.3, "likely"), ("drum", 0.4, "likely")]]
-    assert tagger.asked_tags(probs[4:], ["dog"]) == [[("dog", 0.05, "unlikely")]]
+    assert tagger.asked_tags(VERDICT_PROBS[:1], ["dog", "drum"]) == [[("dog", 0.3, "likely"), ("drum", 0.4, "likely")]]
+    assert tagger.asked_tags(VERDICT_PROBS[4:], ["dog"]) == [[("dog", 0.05, "unlikely")]]
     assert tags_text([("dog", 0.3)], [("dog", 0.3, "likely"), ("cat", 0.1, "unlikely")]) == \
         " (sound tags: dog 0.30; asked: dog 0.30 likely, cat 0.10 unlikely)"
     tagger.save(tmp_path)
     assert SoundTagger.load(tmp_path).settings.asked_threshold == threshold
+
+
+def test_with_asked_top_a_sound_covering_the_clips_most_likely_label_is_likely_at_any_probability(tmp_path):
+    flat = torch.tensor([[0.24, 0.19, 0.19, 0.19, 0.19]])  # a recording of a new source: flat, yet dog comes first
+    asked = ["dog", "animal", "cat", "drum"]
+    plain = asking_tagger(asked_threshold=0.5)
+    assert [v for *_, v in plain.asked_tags(flat, asked)[0]] == ["unlikely"] * 4
+    tagger = asking_tagger(asked_threshold=0.5, asked_top=True)
+    assert tagger.asked_tags(flat, asked) == [[("dog", 0.24, "likely"), ("animal", 0.43, "likely"),
+                                              ("cat", 0.19, "unlikely"), ("drum", 0.38, "unlikely")]]
+    assert tagger.asked_tags(flat, []) == [[]]
+    probs = torch.cat([VERDICT_PROBS, torch.tensor([[0.10, 0.10, 0.10, 0.10, 0.12]])])  # a flat hi-hat clip
+    labels = VERDICT_LABELS + [["hi-hat"]]
+    threshold, score = asked_threshold(probs, labels, tagger, popular=2)
+    scores = [verdict_score_by_hand(tagger, probs, labels, {"animal", "drum"}, t / 100) for t in range(1, 100)]
+    assert score == pytest.approx(max(scores)) and threshold == (scores.index(max(scores)) + 1) / 100
+    plain_threshold, plain_score = asked_threshold(probs, labels, asking_tagger(), popular=2)
+    assert score > plain_score  # the flat hi-hat is heard at a threshold that keeps absent sounds out
+    tagger.save(tmp_path)
+    assert SoundTagger.load(tmp_path).settings.asked_top
+    assert SoundTagger.load(tmp_path).settings == tagger.settings
 
 
 def test_a_verdict_without_asked_sounds_is_a_config_error():
@@ -240,6 +272,8 @@ def test_a_verdict_without_asked_sounds_is_a_config_error():
 
     with pytest.raises(AlmError, match="asked_verdict: true needs tagger.asked: true"):
         stage_tags(None, None, None, "corpus", [], TaggerPlan(asked_verdict=True), 0, None)
+    with pytest.raises(AlmError, match="asked_top: true needs tagger.asked_verdict: true"):
+        stage_tags(None, None, None, "corpus", [], TaggerPlan(asked=True, asked_top=True), 0, None)
 
 
 def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_it():
@@ -248,7 +282,7 @@ def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_i
     features, target = torch.randn(6, 1, 8), torch.tensor([0, 1, 0, 1, 0, 1])
     settings = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax")
     key = fit_key(features, target, settings, 2, None, 0, {"steps": 5})
-    settings.asked_threshold = 0.2
+    settings.asked_threshold, settings.asked_top = 0.2, True
     assert fit_key(features, target, settings, 2, None, 0, {"steps": 5}) == key
     assert fit_key(features, target, TaggerSettings(labels=["dog", "cow"], width=4, kind="softmax"), 2, None, 0,
                    {"steps": 5}) != key

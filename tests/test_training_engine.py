@@ -251,7 +251,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference; a
     tagger reading more than the final frames fits on layer stats cached beside the frames; with `tagger.asked`
     the saved tagger knows the sound names, and a prompt naming one gets its probability (with `asked_verdict`, and
-    whether it is likely at the threshold the stage set on the cross-fitted tags)."""
+    whether it is likely at the threshold the stage set on the cross-fitted tags or, with `asked_top`, as the first
+    tag)."""
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
@@ -259,7 +260,7 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
 
     config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
                    tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
-                   tagger__layers=layers, tagger__asked=asked, tagger__asked_verdict=asked)
+                   tagger__layers=layers, tagger__asked=asked, tagger__asked_verdict=asked, tagger__asked_top=asked)
     with labelled_clips(corpus):
         train_stage(config, progress=False)
     plain = stage("plain", max_steps=2, feature_cache=str(tmp_path / "fc"))
@@ -296,7 +297,10 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
         name, p, verdict = conv.asked[0][0]
         threshold = model.tagger.settings.asked_threshold
         assert threshold == tags["asked_threshold"] and 0.0 < threshold < 1.0 and 0.0 <= tags["asked_score"] <= 1.0
-        assert name == "high tone" and 0.0 <= p <= 1.0 and verdict == ("likely" if p >= threshold else "unlikely")
+        assert model.tagger.settings.asked_top and tags["asked_top"]  # likely too when it is the first tag
+        first = clip_tags[0][0][0] in model.tagger.settings.names[name]
+        assert name == "high tone" and 0.0 <= p <= 1.0 and verdict == ("likely" if p >= threshold or first else
+                                                                       "unlikely")
         assert f"; asked: high tone {p:.2f} {verdict})" in \
             processor.tokenizer.decode(processor.tokenize(conv, train=False)[0])
     else:

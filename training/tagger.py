@@ -195,9 +195,11 @@ def asked_threshold(probs: torch.Tensor, labels: list[list[str]], tagger: SoundT
     as it has present ones, those the tagger gives the most probability (adversarial: the sounds it confuses with
     the clip's own). `probs` (A, L) are cross-fitted, so the threshold is set on clips of sources their tagger never
     heard, as a new recording's are. A name is present in a clip that carries it as a label or whose most specific
-    label it covers."""
+    label it covers. A tagger with `asked_top` calls a name that covers the clip's most likely label likely at any
+    threshold (`SoundTagger.likely`)."""
     names = sorted(tagger.settings.names)
     scores = torch.tensor([[p for _, p, *_ in clip] for clip in tagger.asked_tags(probs, names)])  # A, N
+    covers_top = tagger.asked_cover_top(probs, names)  # A, N
     present = torch.tensor([[name in set(clip) or (bool(clip) and clip[0] in tagger.settings.names[name])
                              for name in names] for clip in labels])  # A, N
     absent = ~present
@@ -208,7 +210,7 @@ def asked_threshold(probs: torch.Tensor, labels: list[list[str]], tagger: SoundT
         k = max(1, int(present[row].sum()))
         confused[row, scores[row].masked_fill(present[row], -1.0).topk(min(k, len(names))).indices] = True
     grid = torch.arange(1, 100) / 100  # G
-    said = scores[None] >= grid[:, None, None]  # G, A, N
+    said = tagger.likely(scores[None], covers_top[None], grid[:, None, None])  # G, A, N
     hit = (said & present).sum((1, 2)) / present.sum().clamp(min=1)  # G
     rejected = [(~said & negatives).sum((1, 2)) / negatives.sum().clamp(min=1)
                 for negatives in (absent, absent & frequent, absent & confused)]  # each G
@@ -300,6 +302,7 @@ class TaggerPlan:
     asked_limit: int = 3  # at most this many asked sounds per clip
     asked_verdict: bool = False  # and whether each is "likely" or "unlikely", at the threshold that tells them apart
     # best on the cross-fitted tags (`asked_threshold`)
+    asked_top: bool = False  # and "likely" too when the sound covers the clip's most likely label (`SoundTagger.likely`)
 
 
 TAGGER_CACHE_DIR = "taggers"  # fitted taggers, beside the stage's feature cache (`training.tagger_cache`)
@@ -314,6 +317,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     gets each clip's (samples, window keys)."""
     if plan.asked_verdict and not plan.asked:
         raise AlmError("tagger.asked_verdict: true needs tagger.asked: true (the verdict is said of asked sounds)")
+    if plan.asked_top and not plan.asked_verdict:
+        raise AlmError("tagger.asked_top: true needs tagger.asked_verdict: true (it is a rule of the verdict)")
     stats: dict = {"enabled": True}
     fit_data = None
     if model.tagger is None:
@@ -359,9 +364,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
             say(f"sound tagger: the same fit was made before; reused from {cache.root / TAGGER_CACHE_DIR / key}")
         probs.update(zip(fit_data.paths, held_out))
         if names and plan.asked_verdict:
+            tagger.settings.asked_top = plan.asked_top
             tagger.settings.asked_threshold, stats["asked_score"] = asked_threshold(held_out, fit_data.labels, tagger)
             stats["asked_threshold"] = tagger.settings.asked_threshold
-            say(f"sound tagger: asked sounds 'likely' from p >= {tagger.settings.asked_threshold:.2f} (right on "
+            stats["asked_top"] = plan.asked_top
+            top = " or covering the clip's most likely label" if plan.asked_top else ""
+            say(f"sound tagger: asked sounds 'likely' from p >= {tagger.settings.asked_threshold:.2f}{top} (right on "
                 f"{stats['asked_score']:.2f} of present and absent sounds, POPE's modes averaged, on the cross-fitted "
                 "tags)")
         model.tagger = tagger.requires_grad_(False)

@@ -24,7 +24,7 @@ from alm.model.tagger import SoundTagger, TaggerSettings
 
 FIT_VERSION = 1
 HELD_OUT_FILE = "held_out.safetensors"
-SET_AFTER_FIT = {"asked_threshold"}  # settings chosen from a fit's results, not read by it: not in the key
+SET_AFTER_FIT = {"asked_threshold", "asked_top"}  # settings of the verdict, set after the fit: not in the key
 
 
 def fit_key(features: torch.Tensor, targets: torch.Tensor, settings: TaggerSettings, folds: int,
