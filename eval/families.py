@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from eval import protocols
+from eval.by_source import per_source
 from eval.data import BenchmarkData
 from eval.embed import LabelMapper
 from eval.metrics.aggregate import accuracy_by
@@ -241,13 +242,15 @@ SCORERS = {
 
 def score(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[str]], embedder, corenlp_dir=None,
           meteor: bool = True) -> Scored:
-    """Score the answering systems in `texts` (model, no_audio, mismatched_audio), add chance / majority and
-    each system's top-answer share (`add_collapse`)."""
+    """Score the answering systems in `texts` (model, no_audio, mismatched_audio), add chance / majority,
+    each system's top-answer share (`add_collapse`) and the headline per data source (`eval.by_source`)."""
     if bench.scorer == "caption_metrics":
         scored = score_captioning(bench, data, texts, embedder, corenlp_dir=corenlp_dir, meteor=meteor)
     else:
         scored = SCORERS[bench.scorer](bench, data, texts, embedder)
     add_collapse(bench, data, scored)
+    if sources := per_source(bench.metric, data, scored):
+        scored.breakdown["per_source"] = sources
     return scored
 
 

@@ -48,6 +48,8 @@ def section(name: str, b: dict[str, Any]) -> list[str]:
         lines += _group_table(breakdown["per_language"], "language")
     if breakdown.get("per_origin"):
         lines += _group_table(breakdown["per_origin"], "source")
+    if breakdown.get("per_source"):
+        lines += _source_table(breakdown["per_source"], head["metric"])
     for plot in b.get("plots", []):
         lines += [f"![{plot}](plots/{plot})", ""]
     lines += _examples(b.get("items", [])[:EXAMPLES])
@@ -185,6 +187,18 @@ def _group_table(groups: dict[str, dict[str, dict[str, Any]]], what: str) -> lis
                 rows.append([group, HEADERS[system], *(fmt(v.get(k)) for k in ("wer", "cer", "exact_match")),
                              str(s["support"])])
     return [*table(rows, [what, "system", "wer ↓", "cer ↓", "exact match", "items"]), ""]
+
+
+def _source_table(per_source: dict[str, dict[str, dict[str, Any]]], metric: str) -> list[str]:
+    """The headline per data source, one column per answering system (and the model's yes-ratio, for yes/no)."""
+    systems = [s for s in ANSWERING if s in per_source]
+    model = per_source[systems[0]]
+    yes = all("yes_ratio" in cell for cell in model.values())
+    rows = [[source, str(cell["support"]), *(fmt(per_source[s][source][metric]) for s in systems),
+             *([fmt(cell["yes_ratio"])] if yes else [])] for source, cell in model.items()]
+    header = ["source", "items", *(f"{HEADERS[s]} {metric_label(metric)}" for s in systems),
+              *(["model yes-ratio"] if yes else [])]
+    return [*table(rows, header), ""]
 
 
 def _ref_text(ref: dict[str, Any]) -> str:
