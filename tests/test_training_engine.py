@@ -342,6 +342,26 @@ def test_a_notes_only_stage_trains_lora_on_tags_and_saves_no_aligner_weights(sta
     assert Assistant(model, processor).answer(question, [tone(440.0, 1.0)]).completion_tokens > 0
 
 
+def test_a_later_stage_keeps_the_tagger_and_its_cross_fitted_tags(stage, corpus, tmp_path):
+    """A stage starting from a tag-reading model keeps its tagger (not fit again); the clips that tagger was fit on
+    keep their cross-fitted tags when the stage's tagger plan names the same fit in the tagger cache, and get the
+    tagger's own tags, said so in the record, when it does not."""
+    plan = dict(feature_cache=str(tmp_path / "fc"), tagger__min_clips=1, tagger__folds=2, tagger__steps=50)
+    first = stage("first", max_steps=1, model__sound_tags=True, **plan)
+    later = stage("later", max_steps=1, model={"init_from": str(first.output_dir)}, **plan)
+    other = stage("other", max_steps=1, model={"init_from": str(first.output_dir)},
+                  **{**plan, "tagger__steps": 20})  # another plan: its fit is not the one the model holds
+    with labelled_clips(corpus):
+        for config in (first, later, other):
+            train_stage(config, progress=False)
+    records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in (first, later, other)]
+    assert records[0]["fitted_on"] == 8 and "inherited" not in records[0]
+    assert records[1] == {"enabled": True, "inherited": True, "fit_cross_fitted": 8, "tagged": 10}
+    assert records[2] == {"enabled": True, "inherited": True, "fit_cross_fitted": 0, "tagged": 10}
+    saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in (first, later, other)]
+    assert all(torch.equal(saved[0][k], s[k]) for s in saved[1:] for k in saved[0])  # kept, not fit again
+
+
 def test_source_folds_on_a_corpus_of_one_source_are_a_clear_error(stage, corpus, tmp_path):
     from alm.errors import AlmError
 

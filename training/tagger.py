@@ -305,6 +305,14 @@ class TaggerPlan:
     asked_top: bool = False  # and "likely" too when the sound covers the clip's most likely label (`SoundTagger.likely`)
 
 
+def same_tagger(a: SoundTagger, b: SoundTagger) -> bool:
+    """Whether two taggers are one fit: the same labels and equal weights (the verdict's settings may differ)."""
+    if a.settings.labels != b.settings.labels:
+        return False
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k].cpu(), sb[k].cpu()) for k in sa)
+
+
 TAGGER_CACHE_DIR = "taggers"  # fitted taggers, beside the stage's feature cache (`training.tagger_cache`)
 
 
@@ -312,23 +320,25 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                seed: int, precompute, progress: bool = True, say=print) -> tuple[StageTags, dict]:
     """Tags of the stage's clips (`StageTags`). A model without a tagger gets one fit here on a
     class-balanced share of the corpus's training clips; clips that share fitted it are tagged by
-    cross-fitting. `precompute(paths, clip_keys, cache=None, stats_layers=0)` fills the feature cache (the
-    stage's own pass), or with `stats_layers` the given cache with the clips' layer stats; either way `clip_keys`
-    gets each clip's (samples, window keys)."""
+    cross-fitting. A model that has one (a later stage) keeps it, and the clips it was fit on keep their
+    cross-fitted tags when the tagger cache holds that fit under this stage's `tagger:` plan (the same block as
+    the stage that fit it); otherwise they get its own tags, which it learnt on them, and the stage says so.
+    `precompute(paths, clip_keys, cache=None, stats_layers=0)` fills the feature cache (the stage's own pass), or
+    with `stats_layers` the given cache with the clips' layer stats; either way `clip_keys` gets each clip's
+    (samples, window keys)."""
     if plan.asked_verdict and not plan.asked:
         raise AlmError("tagger.asked_verdict: true needs tagger.asked: true (the verdict is said of asked sounds)")
     if plan.asked_top and not plan.asked_verdict:
         raise AlmError("tagger.asked_top: true needs tagger.asked_verdict: true (it is a rule of the verdict)")
     stats: dict = {"enabled": True}
-    fit_data = None
-    if model.tagger is None:
-        fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed,
-                                   by_source=plan.balance == "source")
-    layers = model.tagger.settings.layers if model.tagger is not None else plan.layers
+    inherited = model.tagger
+    fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed,
+                               by_source=plan.balance == "source")
+    layers = inherited.settings.layers if inherited is not None else plan.layers
     available = len(model.audio_encoder.encoder.layers)
     if layers > available:
         raise AlmError(f"tagger.layers: {layers} asked for; the Whisper encoder has {available} layers")
-    paths = sorted(set(stage_paths) | set(fit_data.paths if fit_data else []))
+    paths = sorted(set(stage_paths) | set(fit_data.paths))
     clip_keys: dict[str, tuple[int, list[str]]] = {}
     if layers > 1:  # the stats of every layer read, in a cache of their own beside the frames'
         stats_cache = cache.beside(f"-layers{layers}")
@@ -338,23 +348,32 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         precompute(paths, clip_keys)
         pooled = pooled_features(paths, clip_keys, cache)
     features = dict(zip(paths, pooled))  # each K, 2C
+    vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
+    names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
+    settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
+                              threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
+                              asked_limit=plan.asked_limit)
+    x = torch.stack([features[p] for p in fit_data.paths])
+    y = targets(fit_data.labels, vocab, plan.kind)
+    fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
+                  "label_smoothing": plan.label_smoothing}
+    groups = fit_data.origins if plan.fold_by == "source" else None
+    if groups is not None and len(set(groups)) < plan.folds:
+        raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
+                       f"`origin`); the tagger's fitting clips have {len(set(groups))}")
+    key = fit_key(x, y, settings, plan.folds, groups, seed, fit_kwargs)
+    fitted = load_fit(cache.root / TAGGER_CACHE_DIR, key)
     probs: dict[str, torch.Tensor] = {}
-    if fit_data is not None:
-        vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
-        names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
-        settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
-                                  threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
-                                  asked_limit=plan.asked_limit)
-        x = torch.stack([features[p] for p in fit_data.paths])
-        y = targets(fit_data.labels, vocab, plan.kind)
-        fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
-                      "label_smoothing": plan.label_smoothing}
-        groups = fit_data.origins if plan.fold_by == "source" else None
-        if groups is not None and len(set(groups)) < plan.folds:
-            raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
-                           f"`origin`); the tagger's fitting clips have {len(set(groups))}")
-        key = fit_key(x, y, settings, plan.folds, groups, seed, fit_kwargs)
-        fitted = load_fit(cache.root / TAGGER_CACHE_DIR, key)
+    if inherited is not None:
+        same = fitted is not None and same_tagger(fitted[0], inherited)
+        if same:
+            probs.update(zip(fit_data.paths, fitted[1]))
+        stats.update(inherited=True, fit_cross_fitted=len(fit_data.paths) if same else 0)
+        say("sound tagger: kept from the model the stage starts from; "
+            + (f"the {len(fit_data.paths)} clips it was fit on keep their cross-fitted tags" if same else
+               "no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on get "
+               "its own tags (learnt on them)"))
+    else:
         if fitted is None:
             held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
             tagger = fit(x, y, settings, seed=seed, **fit_kwargs)
