@@ -351,14 +351,17 @@ def test_a_later_stage_keeps_the_tagger_and_its_cross_fitted_tags(stage, corpus,
     later = stage("later", max_steps=1, model={"init_from": str(first.output_dir)}, **plan)
     other = stage("other", max_steps=1, model={"init_from": str(first.output_dir)},
                   **{**plan, "tagger__steps": 20})  # another plan: its fit is not the one the model holds
+    unlisted = stage("unlisted", max_steps=1, model={"init_from": str(first.output_dir)}, **plan)
     with labelled_clips(corpus):
         for config in (first, later, other):
             train_stage(config, progress=False)
-    records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in (first, later, other)]
+    train_stage(unlisted, progress=False)  # a corpus with no clip list: nothing to find the fit by, and no error
+    runs = (first, later, other, unlisted)
+    records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in runs]
     assert records[0]["fitted_on"] == 8 and "inherited" not in records[0]
     assert records[1] == {"enabled": True, "inherited": True, "fit_cross_fitted": 8, "tagged": 10}
-    assert records[2] == {"enabled": True, "inherited": True, "fit_cross_fitted": 0, "tagged": 10}
-    saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in (first, later, other)]
+    assert records[2] == records[3] == {"enabled": True, "inherited": True, "fit_cross_fitted": 0, "tagged": 10}
+    saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in runs]
     assert all(torch.equal(saved[0][k], s[k]) for s in saved[1:] for k in saved[0])  # kept, not fit again
 
 

@@ -332,8 +332,11 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError("tagger.asked_top: true needs tagger.asked_verdict: true (it is a rule of the verdict)")
     stats: dict = {"enabled": True}
     inherited = model.tagger
-    fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed,
-                               by_source=plan.balance == "source")
+    if inherited is not None and not (Path(corpus_root) / "clips.jsonl").is_file():
+        fit_data = TaggerData([], [], [])  # nothing to look its fit up by: every clip gets the tagger's own tags
+    else:
+        fit_data = balanced_subset(corpus_clips(corpus_root, "train"), plan.clips_per_label, seed,
+                                   by_source=plan.balance == "source")
     layers = inherited.settings.layers if inherited is not None else plan.layers
     available = len(model.audio_encoder.encoder.layers)
     if layers > available:
@@ -348,6 +351,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         precompute(paths, clip_keys)
         pooled = pooled_features(paths, clip_keys, cache)
     features = dict(zip(paths, pooled))  # each K, 2C
+    probs: dict[str, torch.Tensor] = {}
+    if inherited is not None and not fit_data.paths:
+        stats.update(inherited=True, fit_cross_fitted=0)
+        say("sound tagger: kept from the model the stage starts from (the corpus lists no labelled clips to find "
+            "its fit by)")
+        return _stage_tags_of(model, features, stage_paths, probs, stats)
     vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
@@ -363,7 +372,6 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                        f"`origin`); the tagger's fitting clips have {len(set(groups))}")
     key = fit_key(x, y, settings, plan.folds, groups, seed, fit_kwargs)
     fitted = load_fit(cache.root / TAGGER_CACHE_DIR, key)
-    probs: dict[str, torch.Tensor] = {}
     if inherited is not None:
         same = fitted is not None and same_tagger(fitted[0], inherited)
         if same:
@@ -401,6 +409,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
             f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds of {unit} (top-1 "
             f"on clips its fold never saw {stats['cross_fit_top1']:.2f})")
+    return _stage_tags_of(model, features, stage_paths, probs, stats)
+
+
+def _stage_tags_of(model, features: dict[str, torch.Tensor], stage_paths: list[str], probs: dict[str, torch.Tensor],
+                   stats: dict) -> tuple[StageTags, dict]:
+    """The stage's `StageTags`: the cross-fitted probabilities in `probs`, the model's tagger's for the other clips."""
     rest = [p for p in stage_paths if p not in probs]
     if rest:
         device = next(model.tagger.parameters()).device
