@@ -140,6 +140,26 @@ def test_softmax_tagger_names_the_most_specific_label_first(tmp_path):
     assert SoundTagger.load(tmp_path).tags(feats[:3]) == tags
 
 
+def test_a_tagger_with_a_hidden_layer_learns_what_a_linear_head_cannot_and_round_trips(tmp_path):
+    torch.manual_seed(0)
+    feats = torch.randn(200, 8)
+    labels = [["dog" if x0 * x1 > 0 else "cat", "animal"] for x0, x1 in feats[:, :2].tolist()]  # XOR of two signs
+    vocab = vocabulary(labels, min_clips=2)
+    target = targets(labels, vocab)
+    linear = fit(feats, target, TaggerSettings(labels=vocab, width=4, kind="softmax"), steps=300, lr=1e-2)
+    settings = TaggerSettings(labels=vocab, width=4, kind="softmax", hidden=32, dropout=0.1)
+    hidden = fit(feats, target, settings, steps=300, lr=1e-2)
+    assert top1_accuracy(linear, feats, labels) < 0.75 < 0.95 < top1_accuracy(hidden, feats, labels)
+    hidden.save(tmp_path)
+    again = SoundTagger.load(tmp_path)
+    assert (again.settings.hidden, again.settings.dropout) == (32, 0.1)
+    assert torch.equal(again.clip_probabilities(feats), hidden.clip_probabilities(feats))  # dropout off once fit
+    hidden.train()  # as inside a model that trains: tags are still made without dropout
+    assert torch.equal(hidden.clip_probabilities(feats), again.clip_probabilities(feats)) and hidden.training
+    with pytest.raises(ValueError, match="tagger hidden -1"):
+        TaggerSettings(labels=["dog"], width=4, hidden=-1)
+
+
 def test_a_tagger_file_without_a_kind_is_a_sigmoid_tagger_and_a_wrong_kind_is_refused(tmp_path):
     SoundTagger(TaggerSettings(labels=["dog", "rain"], width=4, kind="sigmoid")).save(tmp_path)
     saved = json.loads((tmp_path / TAGGER_FILE).read_text())
@@ -288,6 +308,17 @@ def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_i
                    {"steps": 5}) != key
     assert fit_key(features, target, settings, 2, None, 0, {"steps": 6}) != key
     assert fit_key(features + 1, target, settings, 2, None, 0, {"steps": 5}) != key
+
+
+def test_a_linear_heads_fit_key_is_the_one_it_had_before_hidden_heads_existed():
+    from training.tagger_cache import fit_key
+
+    features, target = torch.arange(48, dtype=torch.float32).reshape(6, 1, 8) / 10, torch.tensor([0, 1, 0, 1, 0, 1])
+    settings = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax")
+    key = fit_key(features, target, settings, 2, None, 0, {"steps": 5})
+    assert key == "85048eb77a4522e4fe1a0137bdbe188651414ffc6f1a508f2bf07191c7f20eda"  # cached fits stay valid
+    wider = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax", hidden=16)
+    assert fit_key(features, target, wider, 2, None, 0, {"steps": 5}) != key
 
 
 def test_sound_names_cover_a_labels_usual_parents_not_a_mixed_clips_background():

@@ -292,7 +292,9 @@ class TaggerPlan:
     fold_by: Literal["clip", "source"] = "clip"  # folds of clips, or of whole recording sources (a training clip's
     # tags then come from a tagger that never heard its source, as a recording of a new source is tagged)
     steps: int = 300  # full-batch AdamW steps
-    lr: float = 1e-2
+    lr: float = 1e-2  # a hidden head (`hidden`) was measured fit at 2e-3 (`alm.model.tagger`)
+    hidden: int = 0  # 0: a linear head over the pooled frames; else one hidden layer this wide (`alm.model.tagger`)
+    dropout: float = 0.0  # a hidden head's dropout while fit
     weight_decay: float = 1e-4  # AdamW's
     label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
     top_k: int = 3  # tags given per clip
@@ -361,7 +363,7 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
                               threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
-                              asked_limit=plan.asked_limit)
+                              asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout)
     x = torch.stack([features[p] for p in fit_data.paths])
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,

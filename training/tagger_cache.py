@@ -25,6 +25,7 @@ from alm.model.tagger import SoundTagger, TaggerSettings
 FIT_VERSION = 1
 HELD_OUT_FILE = "held_out.safetensors"
 SET_AFTER_FIT = {"asked_threshold", "asked_top"}  # settings of the verdict, set after the fit: not in the key
+LATER_FIELDS = {"hidden": 0, "dropout": 0.0}  # settings added later: in the key only when not at their default
 
 
 def fit_key(features: torch.Tensor, targets: torch.Tensor, settings: TaggerSettings, folds: int,
@@ -35,6 +36,9 @@ def fit_key(features: torch.Tensor, targets: torch.Tensor, settings: TaggerSetti
         digest.update(str((tuple(tensor.shape), str(tensor.dtype))).encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
     read = {k: v for k, v in asdict(settings).items() if k not in SET_AFTER_FIT}
+    for name, default in LATER_FIELDS.items():  # a linear head's key is the one it had before these fields existed
+        if read.get(name) == default:
+            read.pop(name)
     plan = {"version": FIT_VERSION, "settings": read, "folds": folds, "groups": groups, "seed": seed, "fit": fit_kwargs}
     digest.update(json.dumps(plan, sort_keys=True).encode())
     return digest.hexdigest()

@@ -39,9 +39,15 @@ domain 67% and 70%; 20 clips per class, 183 classes). One LayerNorm, shared, nor
 vector (the head's per-layer weights absorb any per-layer scale), so a one-layer tagger is the first taggers'
 layout and their files load unchanged.
 
+The head is linear, or with `hidden` one hidden layer (GELU, dropout while fit): fit on the same cached six-layer
+stats of the recipe's fitting clips (today's corpus, 5,348 clips, 223 labels, seed 0, 600 full-batch steps), the first
+tag of a 1024-wide hidden head (dropout 0.3, lr 2e-3) was right on 0.392 of held-out-source clips of known classes
+(296) and 0.758 of in-domain test clips (801), a linear head's on 0.348 / 0.722; mixup of the pooled features (0.307 /
+0.709) and input dropout on the linear head (0.304 / 0.597) were worse.
+
 Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
     frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames)
-    -> per clip (A, K, 2C) (`pool_clips`, windows per clip (A,)) -> logits (A, L)
+    -> per clip (A, K, 2C) (`pool_clips`, windows per clip (A,)) -> [hidden (A, H)] -> logits (A, L)
 """
 
 from __future__ import annotations
@@ -79,12 +85,18 @@ class TaggerSettings:
     # probability alone (files without)
     asked_top: bool = False  # with a threshold: a sound that covers the clip's most likely label is "likely" whatever
     # its probability (on sources never heard the probabilities run flat, but the first tag still names the sound)
+    hidden: int = 0  # 0: a linear head (files without: 0); else one hidden layer of this width (GELU) between the
+    # pooled frames and the labels (see the module docstring)
+    dropout: float = 0.0  # a hidden head's dropout while it is fit, on its input and its hidden layer
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"tagger kind {self.kind!r}: expected one of {', '.join(KINDS)}")
         if self.layers < 1:
             raise ValueError(f"tagger layers {self.layers}: expected at least 1")
+        if self.hidden < 0 or not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"tagger hidden {self.hidden} / dropout {self.dropout}: expected hidden >= 0 (0: linear) "
+                             "and 0 <= dropout < 1")
         unknown = sorted({label for covered in self.names.values() for label in covered} - set(self.labels))
         if unknown:
             raise ValueError(f"tagger names cover labels it does not tell apart: {', '.join(unknown[:5])}")
@@ -107,10 +119,15 @@ class SoundTagger(nn.Module):
         super().__init__()
         self.settings = settings
         self.norm = nn.LayerNorm(2 * settings.width)  # each layer's pooled vector alone
-        self.head = nn.Linear(settings.layers * 2 * settings.width, len(settings.labels))
+        read, labels = settings.layers * 2 * settings.width, len(settings.labels)
+        if settings.hidden:
+            self.head = nn.Sequential(nn.Dropout(settings.dropout), nn.Linear(read, settings.hidden), nn.GELU(),
+                                      nn.Dropout(settings.dropout), nn.Linear(settings.hidden, labels))
+        else:
+            self.head = nn.Linear(read, labels)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits."""
+        """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits (through (A, H) with a hidden layer)."""
         return self.head(self.norm(pooled).flatten(1))  # A, K, 2C -> A, K*2C -> A, L
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -119,8 +136,14 @@ class SoundTagger(nn.Module):
 
     @torch.no_grad()
     def clip_probabilities(self, pooled: torch.Tensor) -> torch.Tensor:
-        """Pooled (A, K, 2C) -> (A, L) float32 probabilities of the labels."""
-        return self.probabilities(self(pooled.to(self.head.weight.dtype)).float())
+        """Pooled (A, K, 2C) -> (A, L) float32 probabilities of the labels (a hidden head's dropout off, even inside a
+        model in training mode)."""
+        was_training = self.training
+        self.eval()
+        try:
+            return self.probabilities(self(pooled.to(self.norm.weight.dtype)).float())
+        finally:
+            self.train(was_training)
 
     def top_tags(self, probs: torch.Tensor) -> list[list[tuple[str, float]]]:
         """(A, L) probabilities -> the top labels of each clip with their probabilities, most likely first."""
