@@ -41,9 +41,9 @@ layout and their files load unchanged.
 
 The head is linear, or with `hidden` one hidden layer (GELU, dropout while fit): fit on the same cached six-layer
 stats of the recipe's fitting clips (today's corpus, 5,348 clips, 223 labels, seed 0, 600 full-batch steps), the first
-tag of a 1024-wide hidden head (dropout 0.3, lr 2e-3) was right on 0.392 of held-out-source clips of known classes
-(296) and 0.758 of in-domain test clips (801), a linear head's on 0.348 / 0.722; mixup of the pooled features (0.307 /
-0.709) and input dropout on the linear head (0.304 / 0.597) were worse.
+tag of a 1024-wide hidden head (dropout 0.3, lr 2e-3) was right on 0.405 of held-out-source clips of known classes
+(296) and 0.748 of in-domain test clips (801), a linear head's on 0.348 / 0.722; mixup of the pooled features (0.307 /
+0.709) and input dropout on the linear head (0.304 / 0.597) were worse (`scripts/tagger_heads.py`; training/README.md).
 
 Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
     frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames)
