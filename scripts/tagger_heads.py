@@ -18,6 +18,7 @@ import random
 import sys
 import time
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -65,7 +66,7 @@ def fit_head(head: str, x: torch.Tensor, y: torch.Tensor, settings: TaggerSettin
         return fit(x, y, settings, steps=STEPS, lr=1e-2, weight_decay=WEIGHT_DECAY, label_smoothing=SMOOTHING)
     if head.startswith("hidden:"):
         _, width, dropout = head.split(":")
-        wide = TaggerSettings(**{**settings.__dict__, "hidden": int(width), "dropout": float(dropout)})
+        wide = replace(settings, hidden=int(width), dropout=float(dropout))
         return fit(x, y, wide, steps=STEPS, lr=2e-3, weight_decay=WEIGHT_DECAY, label_smoothing=SMOOTHING)
     if head not in ("linear+mixup", "linear+dropout"):
         raise SystemExit(f"unknown head {head!r}: linear, hidden:WIDTH:DROPOUT, linear+mixup or linear+dropout")
