@@ -17,7 +17,7 @@ from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clip
 from alm.processor import AlmProcessor, clip_notes
 from conftest import tone
 from training.tagger import (IGNORE, StageTags, TaggerData, asked_threshold, balanced_subset, cross_fit_tags, fit,
-                             fold_of_groups, sound_names, targets, top1_accuracy, vocabulary)
+                             fold_of_groups, same_tagger, sound_names, targets, top1_accuracy, vocabulary)
 
 
 @pytest.fixture(scope="module")
@@ -158,6 +158,23 @@ def test_a_tagger_with_a_hidden_layer_learns_what_a_linear_head_cannot_and_round
     assert torch.equal(hidden.clip_probabilities(feats), again.clip_probabilities(feats)) and hidden.training
     with pytest.raises(ValueError, match="tagger hidden -1"):
         TaggerSettings(labels=["dog"], width=4, hidden=-1)
+
+
+def test_a_hidden_heads_fit_is_one_fit_per_seed_and_leaves_the_callers_random_stream_alone():
+    torch.manual_seed(0)
+    feats = torch.randn(64, 8)
+    labels = [["dog" if x0 > 0 else "cat"] for x0 in feats[:, 0].tolist()]
+    vocab = vocabulary(labels, min_clips=2)
+    target = targets(labels, vocab)
+    settings = TaggerSettings(labels=vocab, width=4, kind="softmax", hidden=16, dropout=0.5)
+    torch.manual_seed(123)
+    untouched = torch.rand(1)
+    torch.manual_seed(123)
+    first = fit(feats, target, settings, steps=20, lr=1e-2, seed=3)
+    assert torch.equal(torch.rand(1), untouched)  # the dropout masks came from the fit's own seeded stream
+    torch.manual_seed(456)
+    assert same_tagger(first, fit(feats, target, settings, steps=20, lr=1e-2, seed=3))  # whatever the caller's seed
+    assert not same_tagger(first, fit(feats, target, settings, steps=20, lr=1e-2, seed=4))
 
 
 def test_a_tagger_file_without_a_kind_is_a_sigmoid_tagger_and_a_wrong_kind_is_refused(tmp_path):

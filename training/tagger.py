@@ -103,20 +103,20 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
         lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0) -> SoundTagger:
     """Full-batch AdamW on features (A, K, 2C) and `targets` of the tagger's kind: cross-entropy over the labels
     (softmax, label-smoothed) or binary cross-entropy per label (sigmoid)."""
-    with torch.random.fork_rng():
+    with torch.random.fork_rng():  # seeds the head's init and a hidden head's dropout masks, not the caller's stream
         torch.manual_seed(seed)
         tagger = SoundTagger(settings)
-    optimizer = torch.optim.AdamW(tagger.parameters(), lr=lr, weight_decay=weight_decay)
-    tagger.train()
-    for _ in range(steps):
-        optimizer.zero_grad()
-        logits = tagger(features)  # A, L
-        if settings.kind == "softmax":
-            loss = F.cross_entropy(logits, target, ignore_index=IGNORE, label_smoothing=label_smoothing)
-        else:
-            loss = F.binary_cross_entropy_with_logits(logits, target)
-        loss.backward()
-        optimizer.step()
+        optimizer = torch.optim.AdamW(tagger.parameters(), lr=lr, weight_decay=weight_decay)
+        tagger.train()
+        for _ in range(steps):
+            optimizer.zero_grad()
+            logits = tagger(features)  # A, L
+            if settings.kind == "softmax":
+                loss = F.cross_entropy(logits, target, ignore_index=IGNORE, label_smoothing=label_smoothing)
+            else:
+                loss = F.binary_cross_entropy_with_logits(logits, target)
+            loss.backward()
+            optimizer.step()
     return tagger.eval()
 
 
