@@ -17,6 +17,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from tqdm.auto import tqdm
 
 from alm.errors import AlmError
 from alm.model.audio_encoder import window_stats
@@ -100,9 +101,10 @@ def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]
 
 
 def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
-        lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0) -> SoundTagger:
+        lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0,
+        bar=None) -> SoundTagger:
     """Full-batch AdamW on features (A, K, 2C) and `targets` of the tagger's kind: cross-entropy over the labels
-    (softmax, label-smoothed) or binary cross-entropy per label (sigmoid)."""
+    (softmax, label-smoothed) or binary cross-entropy per label (sigmoid). `bar` (a tqdm) advances a step a step."""
     with torch.random.fork_rng():  # seeds the head's init and a hidden head's dropout masks, not the caller's stream
         torch.manual_seed(seed)
         tagger = SoundTagger(settings)
@@ -117,6 +119,8 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
                 loss = F.binary_cross_entropy_with_logits(logits, target)
             loss.backward()
             optimizer.step()
+            if bar is not None:
+                bar.update()
     return tagger.eval()
 
 
@@ -384,9 +388,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                "no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on get "
                "its own tags (learnt on them)"))
     else:
-        if fitted is None:
-            held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, **fit_kwargs)
-            tagger = fit(x, y, settings, seed=seed, **fit_kwargs)
+        if fitted is None:  # a fit per fold, then one on every clip
+            with tqdm(total=(plan.folds + 1) * plan.steps, desc="tagger fit", unit="step", disable=not progress,
+                      dynamic_ncols=True) as bar:
+                held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, bar=bar,
+                                                   **fit_kwargs)
+                tagger = fit(x, y, settings, seed=seed, bar=bar, **fit_kwargs)
             save_fit(cache.root / TAGGER_CACHE_DIR, key, tagger, held_out)
         else:
             tagger, held_out = fitted
