@@ -231,13 +231,16 @@ class AlmProcessor(ProcessorMixin):
         """Clips (16 kHz mono) -> audio_mel (W, M, Tm) zero-padded, audio_mel_lengths (W,), audio_num_windows
         (clips,); with a sound encoder its features per window, sound_features (W, F, S) and sound_lengths (W,);
         for instruction-aware aligners each window's question tokens."""
-        windows, per_clip, window_text, sound = [], [], [], []
+        windows, per_clip, window_text, sound, sound_lengths = [], [], [], [], []
         for k, wave in enumerate(clips):
             mels = mel_windows(wave, self.spec.window_seconds, self.feature_extractor)
             windows += mels
             per_clip.append(len(mels))
             if self.sound_features is not None:
-                sound += [self.sound_features(w) for w in split_windows(wave, self.spec.window_seconds)]
+                for window in split_windows(wave, self.spec.window_seconds):
+                    features, length = self.sound_features(window)
+                    sound.append(features)
+                    sound_lengths.append(length)
             if instructions is not None:
                 window_text += [instructions[k]] * len(mels)
         if not windows:
@@ -247,7 +250,7 @@ class AlmProcessor(ProcessorMixin):
                "audio_num_windows": torch.tensor(per_clip)}
         if sound:
             out["sound_features"] = pad_windows(sound)  # W, F, S
-            out["sound_lengths"] = torch.tensor([f.shape[-1] for f in sound])
+            out["sound_lengths"] = torch.tensor(sound_lengths)
         if self.instruction_aware and instructions is not None:
             enc = self.tokenizer(window_text, add_special_tokens=False, padding=True, return_tensors="pt")
             out["instruction_ids"], out["instruction_mask"] = enc["input_ids"], enc["attention_mask"]

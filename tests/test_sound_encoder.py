@@ -1,4 +1,4 @@
-"""The general-sound encoder beside Whisper (tiny random CNN and wav2vec2) and the sound tagger."""
+"""The general-sound encoder beside Whisper (tiny random CNN, wav2vec2 and AST) and the sound tagger."""
 
 import json
 from collections import Counter
@@ -8,8 +8,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from alm.audio.features import pad_windows
 from alm.audio.sound_features import CNN_MARKER, SoundFeatures, cnn_log_mel
 from alm.conversation import Conversation, clips_then_text
+from alm.errors import WeightsError
 from alm.model import AlmForConditionalGeneration, num_audio_tokens
 from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
 from alm.model.audio_encoder import window_stats
@@ -90,10 +92,161 @@ def test_a_waveform_model_from_the_hub_format(tmp_path):
     Wav2Vec2Model(config).save_pretrained(tmp_path)
     Wav2Vec2FeatureExtractor(return_attention_mask=True).save_pretrained(tmp_path)
     encoder = load_sound_encoder(str(tmp_path))
-    features = SoundFeatures.for_encoder(str(tmp_path))(tone(440, 1.0))
-    assert features.shape == (1, 16000)
+    features, length = SoundFeatures.for_encoder(str(tmp_path))(tone(440, 1.0))
+    assert features.shape == (1, 16000) and length == 16000
     frames, lengths = encoder(torch.from_numpy(features)[None], torch.tensor([16000]))
     assert frames.shape[0] == 1 and frames.shape[2] == 16 and 0 < int(lengths[0]) <= frames.shape[1]
+
+
+@pytest.fixture(scope="module")
+def tiny_ast(tmp_path_factory):
+    """A folder holding a random Audio Spectrogram Transformer on 32 bands and spans of 64 frames (2 x 5 patches
+    of 16 x 16, every 10 bands and frames) with its extractor, as on the Hub."""
+    from transformers import ASTConfig, ASTFeatureExtractor, ASTModel
+
+    folder = tmp_path_factory.mktemp("ast")
+    torch.manual_seed(0)
+    config = ASTConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                       num_mel_bins=32, max_length=64)
+    ASTModel(config).save_pretrained(folder)
+    ASTFeatureExtractor(num_mel_bins=32, max_length=64).save_pretrained(folder)
+    return folder
+
+
+def _ast_reference(folder, samples: np.ndarray) -> torch.Tensor:
+    """What AST itself makes of one stretch of audio through its own extractor (cut or padded to its 64 frames):
+    (5, 16), each time step's patches averaged over frequency."""
+    from transformers import ASTFeatureExtractor, ASTModel
+
+    values = ASTFeatureExtractor.from_pretrained(folder)(samples, sampling_rate=16_000, return_tensors="pt")
+    with torch.no_grad():
+        hidden = ASTModel.from_pretrained(folder)(**values).last_hidden_state[:, 2:]  # 1, 2 * 5, 16
+    return hidden.reshape(2, 5, 16).mean(0)
+
+
+def test_an_ast_reads_a_long_window_as_spans_on_one_grid_each_as_ast_itself_reads_that_audio(tiny_ast):
+    """A 2 s window is 198 log-mel frames: spans start every 50 frames (5 steps of 10), so 20 steps in 4 spans;
+    the second span is AST on frames 50-113, the last on frames 150-197 padded as AST's extractor pads."""
+    wave = tone(440, 2.0) * np.linspace(0.2, 1.0, 32_000, dtype=np.float32)  # changes along the window
+    features, length = SoundFeatures.for_encoder(str(tiny_ast))(wave)
+    assert features.shape == (32, 1 + (32_000 - 400) // 160) == (32, 198) and length == 198
+    encoder = load_sound_encoder(str(tiny_ast))
+    assert (encoder.bands, encoder.steps, encoder.hop) == (2, 5, 50)
+    with torch.no_grad():
+        frames, lengths = encoder(torch.from_numpy(features)[None], torch.tensor([198]))
+    assert frames.shape == (1, 20, 16) and lengths.tolist() == [20]
+    second = _ast_reference(tiny_ast, wave[50 * 160:113 * 160 + 400])
+    last = _ast_reference(tiny_ast, wave[150 * 160:])
+    torch.testing.assert_close(frames[0, 5:10], second, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(frames[0, 15:20], last, atol=1e-5, rtol=1e-4)
+
+
+def test_an_ast_window_gets_the_same_frames_alone_as_beside_a_longer_one(tiny_ast):
+    extract = SoundFeatures.for_encoder(str(tiny_ast))
+    (short, _), (long, _) = extract(tone(300, 0.3)), extract(tone(900, 1.5))  # 28 and 148 frames: 3 and 15 steps
+    encoder = load_sound_encoder(str(tiny_ast))
+    with torch.no_grad():
+        alone, alone_lengths = encoder(torch.from_numpy(short)[None], torch.tensor([short.shape[1]]))
+        both, both_lengths = encoder(pad_windows([short, long]), torch.tensor([short.shape[1], long.shape[1]]))
+    assert alone_lengths.tolist() == [3] and both_lengths.tolist() == [3, 15] and both.shape == (2, 15, 16)
+    torch.testing.assert_close(both[0, :3], alone[0, :3], atol=1e-5, rtol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def tiny_clap(tmp_path_factory):
+    """A folder holding a random whole CLAP (text and audio towers) whose audio tower fuses four channels, as
+    `laion/clap-htsat-fused` does: 16 bands, 1 s spans (101 frames at 48 kHz), 32 steps per span, 16-d frames."""
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel
+
+    folder = tmp_path_factory.mktemp("clap")
+    torch.manual_seed(0)
+    config = ClapConfig(text_config=dict(vocab_size=50, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                                         intermediate_size=32, projection_dim=8),
+                        audio_config=dict(**TINY_CLAP_AUDIO, enable_fusion=True), projection_dim=8)
+    ClapModel(config).save_pretrained(folder)
+    ClapFeatureExtractor(feature_size=16, max_length_s=1, truncation="fusion").save_pretrained(folder)
+    return folder
+
+
+TINY_CLAP_AUDIO = dict(spec_size=64, num_mel_bins=16, window_size=4, patch_size=4, patch_stride=(4, 4), depths=[1, 1],
+                       num_attention_heads=[1, 2], hidden_size=16, patch_embeds_hidden_size=8, projection_dim=8)
+
+
+@pytest.mark.parametrize("truncation, channels", [("rand_trunc", 1), ("fusion", 4)])
+def test_clap_reads_a_long_window_as_10_s_spans_each_as_clap_itself_reads_that_audio(truncation, channels, tmp_path):
+    """An audio tower alone, without fusion (as `laion/clap-htsat-unfused`), spans of 1 s here: a 2.5 s window is
+    three spans of 101 frames, the last holding 51; 32 steps a span, the last span's 17 that start on audio. An
+    extractor set to fuse makes four copies of each span; the tower reads one."""
+    import soxr
+    from transformers import ClapAudioConfig, ClapAudioModel, ClapFeatureExtractor
+
+    torch.manual_seed(0)
+    ClapAudioModel(ClapAudioConfig(**TINY_CLAP_AUDIO)).save_pretrained(tmp_path)
+    extractor = ClapFeatureExtractor(feature_size=16, max_length_s=1, truncation=truncation)
+    extractor.save_pretrained(tmp_path)
+    wave = tone(440, 2.5) * np.linspace(0.2, 1.0, 40_000, dtype=np.float32)
+    features, length = SoundFeatures.for_encoder(str(tmp_path))(wave)
+    assert features.shape == (channels * 16, 3 * 101) and length == 2 * 101 + 51
+    encoder = load_sound_encoder(str(tmp_path))
+    with torch.no_grad():
+        frames, lengths = encoder(torch.from_numpy(features)[None], torch.tensor([length]))
+    assert frames.shape == (1, 3 * 32, 16) and lengths.tolist() == [2 * 32 + 17]
+    y = soxr.resample(wave, 16_000, 48_000).astype(np.float32)
+    model = ClapAudioModel.from_pretrained(tmp_path).eval()
+    for span in (1, 2):  # a whole span, then the last one, repeated to 1 s by CLAP's own extractor
+        values = extractor(y[span * 48_000:(span + 1) * 48_000], sampling_rate=48_000, return_tensors="pt")
+        with torch.no_grad():
+            hidden = model(input_features=values["input_features"][:, :1]).last_hidden_state  # 1, 16, 2, 32
+        reference = hidden.mean(2)[0].T  # 32, 16
+        torch.testing.assert_close(frames[0, span * 32:(span + 1) * 32], reference, atol=1e-5, rtol=1e-4)
+
+
+def test_a_fused_clap_window_gets_the_same_frames_alone_as_beside_a_longer_one(tiny_clap):
+    extract = SoundFeatures.for_encoder(str(tiny_clap))
+    (short, short_length), (long, long_length) = extract(tone(300, 0.4)), extract(tone(900, 2.2))
+    assert short.shape == (4 * 16, 101) and long.shape == (4 * 16, 3 * 101)  # four channels of 16 bands
+    encoder = load_sound_encoder(str(tiny_clap))
+    assert encoder.fusion and type(encoder.model).__name__ == "ClapAudioModel"  # the text tower is dropped
+    with torch.no_grad():
+        alone, alone_lengths = encoder(torch.from_numpy(short)[None], torch.tensor([short_length]))
+        both, both_lengths = encoder(pad_windows([short, long]), torch.tensor([short_length, long_length]))
+    assert both_lengths.tolist() == [alone_lengths.item(), 2 * 32 + 7] and both.shape == (2, 3 * 32, 16)
+    n = alone_lengths.item()
+    torch.testing.assert_close(both[0, :n], alone[0, :n], atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("encoder, channels", [("tiny_ast", 32), ("tiny_clap", 4 * 16)])
+def test_a_model_with_a_hub_sound_encoder_on_spectrograms_runs_and_round_trips(tiny_config, encoder, channels,
+                                                                                request, tmp_path):
+    folder = request.getfixturevalue(encoder)
+    config = tiny_config(sound_encoder=str(folder))
+    processor = AlmProcessor.from_config(config)
+    model = AlmForConditionalGeneration.from_bases(config).eval()
+    assert config.sound_width == 16 and config.frame_width == 32 + 16
+    clips = [tone(300, 1.0), tone(700, 31.0)]
+    conv = Conversation([{"role": "user", "content": clips_then_text(2, "Which is higher?")}], clips)
+    batch = processor.batch([conv])
+    assert batch["sound_features"].shape[:2] == (3, channels)  # 1 + 2 windows
+    with torch.no_grad():
+        before = model(**batch).logits
+    assert torch.isfinite(before).all()
+    model.save_pretrained(tmp_path / "ckpt", processor=processor)
+    with torch.no_grad():
+        after = AlmForConditionalGeneration.from_pretrained(tmp_path / "ckpt")(**batch).logits
+    torch.testing.assert_close(after, before, atol=0, rtol=0)
+
+
+def test_a_hub_model_that_is_not_a_sound_encoder_is_refused_in_one_line(tmp_path):
+    from transformers import BertConfig, BertModel
+
+    BertModel(BertConfig(hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+                         vocab_size=50)).save_pretrained(tmp_path)
+    with pytest.raises(WeightsError, match="a bert model is not a sound encoder alm can run"):
+        load_sound_encoder(str(tmp_path))
+    with pytest.raises(WeightsError, match="cannot load sound encoder"):
+        load_sound_encoder(str(tmp_path / "missing"))
+    with pytest.raises(WeightsError, match="cannot load the feature extractor of sound encoder"):
+        SoundFeatures.for_encoder(str(tmp_path / "missing"))
 
 
 def separable_clips() -> tuple[list[list[str]], torch.Tensor]:

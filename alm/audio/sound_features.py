@@ -5,10 +5,17 @@
   log10(1 + 10^4 x), scaled by 1/9.4578 (the package's "original" normalisation). The package computes
   its spectrograms with Essentia or librosa; this is the librosa recipe in torch.
 - a transformers model on raw waveforms: its own feature extractor (usually zero mean, unit variance).
+- an Audio Spectrogram Transformer: its extractor's Kaldi-style log-mel (25 ms frames every 10 ms, 128
+  bands, normalised by AudioSet's mean and spread), over the whole window rather than cut or padded to the
+  model's 1,024 frames: the encoder cuts it into spans (`alm.model.hub_sound_encoders`).
+- CLAP's audio tower (HTSAT): the window resampled to 48 kHz and cut into the extractor's 10 s spans, each
+  through the extractor as CLAP was trained (the last span padded by repeating its audio, then silence;
+  a fusion model's four channels are four copies), spans side by side in time.
 """
 
 from __future__ import annotations
 
+import copy
 from functools import lru_cache
 from pathlib import Path
 
@@ -19,6 +26,7 @@ import torch
 CNN_MARKER = "alm_sound_cnn.json"  # a folder holding an aisfx-style CNN converted by alm
 CNN_RATE, CNN_FFT, CNN_HOP, CNN_MELS = 44_100, 2048, 1024, 96
 CNN_SCALE = 9.457798957824707  # aisfx's normalisation maximum ("original")
+FBANK_FRAME, FBANK_HOP = 400, 160  # an AST extractor's frame length and shift, in 16 kHz samples
 
 
 @lru_cache(maxsize=1)
@@ -42,10 +50,13 @@ def cnn_log_mel(window: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
 
 
 class SoundFeatures:
-    """The sound encoder's input for one window: channels first, (F, S), like Whisper's log-mel (M, Tm)."""
+    """The sound encoder's input for one window: channels first, (F, S), like Whisper's log-mel (M, Tm), and how
+    many of its S frames hold the window's audio (all of them, except after a CLAP window's last span)."""
 
     def __init__(self, extractor=None):
         self.extractor = extractor  # None: aisfx's CNN log-mel; else a transformers feature extractor
+        kinds = {"ASTFeatureExtractor": "fbank", "ClapFeatureExtractor": "clap"}
+        self.kind = "cnn" if extractor is None else kinds.get(type(extractor).__name__, "waveform")
 
     @classmethod
     def for_encoder(cls, name: str) -> "SoundFeatures":
@@ -59,11 +70,48 @@ class SoundFeatures:
             return cls()
         from transformers import AutoFeatureExtractor
 
-        return cls(AutoFeatureExtractor.from_pretrained(str(folder)))
+        from alm.errors import WeightsError
 
-    def __call__(self, window: np.ndarray) -> np.ndarray:
-        """(N,) 16 kHz samples -> (96, S) log-mel (the CNN) or (1, N) normalised samples (waveform models)."""
-        if self.extractor is None:
-            return cnn_log_mel(window)
+        try:
+            return cls(AutoFeatureExtractor.from_pretrained(str(folder)))
+        except (OSError, ValueError, ImportError) as exc:
+            raise WeightsError(f"cannot load the feature extractor of sound encoder {name!r}: "
+                               f"{str(exc).strip().splitlines()[0]}") from None
+
+    def __call__(self, window: np.ndarray) -> tuple[np.ndarray, int]:
+        """(N,) 16 kHz samples -> (96, S) log-mel (the CNN), (M, S) log-mel (AST), (C * M, P * S) log-mel spans
+        (CLAP) or (1, N) normalised samples (waveform models); and the number of frames that hold the audio."""
+        if self.kind == "cnn":
+            spec = cnn_log_mel(window)
+            return spec, spec.shape[1]
+        if self.kind == "fbank":
+            spec = self._fbank(window)
+            return spec, spec.shape[1]
+        if self.kind == "clap":
+            return self._clap_spans(window)
         values = self.extractor(window, sampling_rate=16_000, return_tensors="np")["input_values"][0]
-        return values[None].astype(np.float32)
+        return values[None].astype(np.float32), len(values)
+
+    def _fbank(self, window: np.ndarray) -> np.ndarray:
+        """(N,) samples -> (M, S) normalised log-mel, S = 1 + (N - 400) // 160 frames (at least one): the extractor
+        with its fixed length set to the window's, so nothing is cut or padded."""
+        samples = np.asarray(window, dtype=np.float32)
+        samples = np.pad(samples, (0, max(0, FBANK_FRAME - len(samples))))
+        extractor = copy.copy(self.extractor)
+        extractor.max_length = 1 + (len(samples) - FBANK_FRAME) // FBANK_HOP
+        values = extractor(samples, sampling_rate=16_000, return_tensors="np")["input_values"][0]  # S, M
+        return values.T.astype(np.float32)  # M, S
+
+    def _clap_spans(self, window: np.ndarray) -> tuple[np.ndarray, int]:
+        """(N,) samples -> (C * M, P * S): P spans of the extractor's S frames (1,001 for 10 s) each, C channels (1, or
+        4 for a fusion model) of M bands; and the frames that hold audio, (P - 1) * S + the last span's own."""
+        rate, span, hop = self.extractor.sampling_rate, self.extractor.nb_max_samples, self.extractor.hop_length
+        y = soxr.resample(np.asarray(window, dtype=np.float32), 16_000, rate).astype(np.float32)
+        y = np.pad(y, (0, max(0, hop - len(y))))  # at least one frame of audio
+        pieces = [y[start:start + span] for start in range(0, len(y), span)]
+        mels = [self.extractor(piece, sampling_rate=rate, return_tensors="np")["input_features"][0]
+                for piece in pieces]  # each C, S, M
+        spans = np.concatenate(mels, axis=1)  # C, P * S, M
+        frames = spans.shape[1] // len(pieces)  # S
+        real = (len(pieces) - 1) * frames + min(frames, 1 + len(pieces[-1]) // hop)
+        return spans.transpose(0, 2, 1).reshape(-1, spans.shape[1]).astype(np.float32), real  # C * M, P * S

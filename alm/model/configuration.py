@@ -27,7 +27,7 @@ class AlmConfig(PreTrainedConfig):
     text_config: dict | PreTrainedConfig | None = None  # causal LM config
     audio_base: str | None = None  # where the Whisper weights come from (id, folder or builtin:NAME)
     text_base: str | None = None  # where the LLM weights (and tokenizer) come from
-    sound_encoder: str | None = None  # a general-sound encoder beside Whisper: builtin:aisfx, a waveform model id
+    sound_encoder: str | None = None  # a general-sound encoder beside Whisper: builtin:aisfx, or AST, CLAP, wav2vec2...
     sound_width: int | None = None  # its frame width (set when it is loaded)
 
     aligner: Literal["mlp", "qformer", "pool", "none"] = "mlp"  # how frames become LLM tokens; none: no soft prompts,

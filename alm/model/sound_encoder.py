@@ -10,8 +10,9 @@ Whisper's frames channel-wise, so every aligner takes them unchanged:
 Encoders (`AlmConfig.sound_encoder`):
 - `builtin:aisfx`: the 6.2M-parameter CNN of `aisfx` (CC BY 4.0; a DCASE-baseline CNN trained on
   sound-effect libraries; 96-band log-mel at 44.1 kHz in, 512-d frames at ~5.4 per second out);
-- a Hugging Face id or folder of a transformers audio model on raw 16 kHz waveforms (wav2vec2,
-  HuBERT, WavLM, data2vec-audio), with its own feature extractor.
+- a Hugging Face id or folder of a transformers audio model, with its own feature extractor: one on raw
+  16 kHz waveforms (wav2vec2, HuBERT, WavLM, data2vec-audio) or an Audio Spectrogram Transformer (AST,
+  trained on AudioSet's sound classes); see `alm.model.hub_sound_encoders`.
 """
 
 from __future__ import annotations
@@ -81,27 +82,6 @@ class SoundCnn(nn.Module):
         return model.eval()
 
 
-class HubSoundEncoder(nn.Module):
-    """A transformers audio model on raw 16 kHz waveforms (wav2vec2, HuBERT, WavLM, data2vec-audio): its
-    `last_hidden_state` frames. Models on fixed-length spectrograms (AST, CLAP) are not wired."""
-
-    def __init__(self, model: nn.Module):
-        super().__init__()
-        if model.main_input_name != "input_values" or not hasattr(model, "_get_feat_extract_output_lengths"):
-            raise ValueError(f"{type(model).__name__}: alm's sound encoder takes models on raw waveforms "
-                             "(wav2vec2, HuBERT, WavLM, data2vec-audio)")
-        self.model = model
-        self.width = model.config.hidden_size
-
-    def forward(self, samples: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """samples (W, 1, N) normalised by the model's feature extractor, zero past `lengths` -> (W, S, E), (W,)."""
-        samples = samples[:, 0]  # W, 1, N -> W, N
-        mask = padding_mask(lengths, samples.shape[1]).long()
-        hidden = self.model(input_values=samples, attention_mask=mask).last_hidden_state  # W, S, E
-        frame_lengths = self.model._get_feat_extract_output_lengths(lengths).clamp(1, hidden.shape[1])
-        return hidden, frame_lengths
-
-
 def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32) -> nn.Module:
     """`builtin:aisfx`, or a Hugging Face id / folder of an audio model; frozen, in eval mode."""
     from alm.weights import resolve_base
@@ -110,9 +90,9 @@ def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32) -> nn.Modu
     if (path / CNN_MARKER).is_file():
         encoder = SoundCnn.from_folder(path)
     else:
-        from transformers import AutoModel
+        from alm.model.hub_sound_encoders import load_hub_sound_encoder
 
-        encoder = HubSoundEncoder(AutoModel.from_pretrained(str(path)))
+        encoder = load_hub_sound_encoder(str(path))
     encoder.requires_grad_(False)
     return encoder.to(dtype).eval()
 
