@@ -7,6 +7,8 @@ aligner and the LoRA adapter. An export holds every weight, so it loads from the
     aligner.safetensors      the aligner
     whisper/                 the Whisper base (its encoder, and its decoder for speech transcripts)
     llm/                     the LLM with the LoRA merged into its weights
+    sound_encoder/           the general-sound encoder and its feature extractor (a model with one)
+    tagger.json, tagger.safetensors    the sound tagger (a model that reads sound tags)
     processor_config.json, chat_template.jinja, tokenizer files    the processor
     generation_config.json   alm's end-of-turn tokens, greedy by default
     training_record.json     how it was trained (when the source has one)
@@ -30,6 +32,7 @@ from alm.files import atomic_folder, atomic_write_json, atomic_write_text
 
 WHISPER_DIR = "whisper"
 LLM_DIR = "llm"
+SOUND_DIR = "sound_encoder"
 
 
 def merged_language_model(model):
@@ -59,6 +62,7 @@ def export_model(model: str, out_dir: str | Path, dtype: torch.dtype = torch.flo
     from alm.model import AlmForConditionalGeneration
     from alm.model.modeling import ALIGNER_FILE
     from alm.model.saving import cpu_state
+    from alm.model.sound_encoder import save_sound_encoder
     from alm.processor import AlmProcessor
     from alm.weights import resolve_base
 
@@ -81,6 +85,12 @@ def export_model(model: str, out_dir: str | Path, dtype: torch.dtype = torch.flo
                                f"{(str(exc).splitlines() or [exc])[0]}") from None
         merged_language_model(alm).to(dtype).save_pretrained(tmp / LLM_DIR)
         save_file(cpu_state(alm.aligner), tmp / ALIGNER_FILE)
+        if alm.tagger is not None:
+            alm.tagger.save(tmp)
+        if config.sound_encoder:
+            origin["sound_encoder"] = config.sound_encoder
+            save_sound_encoder(alm.sound_encoder, processor.sound_features, tmp / SOUND_DIR)
+            config.sound_encoder = processor.sound_encoder = f"./{SOUND_DIR}"
         config.audio_base, config.text_base = f"./{WHISPER_DIR}", f"./{LLM_DIR}"
         config.freeze_encoder = True  # the encoder's weights are in whisper/ now
         config.save_pretrained(tmp)
@@ -99,6 +109,10 @@ def model_card(name: str, config, origin: dict, record: Path | None) -> str:
     speech = ("It reads Whisper's transcript of each clip beside the audio tokens (LTU-AS style).\n"
               if config.speech_transcripts else "")
     trained = "" if config.trained else "\n**The aligner is untrained: answers do not reflect the audio.**\n"
+    extras = (f"`{SOUND_DIR}/` (the general-sound encoder `{origin['sound_encoder']}` beside Whisper), "
+              if "sound_encoder" in origin else "")
+    extras += "`tagger.json` and `tagger.safetensors` (the sound tagger whose top labels the LLM reads), " \
+        if config.sound_tags else ""
     lines = [
         "---", "library_name: alm", "pipeline_tag: audio-text-to-text", "tags: [audio, audio-language-model, alm]",
         "---", "", f"# {name}", "",
@@ -111,8 +125,8 @@ def model_card(name: str, config, origin: dict, record: Path | None) -> str:
         "```", "", f"or from the command line: `alm ask --model {name} clip.wav \"What do you hear?\"`.", "",
         "## Contents", "",
         "`whisper/` (encoder, and the decoder that writes speech transcripts), `llm/` (the LLM, LoRA merged), "
-        "`aligner.safetensors`, the processor (`processor_config.json`, `chat_template.jinja`, tokenizer) and "
-        "`generation_config.json`. Nothing is downloaded when it loads.", "",
+        "`aligner.safetensors`, " + extras + "the processor (`processor_config.json`, `chat_template.jinja`, "
+        "tokenizer) and `generation_config.json`. Nothing is downloaded when it loads.", "",
     ]
     if facts:
         lines += ["## Training", "",

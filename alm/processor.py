@@ -13,6 +13,7 @@ tokenizer) and loaded with `AlmProcessor.from_pretrained(folder)` or `AutoProces
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -132,6 +133,9 @@ class AlmProcessor(ProcessorMixin):
         hub_kwargs = {k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
         path = resolve_checkpoint(str(pretrained_model_name_or_path), **hub_kwargs)
         if (path / PROCESSOR_FILE).is_file():
+            saved = json.loads((path / PROCESSOR_FILE).read_text()).get("sound_encoder")
+            if isinstance(saved, str) and saved.startswith("./"):  # inside the folder (a self-contained export)
+                kwargs["sound_encoder"] = str(path / saved[2:])
             return super().from_pretrained(str(path), **kwargs)
         from alm.model.configuration import AlmConfig
 

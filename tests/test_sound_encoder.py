@@ -1,6 +1,7 @@
 """The general-sound encoder beside Whisper (tiny random CNN, wav2vec2 and AST) and the sound tagger."""
 
 import json
+import shutil
 from collections import Counter
 
 import numpy as np
@@ -234,6 +235,33 @@ def test_a_model_with_a_hub_sound_encoder_on_spectrograms_runs_and_round_trips(t
     with torch.no_grad():
         after = AlmForConditionalGeneration.from_pretrained(tmp_path / "ckpt")(**batch).logits
     torch.testing.assert_close(after, before, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("encoder", ["tiny_cnn", "tiny_ast"])
+def test_an_export_holds_its_sound_encoder_and_tagger_and_loads_without_the_encoders_source(tiny_config, encoder,
+                                                                                             request, tmp_path):
+    from alm.export import SOUND_DIR, export_model
+
+    source = shutil.copytree(request.getfixturevalue(encoder), tmp_path / "encoder")
+    config = tiny_config(sound_encoder=str(source), sound_tags=True)
+    processor = AlmProcessor.from_config(config)
+    model = AlmForConditionalGeneration.from_bases(config)
+    torch.manual_seed(0)
+    model.tagger = SoundTagger(TaggerSettings(labels=["dog", "rain"], width=config.frame_width, top_k=1,
+                                              threshold=0.0))
+    model.save_pretrained(tmp_path / "ckpt", processor=processor)
+    conv = Conversation([{"role": "user", "content": clips_then_text(1, "What is it?")}], [tone(440, 1.5)])
+    with torch.no_grad():
+        want = model.eval()(**processor.batch([conv])).logits
+    out = export_model(str(tmp_path / "ckpt"), tmp_path / "export")
+    shutil.rmtree(source)
+    loaded, reloaded = AlmForConditionalGeneration.from_pretrained(out), AlmProcessor.from_pretrained(out)
+    assert loaded.config.sound_encoder == reloaded.sound_encoder == str(out / SOUND_DIR)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(**reloaded.batch([conv])).logits, want, atol=1e-4, rtol=1e-4)
+    for key, value in model.tagger.state_dict().items():
+        assert torch.equal(loaded.tagger.state_dict()[key], value)
+    assert f"`{SOUND_DIR}/`" in (out / "README.md").read_text() and "tagger.safetensors" in (out / "README.md").read_text()
 
 
 def test_a_hub_model_that_is_not_a_sound_encoder_is_refused_in_one_line(tmp_path):

@@ -107,3 +107,20 @@ def stretch_frames(frames: torch.Tensor, lengths: torch.Tensor, target_lengths: 
         piece = frames[w, :n].T[None]  # 1, E, n
         out[w, :m] = F.interpolate(piece, size=m, mode="linear", align_corners=False)[0].T  # m, E
     return out
+
+
+def save_sound_encoder(encoder: nn.Module, features, folder: Path) -> None:
+    """`encoder` (frozen, as loaded) and what makes its input features (`alm.audio.sound_features.SoundFeatures`)
+    written to `folder`, which then loads as `sound_encoder: FOLDER`: the CNN as alm converts it, a Hub model by
+    `save_pretrained` (CLAP's audio tower alone) with its feature extractor."""
+    from safetensors.torch import save_file
+
+    if isinstance(encoder, SoundCnn):
+        folder.mkdir(parents=True)
+        save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
+                  folder / "model.safetensors")
+        base_width = encoder.conv_block1.conv1.out_channels
+        (folder / CNN_MARKER).write_text(json.dumps({"kind": "aisfx-cnn", "width": base_width, "mel_bins": 96}))
+    else:
+        encoder.model.save_pretrained(folder)
+        features.extractor.save_pretrained(folder)
