@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import copy
+import warnings
 from functools import lru_cache
 from pathlib import Path
 
@@ -49,6 +50,22 @@ def cnn_log_mel(window: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
     return (torch.log10(mel * 1e4 + 1) / CNN_SCALE).numpy()  # 96, S
 
 
+def load_feature_extractor(path: str, name: str | None = None, hub: dict | None = None):
+    """The transformers feature extractor of a Hub sound encoder (id or folder; `hub`: access arguments for
+    `from_pretrained`); WeightsError when there is none."""
+    from transformers import AutoFeatureExtractor
+
+    from alm.errors import WeightsError
+
+    try:
+        with warnings.catch_warnings():  # AST's 128 bands over 257 FFT bins leave its lowest filters empty, as in AST
+            warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
+            return AutoFeatureExtractor.from_pretrained(path, **(hub or {}))
+    except (OSError, ValueError, ImportError) as exc:
+        raise WeightsError(f"cannot load the feature extractor of sound encoder {name or path!r}: "
+                           f"{str(exc).strip().splitlines()[0]}") from None
+
+
 class SoundFeatures:
     """The sound encoder's input for one window: channels first, (F, S), like Whisper's log-mel (M, Tm), and how
     many of its S frames hold the window's audio (all of them, except after a CLAP window's last span)."""
@@ -68,15 +85,7 @@ class SoundFeatures:
         folder = Path(resolve_base(name))
         if (folder / CNN_MARKER).is_file():
             return cls()
-        from transformers import AutoFeatureExtractor
-
-        from alm.errors import WeightsError
-
-        try:
-            return cls(AutoFeatureExtractor.from_pretrained(str(folder)))
-        except (OSError, ValueError, ImportError) as exc:
-            raise WeightsError(f"cannot load the feature extractor of sound encoder {name!r}: "
-                               f"{str(exc).strip().splitlines()[0]}") from None
+        return cls(load_feature_extractor(str(folder), name))
 
     def __call__(self, window: np.ndarray) -> tuple[np.ndarray, int]:
         """(N,) 16 kHz samples -> (96, S) log-mel (the CNN), (M, S) log-mel (AST), (C * M, P * S) log-mel spans

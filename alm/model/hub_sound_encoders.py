@@ -119,35 +119,43 @@ class ClapSoundEncoder(nn.Module):
         return frames.reshape(windows, spans * steps, self.width), frame_lengths  # W, P * K, E
 
 
-def load_hub_sound_encoder(path: str) -> nn.Module:
-    """The frozen-to-be encoder of a Hub id or folder, wrapped for its family; other models raise WeightsError."""
-    from transformers import AutoFeatureExtractor, AutoModel
+def load_hub_sound_encoder(path: str, hub: dict | None = None) -> nn.Module:
+    """The frozen-to-be encoder of a Hub id or folder, wrapped for its family; `hub`: access arguments for
+    `from_pretrained` (token, cache_dir, local_files_only...). Any other model, or one that cannot be loaded, raises
+    WeightsError."""
+    hub = hub or {}
+    try:
+        return _wrapped(path, _config(path, hub), hub)
+    except (OSError, ValueError, ImportError) as exc:
+        raise WeightsError(f"cannot load sound encoder {path!r}: {str(exc).strip().splitlines()[0]}") from None
 
-    config = _config(path)
+
+def _wrapped(path: str, config, hub: dict) -> nn.Module:
+    from transformers import AutoModel
+
+    from alm.audio.sound_features import load_feature_extractor
+
     if config.model_type == AST_TYPE:
-        model = AutoModel.from_pretrained(path)  # an ASTForAudioClassification checkpoint loads without its head
-        extractor = AutoFeatureExtractor.from_pretrained(path)
+        model = AutoModel.from_pretrained(path, **hub)  # an ASTForAudioClassification checkpoint loads without its head
+        extractor = load_feature_extractor(path, hub=hub)
         pad = float(extractor.normalize(0.0)) if extractor.do_normalize else 0.0
         return AstSoundEncoder(model, pad)
     if config.model_type in CLAP_TYPES:
         from transformers import ClapAudioModel, ClapModel
 
-        audio = ClapModel.from_pretrained(path).audio_model if config.model_type == "clap" else \
-            ClapAudioModel.from_pretrained(path)
-        extractor = AutoFeatureExtractor.from_pretrained(path)
+        audio = ClapModel.from_pretrained(path, **hub).audio_model if config.model_type == "clap" else \
+            ClapAudioModel.from_pretrained(path, **hub)
+        extractor = load_feature_extractor(path, hub=hub)
         return ClapSoundEncoder(audio, extractor.nb_max_samples // extractor.hop_length + 1)
-    model = AutoModel.from_pretrained(path)
+    model = AutoModel.from_pretrained(path, **hub)
     if model.main_input_name == "input_values" and hasattr(model, "_get_feat_extract_output_lengths"):
         return WaveformSoundEncoder(model)
     raise WeightsError(f"{path}: a {config.model_type} model is not a sound encoder alm can run; it takes "
-                       "waveform models (wav2vec2, HuBERT, WavLM, data2vec-audio) and the Audio Spectrogram "
-                       "Transformer")
+                       "waveform models (wav2vec2, HuBERT, WavLM, data2vec-audio), the Audio Spectrogram "
+                       "Transformer and CLAP")
 
 
-def _config(path: str):
+def _config(path: str, hub: dict):
     from transformers import AutoConfig
 
-    try:
-        return AutoConfig.from_pretrained(path)
-    except (OSError, ValueError, ImportError) as exc:
-        raise WeightsError(f"cannot load sound encoder {path!r}: {str(exc).strip().splitlines()[0]}") from None
+    return AutoConfig.from_pretrained(path, **hub)

@@ -124,7 +124,8 @@ class AlmForConditionalGeneration(PreTrainedModel):
         llm = load_language_model(config, options)
         sound = None
         if config.sound_encoder:
-            sound = load_sound_encoder(config.sound_encoder, options.dtype)
+            hub = {k: v for k, v in options.base_kwargs().items() if k != "attn_implementation"}
+            sound = load_sound_encoder(config.sound_encoder, options.dtype, hub)
             config.sound_width = sound.width
         with torch.random.fork_rng():  # aligner and LoRA initialisation depend on `seed` alone
             torch.manual_seed(seed)

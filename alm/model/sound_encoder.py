@@ -82,8 +82,9 @@ class SoundCnn(nn.Module):
         return model.eval()
 
 
-def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32) -> nn.Module:
-    """`builtin:aisfx`, or a Hugging Face id / folder of an audio model; frozen, in eval mode."""
+def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32, hub: dict | None = None) -> nn.Module:
+    """`builtin:aisfx`, or a Hugging Face id / folder of an audio model (`hub`: access arguments for its
+    `from_pretrained`, as the bases get them); frozen, in eval mode."""
     from alm.weights import resolve_base
 
     path = Path(resolve_base(name))
@@ -92,7 +93,7 @@ def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32) -> nn.Modu
     else:
         from alm.model.hub_sound_encoders import load_hub_sound_encoder
 
-        encoder = load_hub_sound_encoder(str(path))
+        encoder = load_hub_sound_encoder(str(path), hub)
     encoder.requires_grad_(False)
     return encoder.to(dtype).eval()
 
