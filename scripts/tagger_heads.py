@@ -6,6 +6,14 @@ knows (at most 20 per class each). The table in training/README.md ("The head's 
 
 MODEL: any alm model folder with the recipe's Whisper (its encoder makes the six-layer stats; they are read from and
 added to the training feature cache's `-layers6` stats, so after a v3 stage 2 only the test clips are encoded).
+`--layers 1`: the pooled frames the model's aligner reads (Whisper's final layer, and its general-sound encoder's
+beside them), through the training feature cache, as a one-layer tagger in a stage is fit on them.
+`--sound-encoder NAME` gives the model that encoder (`builtin:aisfx`, or by Hub id an AST, CLAP or waveform model:
+`alm.model.hub_sound_encoders`) and reads one layer; `--sound-only` keeps only that encoder's pooled frames. So the
+held-out ceiling of a sound-event encoder is one command, before any training:
+
+    .venv/bin/python scripts/tagger_heads.py runs/alm-tiny-v3/stage1/model linear \
+        --sound-encoder MIT/ast-finetuned-audioset-10-10-0.4593 --sound-only
 Heads: `linear` (the recipe's: lr 1e-2), `hidden:WIDTH:DROPOUT` (lr 2e-3), `linear+mixup` (Beta(0.4, 0.4) mixup of
 the pooled features), `linear+dropout` (dropout 0.3 on the input). All: 600 full-batch AdamW steps, weight decay 1e-4,
 label smoothing 0.1, seed 0. Prints one JSON line per head."""
@@ -26,6 +34,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from alm.model.configuration import AlmConfig  # noqa: E402
 from alm.model.modeling import AlmForConditionalGeneration  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings  # noqa: E402
 from alm.processor import AlmProcessor  # noqa: E402
@@ -49,15 +58,40 @@ def known_clips(data: TaggerData, vocab: list[str], per_class: int = 20, seed: i
     return sorted(keep)
 
 
-def layer_stats(model_dir: str, paths: list[str], layers: int) -> torch.Tensor:
-    """(A, K, 2C) pooled six-layer stats of the clips, through the training feature cache's stats."""
-    model = AlmForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32).eval()
-    processor = AlmProcessor.from_pretrained(model_dir)
-    cache = FeatureCache(default_cache_root(), encoder_identity(model), "float16").beside(f"-layers{layers}")
+def tagger_model(model_dir: str, sound_encoder: str | None = None):
+    """(model, processor) of the alm model folder, or, with `sound_encoder`, of its bases with that general-sound
+    encoder (untrained aligner and LoRA: only the encoders are read)."""
+    if not sound_encoder:
+        model = AlmForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
+        return model.eval(), AlmProcessor.from_pretrained(model_dir)
+    config = AlmConfig.from_pretrained(model_dir)
+    config.resolve_relative_bases(model_dir)
+    config.sound_encoder = sound_encoder
+    processor = AlmProcessor.from_config(config)
+    return AlmForConditionalGeneration.from_bases(config, lora=False).eval(), processor
+
+
+def layer_stats(model, processor, paths: list[str], layers: int) -> torch.Tensor:
+    """(A, K, 2C) pooled stats of the clips, as a tagger reading `layers` layers is fit on them: with one layer the
+    model's frames (Whisper's, and its sound encoder's beside them) through the training feature cache; with more,
+    Whisper's layer stats through the cache's stats."""
+    cache = FeatureCache(default_cache_root(), encoder_identity(model), "float16")
     clips: dict = {}
+    if layers == 1:
+        precompute(cache, model, processor, paths, clips=clips)
+        cache.reload()
+        return pooled_features(paths, clips, cache)  # A, 1, 2 (C + E)
+    cache = cache.beside(f"-layers{layers}")
     precompute(cache, model, processor, paths, clips=clips, stats_layers=layers)
     cache.reload()
     return pooled_features(paths, clips, cache, processor.spec.window_seconds)
+
+
+def sound_only(stats: torch.Tensor, sound_width: int) -> torch.Tensor:
+    """(A, 1, 2 (C + E)) pooled frames, mean then max over Whisper's C channels and the sound encoder's E ->
+    (A, 1, 2E): the sound encoder's mean and max alone."""
+    half = stats.shape[-1] // 2
+    return torch.cat([stats[..., half - sound_width:half], stats[..., 2 * half - sound_width:]], dim=-1)
 
 
 def fit_head(head: str, x: torch.Tensor, y: torch.Tensor, settings: TaggerSettings) -> SoundTagger:
@@ -105,15 +139,25 @@ def main() -> None:
     ap.add_argument("--corpus", default="data/corpus-v2")
     ap.add_argument("--per-label", type=int, default=60, help="fitting clips per label (the recipe's)")
     ap.add_argument("--layers", type=int, default=6)
+    ap.add_argument("--sound-encoder", help="give the model this general-sound encoder (reads one layer)")
+    ap.add_argument("--sound-only", action="store_true", help="with --sound-encoder: its pooled frames alone")
     args = ap.parse_args()
+    if args.sound_only and not args.sound_encoder:
+        raise SystemExit("--sound-only needs --sound-encoder")
+    layers = 1 if args.sound_encoder else args.layers
     torch.manual_seed(0)
     fitting = balanced_subset(corpus_clips(args.corpus, "train"), args.per_label, 0)
     vocab = vocabulary(fitting.labels, 5, "softmax")
+    if not vocab:
+        raise SystemExit(f"no label has 5 fitting clips among {len(fitting.paths)}: raise --per-label")
     held, test = corpus_clips(args.corpus, "test_ood"), corpus_clips(args.corpus, "test")
     held_i, test_i = known_clips(held, vocab), known_clips(test, vocab)
     paths = fitting.paths + [held.paths[i] for i in held_i] + [test.paths[i] for i in test_i]
     start = time.time()
-    stats = layer_stats(args.model, paths, args.layers)  # A, K, 2C
+    model, processor = tagger_model(args.model, args.sound_encoder)
+    stats = layer_stats(model, processor, paths, layers)  # A, K, 2C
+    if args.sound_only:
+        stats = sound_only(stats, model.config.sound_width)  # A, 1, 2E
     n, m = len(fitting.paths), len(held_i)
     print(json.dumps({"fitting_clips": n, "labels": len(vocab), "held_out_clips": m, "test_clips": len(test_i),
                       "stats_s": round(time.time() - start)}), flush=True)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alm.model.tagger import SoundTagger  # noqa: E402
-from tagger_heads import layer_stats  # noqa: E402
+from tagger_heads import layer_stats, tagger_model  # noqa: E402
 
 
 def main() -> None:
@@ -37,7 +37,8 @@ def main() -> None:
     if not (Path(args.model) / "tagger.json").is_file():
         raise SystemExit(f"{args.model}: no tagger.json (a model without sound tags has no first tag to compare)")
     tagger = SoundTagger.load(Path(args.model))
-    stats = layer_stats(args.model, [it["audio"][0] for it in items], tagger.settings.layers)  # A, K, 2C
+    model, processor = tagger_model(args.model)
+    stats = layer_stats(model, processor, [it["audio"][0] for it in items], tagger.settings.layers)  # A, K, 2C
     first = [tagger.settings.labels[i] for i in tagger.clip_probabilities(stats).argmax(1).tolist()]
     known = set(tagger.settings.labels)
     counts: Counter = Counter()

@@ -1,12 +1,11 @@
 """Hugging Face audio models as alm's general-sound encoder (`AlmConfig.sound_encoder` = a Hub id or folder).
 
-Two families are wired, each giving frames in time order and how many of them hold real audio:
+Three families are wired, each giving frames in time order and how many of them hold real audio:
 - models on raw 16 kHz waveforms (wav2vec2, HuBERT, WavLM, data2vec-audio): their `last_hidden_state`;
 - the Audio Spectrogram Transformer (AST, e.g. `MIT/ast-finetuned-audioset-10-10-0.4593`, trained on
   AudioSet's 527 sound classes), which takes a fixed span of log-mel frames (1,024 = 10.24 s): a window
   is cut into spans that overlap so that the patches of all spans form one time grid, each span runs
-  alone, and each time step's patches are averaged over frequency.
-
+  alone, and each time step's patches are averaged over frequency;
 - CLAP's audio tower (HTSAT, e.g. `laion/clap-htsat-unfused`, trained to match sounds with their
   descriptions): 10 s spans side by side (their log-mel comes cut and padded by CLAP's extractor), each run
   alone; its (E, 2, 32) final map averaged over frequency is 32 time steps per span (312.5 ms each).

@@ -11,8 +11,8 @@ Encoders (`AlmConfig.sound_encoder`):
 - `builtin:aisfx`: the 6.2M-parameter CNN of `aisfx` (CC BY 4.0; a DCASE-baseline CNN trained on
   sound-effect libraries; 96-band log-mel at 44.1 kHz in, 512-d frames at ~5.4 per second out);
 - a Hugging Face id or folder of a transformers audio model, with its own feature extractor: one on raw
-  16 kHz waveforms (wav2vec2, HuBERT, WavLM, data2vec-audio) or an Audio Spectrogram Transformer (AST,
-  trained on AudioSet's sound classes); see `alm.model.hub_sound_encoders`.
+  16 kHz waveforms (wav2vec2, HuBERT, WavLM, data2vec-audio), an Audio Spectrogram Transformer (AST,
+  trained on AudioSet's sound classes) or CLAP's audio tower; see `alm.model.hub_sound_encoders`.
 """
 
 from __future__ import annotations
