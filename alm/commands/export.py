@@ -10,7 +10,8 @@ from alm.checkpoints import DEFAULT_MODEL
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = ("Write a folder that loads on its own (Whisper, the LLM with LoRA merged, the aligner, the "
-                          "processor, generation config and a model card), ready for the Hugging Face Hub.")
+                          "sound tagger and general-sound encoder of a model with them, the processor, generation "
+                          "config and a model card), ready for the Hugging Face Hub.")
     parser.add_argument("model", nargs="?", default=DEFAULT_MODEL,
                         help=f"packaged name, checkpoint folder or Hub id (default: {DEFAULT_MODEL})")
     parser.add_argument("out", type=Path, help="folder to write (replaced if it exists)")
