@@ -161,7 +161,9 @@ def main() -> None:
     n, m = len(fitting.paths), len(held_i)
     print(json.dumps({"fitting_clips": n, "labels": len(vocab), "held_out_clips": m, "test_clips": len(test_i),
                       "stats_s": round(time.time() - start)}), flush=True)
-    settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=stats.shape[1])
+    apart = model.config.sound_width if args.sound_encoder and not args.sound_only else 0  # as a stage fits it
+    settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=stats.shape[1],
+                              sound_width=apart or 0)
     y = targets(fitting.labels, vocab, "softmax")
     for head in args.heads:
         start = time.time()

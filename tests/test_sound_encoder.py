@@ -517,6 +517,29 @@ def test_a_linear_heads_fit_key_is_the_one_it_had_before_hidden_heads_existed():
     assert key == "85048eb77a4522e4fe1a0137bdbe188651414ffc6f1a508f2bf07191c7f20eda"  # cached fits stay valid
     wider = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax", hidden=16)
     assert fit_key(features, target, wider, 2, None, 0, {"steps": 5}) != key
+    apart = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax", sound_width=1)
+    assert fit_key(features, target, apart, 2, None, 0, {"steps": 5}) != key
+
+
+def test_a_one_layer_tagger_beside_a_sound_encoder_normalises_the_two_encoders_apart(tmp_path):
+    """Pooled frames [Whisper's mean (4), sound's mean (2), Whisper's max (4), sound's max (2)]: with `sound_width`
+    each encoder's part is normalised alone, so scaling one encoder's frames leaves the tags as they were, as it
+    does not when both share one normalisation."""
+    torch.manual_seed(0)
+    pooled = torch.randn(5, 1, 12)  # A, 1, 2 (C + E), C + E = 6, E = 2
+    sound = torch.zeros(12, dtype=torch.bool)
+    sound[[4, 5, 10, 11]] = True
+    louder = torch.where(sound, pooled * 50, pooled)
+    apart = SoundTagger(TaggerSettings(labels=["dog", "rain", "bell"], width=6, kind="softmax", sound_width=2))
+    together = SoundTagger(TaggerSettings(labels=["dog", "rain", "bell"], width=6, kind="softmax"))
+    for tagger in (apart, together):
+        torch.nn.init.normal_(tagger.head.weight)
+    torch.testing.assert_close(apart.clip_probabilities(louder), apart.clip_probabilities(pooled), atol=1e-4, rtol=0)
+    assert not torch.allclose(together.clip_probabilities(louder), together.clip_probabilities(pooled), atol=1e-2)
+    apart.save(tmp_path)
+    torch.testing.assert_close(SoundTagger.load(tmp_path).clip_probabilities(pooled), apart.clip_probabilities(pooled))
+    with pytest.raises(ValueError, match="sound_width"):
+        TaggerSettings(labels=["dog"], width=6, layers=2, sound_width=2)
 
 
 def test_sound_names_cover_a_labels_usual_parents_not_a_mixed_clips_background():

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from conftest import tone
 from instruction_data.schema import Record
@@ -233,6 +233,18 @@ def test_overlong_samples_are_skipped_or_truncated_and_counted(stage):
 
 
 
+def tiny_sound_cnn(folder):
+    """A random aisfx-shaped CNN of width 4 (32-d frames) in `folder`, as alm's converter writes it."""
+    from alm.audio.sound_features import CNN_MARKER
+    from alm.model.sound_encoder import SoundCnn
+
+    folder.mkdir(parents=True)
+    torch.manual_seed(0)
+    save_file({k: v.contiguous() for k, v in SoundCnn(width=4).state_dict().items()}, folder / "model.safetensors")
+    (folder / CNN_MARKER).write_text(json.dumps({"kind": "aisfx-cnn", "width": 4}))
+    return folder
+
+
 @contextlib.contextmanager
 def labelled_clips(corpus):
     """The corpus's clips.jsonl (each tone clip's label, under the parent "tone") while the block runs."""
@@ -245,22 +257,25 @@ def labelled_clips(corpus):
         (corpus / "clips.jsonl").unlink()
 
 
-@pytest.mark.parametrize("layers,asked", [(1, False), (2, True)])
-def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked):
+@pytest.mark.parametrize("layers,asked,sound", [(1, False, False), (2, True, False), (1, False, True)])
+def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked,
+                                                                            sound):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
     those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference; a
     tagger reading more than the final frames fits on layer stats cached beside the frames; with `tagger.asked`
     the saved tagger knows the sound names, and a prompt naming one gets its probability (with `asked_verdict`, and
     whether it is likely at the threshold the stage set on the cross-fitted tags or, with `asked_top`, as the first
-    tag)."""
+    tag); in a model with a general-sound encoder a one-layer tagger reads its frames too, normalised apart."""
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
     from alm.processor import AlmProcessor
 
+    extra = {"model__sound_encoder": str(tiny_sound_cnn(tmp_path / "cnn"))} if sound else {}
     config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
                    tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
-                   tagger__layers=layers, tagger__asked=asked, tagger__asked_verdict=asked, tagger__asked_top=asked)
+                   tagger__layers=layers, tagger__asked=asked, tagger__asked_verdict=asked, tagger__asked_top=asked,
+                   **extra)
     with labelled_clips(corpus):
         train_stage(config, progress=False)
     plain = stage("plain", max_steps=2, feature_cache=str(tmp_path / "fc"))
@@ -278,6 +293,7 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     processor = AlmProcessor.from_pretrained(config.model_dir)
     assert model.config.sound_tags and model.tagger is not None and set(model.tagger.settings.labels) == set(FREQS)
     assert model.tagger.settings.layers == layers
+    assert model.tagger.settings.sound_width == (32 if sound else 0)  # the tiny CNN's 32 channels, normalised apart
     assert len(list((tmp_path / "fc").glob(f"*-layers{layers}/shard-*"))) == (layers > 1)
     assistant = Assistant(model, processor)
     clip_tags = assistant.tag([tone(440.0, 1.0), tone(1760.0, 0.7)])

@@ -365,9 +365,11 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         return _stage_tags_of(model, features, stage_paths, probs, stats)
     vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
+    sound_width = model.config.sound_width if layers == 1 and model.sound_encoder is not None else 0
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
                               threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
-                              asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout)
+                              asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout,
+                              sound_width=sound_width or 0)
     x = torch.stack([features[p] for p in fit_data.paths])
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
