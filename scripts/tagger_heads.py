@@ -9,8 +9,9 @@ added to the training feature cache's `-layers6` stats, so after a v3 stage 2 on
 `--layers 1`: the pooled frames the model's aligner reads (Whisper's final layer, and its general-sound encoder's
 beside them), through the training feature cache, as a one-layer tagger in a stage is fit on them.
 `--sound-encoder NAME` gives the model that encoder (`builtin:aisfx`, or by Hub id an AST, CLAP or waveform model:
-`alm.model.hub_sound_encoders`) and reads one layer; `--sound-only` keeps only that encoder's pooled frames. So the
-held-out ceiling of a sound-event encoder is one command, before any training:
+`alm.model.hub_sound_encoders`): its pooled frames join the Whisper layers read as one more block (with `--layers
+1`, beside Whisper's final frames, normalised apart), as a stage's tagger reads them; `--sound-only` keeps only that
+encoder's pooled frames. So the held-out ceiling of a sound-event encoder is one command, before any training:
 
     .venv/bin/python scripts/tagger_heads.py runs/alm-tiny-v3/stage1/model linear \
         --sound-encoder MIT/ast-finetuned-audioset-10-10-0.4593 --sound-only
@@ -36,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alm.model.configuration import AlmConfig  # noqa: E402
 from alm.model.modeling import AlmForConditionalGeneration  # noqa: E402
-from alm.model.tagger import SoundTagger, TaggerSettings  # noqa: E402
+from alm.model.tagger import SoundTagger, TaggerSettings, with_sound_block  # noqa: E402
 from alm.processor import AlmProcessor  # noqa: E402
 from training.feature_cache import FeatureCache, default_cache_root, encoder_identity, precompute  # noqa: E402
 from training.tagger import (IGNORE, TaggerData, balanced_subset, corpus_clips, fit, pooled_features,  # noqa: E402
-                             targets, vocabulary)
+                             sound_part, targets, vocabulary)
 
 STEPS, WEIGHT_DECAY, SMOOTHING = 600, 1e-4, 0.1
 
@@ -72,26 +73,25 @@ def tagger_model(model_dir: str, sound_encoder: str | None = None):
 
 
 def layer_stats(model, processor, paths: list[str], layers: int) -> torch.Tensor:
-    """(A, K, 2C) pooled stats of the clips, as a tagger reading `layers` layers is fit on them: with one layer the
-    model's frames (Whisper's, and its sound encoder's beside them) through the training feature cache; with more,
-    Whisper's layer stats through the cache's stats."""
+    """(A, K, 2C) pooled stats of the clips, as a stage's tagger reading `layers` layers is fit on them: with one
+    layer the model's frames (Whisper's, and its sound encoder's beside them) through the training feature cache;
+    with more, Whisper's layer stats through the cache's stats, and a model's sound encoder's pooled frames as one
+    more block ((A, K + 1, 2W), `alm.model.tagger.with_sound_block`)."""
     cache = FeatureCache(default_cache_root(), encoder_identity(model), "float16")
     clips: dict = {}
-    if layers == 1:
+    if layers == 1 or model.sound_encoder is not None:
         precompute(cache, model, processor, paths, clips=clips)
         cache.reload()
-        return pooled_features(paths, clips, cache)  # A, 1, 2 (C + E)
-    cache = cache.beside(f"-layers{layers}")
-    precompute(cache, model, processor, paths, clips=clips, stats_layers=layers)
-    cache.reload()
-    return pooled_features(paths, clips, cache, processor.spec.window_seconds)
-
-
-def sound_only(stats: torch.Tensor, sound_width: int) -> torch.Tensor:
-    """(A, 1, 2 (C + E)) pooled frames, mean then max over Whisper's C channels and the sound encoder's E ->
-    (A, 1, 2E): the sound encoder's mean and max alone."""
-    half = stats.shape[-1] // 2
-    return torch.cat([stats[..., half - sound_width:half], stats[..., 2 * half - sound_width:]], dim=-1)
+        frames = pooled_features(paths, clips, cache)  # A, 1, 2 (C + E)
+        if layers == 1:
+            return frames
+    stats_cache = cache.beside(f"-layers{layers}")
+    precompute(stats_cache, model, processor, paths, clips=clips, stats_layers=layers)
+    stats_cache.reload()
+    stats = pooled_features(paths, clips, stats_cache, processor.spec.window_seconds)  # A, K, 2C
+    if model.sound_encoder is None:
+        return stats
+    return with_sound_block(stats, sound_part(frames, model.config.sound_width))  # A, K + 1, 2W
 
 
 def fit_head(head: str, x: torch.Tensor, y: torch.Tensor, settings: TaggerSettings) -> SoundTagger:
@@ -139,12 +139,12 @@ def main() -> None:
     ap.add_argument("--corpus", default="data/corpus-v2")
     ap.add_argument("--per-label", type=int, default=60, help="fitting clips per label (the recipe's)")
     ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--sound-encoder", help="give the model this general-sound encoder (reads one layer)")
+    ap.add_argument("--sound-encoder", help="give the model this general-sound encoder")
     ap.add_argument("--sound-only", action="store_true", help="with --sound-encoder: its pooled frames alone")
     args = ap.parse_args()
     if args.sound_only and not args.sound_encoder:
         raise SystemExit("--sound-only needs --sound-encoder")
-    layers = 1 if args.sound_encoder else args.layers
+    layers = 1 if args.sound_only else args.layers
     torch.manual_seed(0)
     fitting = balanced_subset(corpus_clips(args.corpus, "train"), args.per_label, 0)
     vocab = vocabulary(fitting.labels, 5, "softmax")
@@ -157,13 +157,14 @@ def main() -> None:
     model, processor = tagger_model(args.model, args.sound_encoder)
     stats = layer_stats(model, processor, paths, layers)  # A, K, 2C
     if args.sound_only:
-        stats = sound_only(stats, model.config.sound_width)  # A, 1, 2E
+        stats = sound_part(stats, model.config.sound_width)  # A, 1, 2E
     n, m = len(fitting.paths), len(held_i)
     print(json.dumps({"fitting_clips": n, "labels": len(vocab), "held_out_clips": m, "test_clips": len(test_i),
                       "stats_s": round(time.time() - start)}), flush=True)
-    apart = model.config.sound_width if args.sound_encoder and not args.sound_only else 0  # as a stage fits it
-    settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=stats.shape[1],
-                              sound_width=apart or 0)
+    sound = args.sound_encoder is not None and not args.sound_only  # read beside Whisper's, as a stage fits it
+    settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=layers,
+                              sound_width=model.config.sound_width if sound and layers == 1 else 0,
+                              sound_block=sound and layers > 1)
     y = targets(fitting.labels, vocab, "softmax")
     for head in args.heads:
         start = time.time()

@@ -16,7 +16,7 @@ from alm.errors import WeightsError
 from alm.model import AlmForConditionalGeneration, num_audio_tokens
 from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
 from alm.model.audio_encoder import window_stats
-from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clips, tags_text
+from alm.model.tagger import TAGGER_FILE, SoundTagger, TaggerSettings, pool_clips, tags_text, with_sound_block
 from alm.processor import AlmProcessor, clip_notes
 from conftest import tone
 from training.tagger import (IGNORE, StageTags, TaggerData, asked_threshold, balanced_subset, cross_fit_tags, fit,
@@ -519,6 +519,30 @@ def test_a_linear_heads_fit_key_is_the_one_it_had_before_hidden_heads_existed():
     assert fit_key(features, target, wider, 2, None, 0, {"steps": 5}) != key
     apart = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax", sound_width=1)
     assert fit_key(features, target, apart, 2, None, 0, {"steps": 5}) != key
+    block = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax", layers=2, sound_block=True)
+    layered = TaggerSettings(labels=["dog", "cat"], width=4, kind="softmax", layers=2)
+    assert fit_key(features, target, block, 2, None, 0, {"steps": 5}) != fit_key(features, target, layered, 2, None, 0,
+                                                                                 {"steps": 5})
+
+
+@pytest.mark.parametrize("whisper_width, sound_width", [(4, 2), (2, 4)])
+def test_the_sound_block_pads_the_narrower_encoder_and_pools_as_its_parts_do(whisper_width, sound_width):
+    """Window stats of 3 Whisper layers (W, 3, 2C) and the sound encoder's (W, 1, 2E) -> (W, 4, 2 max(C, E)), each
+    half zero-padded: pooling the blocks per clip is pooling each part, then padding."""
+    torch.manual_seed(0)
+    layers, sound = torch.randn(5, 3, 2 * whisper_width), torch.randn(5, 1, 2 * sound_width)
+    joined = with_sound_block(layers, sound)
+    width = max(whisper_width, sound_width)
+    assert joined.shape == (5, 4, 2 * width)
+    assert torch.equal(joined[:, 3, :sound_width], sound[:, 0, :sound_width])  # the sound block's mean half
+    assert torch.equal(joined[:, 3, width:width + sound_width], sound[:, 0, sound_width:])  # and its max half
+    assert joined[:, 3, sound_width:width].abs().sum() == 0 and joined[:, :3, whisper_width:width].abs().sum() == 0
+    lengths, per_clip = torch.tensor([3, 5, 2, 4, 4]), [2, 3]
+    torch.testing.assert_close(pool_clips(joined, lengths, per_clip),
+                               with_sound_block(pool_clips(layers, lengths, per_clip), pool_clips(sound, lengths,
+                                                                                                  per_clip)))
+    with pytest.raises(ValueError, match="sound_block"):
+        TaggerSettings(labels=["dog"], width=4, sound_block=True)
 
 
 def test_a_one_layer_tagger_beside_a_sound_encoder_normalises_the_two_encoders_apart(tmp_path):

@@ -257,7 +257,8 @@ def labelled_clips(corpus):
         (corpus / "clips.jsonl").unlink()
 
 
-@pytest.mark.parametrize("layers,asked,sound", [(1, False, False), (2, True, False), (1, False, True)])
+@pytest.mark.parametrize("layers,asked,sound", [(1, False, False), (2, True, False), (1, False, True),
+                                                (2, False, True)])
 def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked,
                                                                             sound):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
@@ -265,7 +266,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     tagger reading more than the final frames fits on layer stats cached beside the frames; with `tagger.asked`
     the saved tagger knows the sound names, and a prompt naming one gets its probability (with `asked_verdict`, and
     whether it is likely at the threshold the stage set on the cross-fitted tags or, with `asked_top`, as the first
-    tag); in a model with a general-sound encoder a one-layer tagger reads its frames too, normalised apart."""
+    tag); in a model with a general-sound encoder a one-layer tagger reads its frames too, normalised apart, and a
+    tagger reading more layers reads them as one more block."""
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
@@ -293,7 +295,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     processor = AlmProcessor.from_pretrained(config.model_dir)
     assert model.config.sound_tags and model.tagger is not None and set(model.tagger.settings.labels) == set(FREQS)
     assert model.tagger.settings.layers == layers
-    assert model.tagger.settings.sound_width == (32 if sound else 0)  # the tiny CNN's 32 channels, normalised apart
+    assert model.tagger.settings.sound_width == (32 if sound and layers == 1 else 0)  # the tiny CNN's, apart
+    assert model.tagger.settings.sound_block == (sound and layers > 1)  # the CNN's pooled frames as one more block
     assert len(list((tmp_path / "fc").glob(f"*-layers{layers}/shard-*"))) == (layers > 1)
     assistant = Assistant(model, processor)
     clip_tags = assistant.tag([tone(440.0, 1.0), tone(1760.0, 0.7)])

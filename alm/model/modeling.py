@@ -25,7 +25,7 @@ from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_st
 from alm.model.configuration import AlmConfig
 from alm.model.loading import LoadOptions, load_options
 from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
-from alm.model.tagger import TAGGER_FILE, SoundTagger, pool_clips
+from alm.model.tagger import TAGGER_FILE, SoundTagger, pool_clips, with_sound_block
 from alm.model.trainable import add_lora, is_lora_model
 
 logger = logging.getLogger(__name__)
@@ -250,6 +250,8 @@ class AlmForConditionalGeneration(PreTrainedModel):
                 dtype = next(self.sound_encoder.parameters()).dtype
                 sound, sound_lengths = self.sound_encoder(sound_features.to(dtype), sound_lengths)  # W, S, E
             sound = stretch_frames(sound, sound_lengths, frame_lengths, frames.shape[1])  # W, S, E -> W, T, E
+            if tag_stats and self.tagger.settings.sound_block:  # W, K, 2C -> W, K + 1, 2W
+                stats = with_sound_block(stats, window_stats(sound, frame_lengths)[:, None])
             frames = torch.cat([frames, sound.to(frames.dtype)], dim=-1)  # W, T, C + E
         if frames_with_sound:
             stats = window_stats(frames, frame_lengths)[:, None]  # W, 1, 2C

@@ -40,7 +40,8 @@ vector (the head's per-layer weights absorb any per-layer scale), so a one-layer
 layout and their files load unchanged. In a model with a general-sound encoder a one-layer tagger reads its frames
 too, and normalises the two encoders' parts apart (`sound_width`): with aisfx beside Whisper-base's final frames a
 linear head's first tag was right on 0.307 of the held-out draw below against 0.270 normalised together (in domain
-0.625 / 0.628).
+0.625 / 0.628). A tagger reading several Whisper layers reads the sound encoder's pooled frames as one more block
+(`sound_block`): the six layers with aisfx's block, 0.372 / 0.724, against 0.348 / 0.722 for the six alone.
 
 The head is linear, or with `hidden` one hidden layer (GELU, dropout while fit): fit on the same cached six-layer
 stats of the recipe's fitting clips (today's corpus, 5,348 clips, 223 labels, seed 0, 600 full-batch steps), the first
@@ -52,7 +53,8 @@ head's on 108, and a model trained on the hidden head's tags named 0.33 of them,
 (`scripts/tagger_vs_answers.py`): the v3 recipe keeps the linear head.
 
 Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
-    frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames)
+    frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames; with a
+    sound block (W, K + 1, 2W), `with_sound_block`)
     -> per clip (A, K, 2C) (`pool_clips`, windows per clip (A,)) -> [hidden (A, H)] -> logits (A, L)
 """
 
@@ -66,6 +68,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
@@ -96,6 +99,8 @@ class TaggerSettings:
     dropout: float = 0.0  # a hidden head's dropout while it is fit, on its input and its hidden layer
     sound_width: int = 0  # a one-layer tagger in a model with a general-sound encoder: the last `sound_width` channels
     # of each half (mean, max) of its pooled frames are that encoder's, normalised apart from Whisper's (files without: 0)
+    sound_block: bool = False  # a tagger reading several Whisper layers in a model with a general-sound encoder: that
+    # encoder's pooled frames are one more block after the layers' (`with_sound_block`; files without: False)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -105,6 +110,9 @@ class TaggerSettings:
         if self.hidden < 0 or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"tagger hidden {self.hidden} / dropout {self.dropout}: expected hidden >= 0 (0: linear) "
                              "and 0 <= dropout < 1")
+        if self.sound_block and self.layers < 2:
+            raise ValueError("tagger sound_block: a tagger reading several Whisper layers (one layer reads the sound "
+                             "encoder's frames beside Whisper's, `sound_width`)")
         if self.sound_width and (self.layers != 1 or not 0 < self.sound_width < self.width):
             raise ValueError(f"tagger sound_width {self.sound_width}: a one-layer tagger's sound encoder channels, "
                              f"fewer than its width {self.width}")
@@ -125,6 +133,20 @@ def pool_clips(stats: torch.Tensor, lengths: torch.Tensor, windows_per_clip: lis
     return torch.stack(out)  # A, K, 2C
 
 
+def with_sound_block(layer_stats: torch.Tensor, sound_stats: torch.Tensor) -> torch.Tensor:
+    """Whisper's layer stats (..., K, 2C) and the sound encoder's (..., 1, 2E) -> (..., K + 1, 2W), W = max(C, E): the
+    sound encoder's as one more block, each block's mean and max halves zero-padded to W (so `pool_clips` and the
+    tagger's per-block normalisation take them as they take layers)."""
+    width = max(layer_stats.shape[-1], sound_stats.shape[-1]) // 2
+
+    def padded(stats):
+        half = stats.shape[-1] // 2
+        pad = (0, width - half)
+        return torch.cat([F.pad(stats[..., :half], pad), F.pad(stats[..., half:], pad)], -1)  # ..., 2W
+
+    return torch.cat([padded(layer_stats), padded(sound_stats)], -2)
+
+
 class SoundTagger(nn.Module):
     def __init__(self, settings: TaggerSettings):
         super().__init__()
@@ -132,7 +154,7 @@ class SoundTagger(nn.Module):
         self.norm = nn.LayerNorm(2 * (settings.width - settings.sound_width))  # each layer's pooled vector alone
         if settings.sound_width:  # the sound encoder's part of the pooled frames, normalised apart from Whisper's
             self.sound_norm = nn.LayerNorm(2 * settings.sound_width)
-        read, labels = settings.layers * 2 * settings.width, len(settings.labels)
+        read, labels = (settings.layers + settings.sound_block) * 2 * settings.width, len(settings.labels)
         if settings.hidden:
             self.head = nn.Sequential(nn.Dropout(settings.dropout), nn.Linear(read, settings.hidden), nn.GELU(),
                                       nn.Dropout(settings.dropout), nn.Linear(settings.hidden, labels))
