@@ -37,7 +37,7 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     from alm.export import generation_config, merged_language_model
     from alm.files import atomic_folder, atomic_write_json
     from alm.hashing import folder_fingerprint
-    from alm.model import AlmForConditionalGeneration
+    from alm.model import AlmConfig, AlmForConditionalGeneration
     from alm.processor import AlmProcessor
     from alm.weights.cache import alm_home
 
@@ -48,13 +48,14 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     out_dir = Path(out_dir)
     if (out_dir / "model.safetensors").is_file():
         return out_dir
-    alm = AlmForConditionalGeneration.from_pretrained(source, dtype=dtype)
-    unsupported = [name for name in ("sound_encoder", "instruction_aware") if getattr(alm.config, name)]
-    if alm.config.aligner == "none":  # the plugin splices embeddings at placeholders; none has no placeholders
+    config = AlmConfig.from_pretrained(source)  # refused from the config alone, before any weight loads
+    unsupported = [name for name in ("sound_encoder", "instruction_aware") if getattr(config, name)]
+    if config.aligner == "none":  # the plugin splices embeddings at placeholders; none has no placeholders
         unsupported.append("aligner none")
     if unsupported:
         raise AlmError(f"{source}: the vLLM engine does not run models with {', '.join(unsupported)} yet; serve "
                        "this model with the transformers engine (alm serve --engine transformers)")
+    alm = AlmForConditionalGeneration.from_pretrained(source, dtype=dtype)
     processor = AlmProcessor.from_pretrained(source)
     llm = merged_language_model(alm)
     state = {f"audio_encoder.{k}": v for k, v in alm.audio_encoder.state_dict().items()}
