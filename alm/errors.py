@@ -6,6 +6,11 @@ the message alone and exits non-zero; the API server maps it to a 4xx response.
 """
 
 
+def first_line(exc: Exception) -> str:
+    """The first line of an exception's message (a library's own error, quoted in a one-line AlmError)."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
 class AlmError(Exception):
     """A user-facing error: its message is shown as-is, without a traceback."""
 

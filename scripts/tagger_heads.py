@@ -37,11 +37,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alm.model.configuration import AlmConfig  # noqa: E402
 from alm.model.modeling import AlmForConditionalGeneration  # noqa: E402
-from alm.model.tagger import SoundTagger, TaggerSettings, with_sound_block  # noqa: E402
+from alm.model.tagger import SoundTagger, TaggerSettings, split_sound, with_sound_block  # noqa: E402
 from alm.processor import AlmProcessor  # noqa: E402
 from training.feature_cache import FeatureCache, default_cache_root, encoder_identity, precompute  # noqa: E402
 from training.tagger import (IGNORE, TaggerData, balanced_subset, corpus_clips, fit, pooled_features,  # noqa: E402
-                             sound_part, targets, vocabulary)
+                             targets, vocabulary)
 
 STEPS, WEIGHT_DECAY, SMOOTHING = 600, 1e-4, 0.1
 
@@ -91,7 +91,7 @@ def layer_stats(model, processor, paths: list[str], layers: int) -> torch.Tensor
     stats = pooled_features(paths, clips, stats_cache, processor.spec.window_seconds)  # A, K, 2C
     if model.sound_encoder is None:
         return stats
-    return with_sound_block(stats, sound_part(frames, model.config.sound_width))  # A, K + 1, 2W
+    return with_sound_block(stats, split_sound(frames, model.config.sound_width)[1])  # A, K + 1, 2W
 
 
 def fit_head(head: str, x: torch.Tensor, y: torch.Tensor, settings: TaggerSettings) -> SoundTagger:
@@ -157,7 +157,7 @@ def main() -> None:
     model, processor = tagger_model(args.model, args.sound_encoder)
     stats = layer_stats(model, processor, paths, layers)  # A, K, 2C
     if args.sound_only:
-        stats = sound_part(stats, model.config.sound_width)  # A, 1, 2E
+        stats = split_sound(stats, model.config.sound_width)[1]  # A, 1, 2E
     n, m = len(fitting.paths), len(held_i)
     print(json.dumps({"fitting_clips": n, "labels": len(vocab), "held_out_clips": m, "test_clips": len(test_i),
                       "stats_s": round(time.time() - start)}), flush=True)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 from alm.errors import AlmError
 from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import encoder_frames, mel_frames, window_lengths
-from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips, with_sound_block
+from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips, split_sound, with_sound_block
 from alm.processor import asked_text
 from training.tagger_cache import fit_key, load_fit, save_fit
 
@@ -98,13 +98,6 @@ def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]
             window = torch.stack(entries)  # W, K, 2C
         rows.append(pool_clips(window, lengths, [len(keys)])[0])  # K, 2C
     return torch.stack(rows)
-
-
-def sound_part(pooled: torch.Tensor, sound_width: int) -> torch.Tensor:
-    """Pooled frames (A, 1, 2 (C + E)), mean then max over Whisper's C channels and the sound encoder's E ->
-    (A, 1, 2E): the sound encoder's mean and max."""
-    half = pooled.shape[-1] // 2
-    return torch.cat([pooled[..., half - sound_width:half], pooled[..., 2 * half - sound_width:]], -1)
 
 
 def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
@@ -365,7 +358,7 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     if layers == 1 or sound_block:
         precompute(paths, clip_keys)
         frames = pooled_features(paths, clip_keys, cache)  # A, 1, 2 (C + E): Whisper's final frames, the sound encoder's
-        pooled = with_sound_block(pooled, sound_part(frames, model.config.sound_width)) if sound_block else frames
+        pooled = with_sound_block(pooled, split_sound(frames, model.config.sound_width)[1]) if sound_block else frames
     features = dict(zip(paths, pooled))  # each K, 2C (K + 1, 2W with a sound block)
     probs: dict[str, torch.Tensor] = {}
     if inherited is not None and not fit_data.paths:
@@ -375,11 +368,11 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         return _stage_tags_of(model, features, stage_paths, probs, stats)
     vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
-    sound_width = model.config.sound_width if layers == 1 and model.sound_encoder is not None else 0
+    sound_width = model.config.sound_width if layers == 1 and model.sound_encoder is not None else 0  # E, or none
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
                               threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
                               asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout,
-                              sound_width=sound_width or 0, sound_block=sound_block)
+                              sound_width=sound_width, sound_block=sound_block)
     x = torch.stack([features[p] for p in fit_data.paths])
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,

@@ -55,7 +55,7 @@ def load_feature_extractor(path: str, name: str | None = None, hub: dict | None 
     `from_pretrained`); WeightsError when there is none."""
     from transformers import AutoFeatureExtractor
 
-    from alm.errors import WeightsError
+    from alm.errors import WeightsError, first_line
 
     try:
         with warnings.catch_warnings():  # AST's 128 bands over 257 FFT bins leave its lowest filters empty, as in AST
@@ -63,7 +63,7 @@ def load_feature_extractor(path: str, name: str | None = None, hub: dict | None 
             return AutoFeatureExtractor.from_pretrained(path, **(hub or {}))
     except (OSError, ValueError, ImportError) as exc:
         raise WeightsError(f"cannot load the feature extractor of sound encoder {name or path!r}: "
-                           f"{str(exc).strip().splitlines()[0]}") from None
+                           f"{first_line(exc)}") from None
 
 
 class SoundFeatures:

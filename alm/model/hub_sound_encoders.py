@@ -18,7 +18,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from alm.errors import WeightsError
+from alm.errors import WeightsError, first_line
 from alm.model.audio_encoder import padding_mask
 
 AST_TYPE = "audio-spectrogram-transformer"
@@ -122,11 +122,13 @@ def load_hub_sound_encoder(path: str, hub: dict | None = None) -> nn.Module:
     """The frozen-to-be encoder of a Hub id or folder, wrapped for its family; `hub`: access arguments for
     `from_pretrained` (token, cache_dir, local_files_only...). Any other model, or one that cannot be loaded, raises
     WeightsError."""
+    from transformers import AutoConfig
+
     hub = hub or {}
     try:
-        return _wrapped(path, _config(path, hub), hub)
+        return _wrapped(path, AutoConfig.from_pretrained(path, **hub), hub)
     except (OSError, ValueError, ImportError) as exc:
-        raise WeightsError(f"cannot load sound encoder {path!r}: {str(exc).strip().splitlines()[0]}") from None
+        raise WeightsError(f"cannot load sound encoder {path!r}: {first_line(exc)}") from None
 
 
 def _wrapped(path: str, config, hub: dict) -> nn.Module:
@@ -152,9 +154,3 @@ def _wrapped(path: str, config, hub: dict) -> nn.Module:
     raise WeightsError(f"{path}: a {config.model_type} model is not a sound encoder alm can run; it takes "
                        "waveform models (wav2vec2, HuBERT, WavLM, data2vec-audio), the Audio Spectrogram "
                        "Transformer and CLAP")
-
-
-def _config(path: str, hub: dict):
-    from transformers import AutoConfig
-
-    return AutoConfig.from_pretrained(path, **hub)

@@ -19,7 +19,7 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForCausalLM, PreTrainedModel, WhisperModel
 
-from alm.errors import AlmError, WeightsError
+from alm.errors import AlmError, WeightsError, first_line
 from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_stats
 from alm.model.configuration import AlmConfig
@@ -50,10 +50,6 @@ def _resolve(base: str | None, what: str) -> str:
     return resolve_base(base)
 
 
-def _first_line(exc: Exception) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-
-
 def load_audio_encoder(config: AlmConfig, options: LoadOptions | None = None):
     """The Whisper encoder of `config.audio_base` (the decoder is dropped)."""
     options = options or LoadOptions()
@@ -61,7 +57,7 @@ def load_audio_encoder(config: AlmConfig, options: LoadOptions | None = None):
     try:
         whisper = WhisperModel.from_pretrained(path, dtype=options.dtype, **options.base_kwargs())
     except (OSError, ValueError, ImportError) as exc:
-        raise WeightsError(f"cannot load audio base {config.audio_base!r}: {_first_line(exc)}") from None
+        raise WeightsError(f"cannot load audio base {config.audio_base!r}: {first_line(exc)}") from None
     config.audio_config = whisper.config
     return whisper.encoder
 
@@ -84,7 +80,7 @@ def load_language_model(config: AlmConfig, options: LoadOptions | None = None):
     try:
         llm = AutoModelForCausalLM.from_pretrained(path, dtype=options.dtype, **kwargs)
     except (OSError, ValueError, ImportError) as exc:
-        raise WeightsError(f"cannot load text base {config.text_base!r}: {_first_line(exc)}") from None
+        raise WeightsError(f"cannot load text base {config.text_base!r}: {first_line(exc)}") from None
     config.text_config = llm.config
     return llm
 

@@ -82,6 +82,17 @@ class SoundCnn(nn.Module):
         return model.eval()
 
 
+def save_cnn(state: dict, folder: Path) -> None:
+    """A `SoundCnn` state dict into `folder` as `SoundCnn.from_folder` reads it: model.safetensors and the marker
+    naming its width (the converter of aisfx's checkpoint and `alm export` both write it so)."""
+    from safetensors.torch import save_file
+
+    save_file(state, folder / "model.safetensors")
+    width = int(state["conv_block1.conv1.weight"].shape[0])
+    (folder / CNN_MARKER).write_text(json.dumps({"kind": "aisfx-cnn", "width": width, "mel_bins": 96,
+                                                 "sample_rate": 44100}, indent=2) + "\n")
+
+
 def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32, hub: dict | None = None) -> nn.Module:
     """`builtin:aisfx`, or a Hugging Face id / folder of an audio model (`hub`: access arguments for its
     `from_pretrained`, as the bases get them); frozen, in eval mode."""
@@ -114,14 +125,9 @@ def save_sound_encoder(encoder: nn.Module, features, folder: Path) -> None:
     """`encoder` (frozen, as loaded) and what makes its input features (`alm.audio.sound_features.SoundFeatures`)
     written to `folder`, which then loads as `sound_encoder: FOLDER`: the CNN as alm converts it, a Hub model by
     `save_pretrained` (CLAP's audio tower alone) with its feature extractor."""
-    from safetensors.torch import save_file
-
     if isinstance(encoder, SoundCnn):
         folder.mkdir(parents=True)
-        save_file({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()},
-                  folder / "model.safetensors")
-        base_width = encoder.conv_block1.conv1.out_channels
-        (folder / CNN_MARKER).write_text(json.dumps({"kind": "aisfx-cnn", "width": base_width, "mel_bins": 96}))
+        save_cnn({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}, folder)
     else:
         encoder.model.save_pretrained(folder)
         features.extractor.save_pretrained(folder)

@@ -133,6 +133,15 @@ def pool_clips(stats: torch.Tensor, lengths: torch.Tensor, windows_per_clip: lis
     return torch.stack(out)  # A, K, 2C
 
 
+def split_sound(pooled: torch.Tensor, sound_width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pooled frames (..., 2 (C + E)), mean then max over Whisper's C channels and the sound encoder's last E ->
+    Whisper's (..., 2C) and the sound encoder's (..., 2E), each mean then max."""
+    half = pooled.shape[-1] // 2
+    whisper = torch.cat([pooled[..., :half - sound_width], pooled[..., half:2 * half - sound_width]], -1)
+    sound = torch.cat([pooled[..., half - sound_width:half], pooled[..., 2 * half - sound_width:]], -1)
+    return whisper, sound
+
+
 def with_sound_block(layer_stats: torch.Tensor, sound_stats: torch.Tensor) -> torch.Tensor:
     """Whisper's layer stats (..., K, 2C) and the sound encoder's (..., 1, 2E) -> (..., K + 1, 2W), W = max(C, E): the
     sound encoder's as one more block, each block's mean and max halves zero-padded to W (so `pool_clips` and the
@@ -165,9 +174,7 @@ class SoundTagger(nn.Module):
         """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits (through (A, H) with a hidden layer)."""
         if not self.settings.sound_width:
             return self.head(self.norm(pooled).flatten(1))  # A, K, 2C -> A, K*2C -> A, L
-        C, E = self.settings.width, self.settings.sound_width  # pooled: [Whisper's mean, sound's mean, same for max]
-        whisper = torch.cat([pooled[..., :C - E], pooled[..., C:2 * C - E]], -1)  # A, 1, 2(C - E)
-        sound = torch.cat([pooled[..., C - E:C], pooled[..., 2 * C - E:]], -1)  # A, 1, 2E
+        whisper, sound = split_sound(pooled, self.settings.sound_width)  # A, 1, 2(C - E); A, 1, 2E
         return self.head(torch.cat([self.norm(whisper), self.sound_norm(sound)], -1).flatten(1))  # A, 2C -> A, L
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:

@@ -7,15 +7,12 @@ classification heads are specific to the sound libraries aisfx was trained on.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
-from alm.audio.sound_features import CNN_MARKER
 from alm.errors import WeightsError
 
 STEPS = 2  # read, save
@@ -35,7 +32,6 @@ def convert_aisfx_cnn(weights: tuple[Path, ...], extras: dict[str, Path], out_di
     if "conv_block1.conv1.weight" not in cnn:
         raise WeightsError(f"{checkpoint}: no aisfx embedding network in the checkpoint")
     step("saving")
-    save_file(cnn, out_dir / "model.safetensors")
-    width = int(cnn["conv_block1.conv1.weight"].shape[0])
-    (out_dir / CNN_MARKER).write_text(json.dumps({"kind": "aisfx-cnn", "width": width, "mel_bins": 96,
-                                                  "sample_rate": 44100}, indent=2) + "\n")
+    from alm.model.sound_encoder import save_cnn
+
+    save_cnn(cnn, out_dir)
