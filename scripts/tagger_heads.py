@@ -16,8 +16,11 @@ encoder's pooled frames. So the held-out ceiling of a sound-event encoder is one
     .venv/bin/python scripts/tagger_heads.py runs/alm-tiny-v3/stage1/model linear \
         --sound-encoder MIT/ast-finetuned-audioset-10-10-0.4593 --sound-only
 Heads: `linear` (the recipe's: lr 1e-2), `hidden:WIDTH:DROPOUT` (lr 2e-3), `linear+mixup` (Beta(0.4, 0.4) mixup of
-the pooled features), `linear+dropout` (dropout 0.3 on the input). All: 600 full-batch AdamW steps, weight decay 1e-4,
-label smoothing 0.1, seed 0. Prints one JSON line per head."""
+the pooled features), `linear+dropout` (dropout 0.3 on the input): 600 full-batch AdamW steps; `linear+minibatch`:
+600 steps of 32 clips, lr 3e-3 warmed up and decayed linearly (`training.tagger.fit`'s `batch_size`). All: weight
+decay 1e-4, label smoothing 0.1, seed 0. `--benchmark-results` (an `alm eval` results.json of the held-out class
+benchmark) also counts its items whose reference label is the head's first tag, as `scripts/tagger_vs_answers.py`
+counts a model's tagger. Prints one JSON line per head."""
 
 from __future__ import annotations
 
@@ -59,6 +62,14 @@ def known_clips(data: TaggerData, vocab: list[str], per_class: int = 20, seed: i
     return sorted(keep)
 
 
+def answered_items(results: str, benchmark: str) -> list[dict]:
+    """The items of `benchmark` in an `alm eval` results.json that the model answered."""
+    benchmarks = json.loads(Path(results).read_text())["benchmarks"]
+    if benchmark not in benchmarks:
+        raise SystemExit(f"{results}: no {benchmark!r} in it (it has {', '.join(benchmarks)})")
+    return [it for it in benchmarks[benchmark]["items"] if it.get("model")]
+
+
 def tagger_model(model_dir: str, sound_encoder: str | None = None):
     """(model, processor) of the alm model folder, or, with `sound_encoder`, of its bases with that general-sound
     encoder (untrained aligner and LoRA: only the encoders are read)."""
@@ -98,12 +109,16 @@ def fit_head(head: str, x: torch.Tensor, y: torch.Tensor, settings: TaggerSettin
     """A tagger fit with the head named `head` (see the module docstring)."""
     if head == "linear":
         return fit(x, y, settings, steps=STEPS, lr=1e-2, weight_decay=WEIGHT_DECAY, label_smoothing=SMOOTHING)
+    if head == "linear+minibatch":
+        return fit(x, y, settings, steps=STEPS, lr=3e-3, weight_decay=WEIGHT_DECAY, label_smoothing=SMOOTHING,
+                   batch_size=32)
     if head.startswith("hidden:"):
         _, width, dropout = head.split(":")
         wide = replace(settings, hidden=int(width), dropout=float(dropout))
         return fit(x, y, wide, steps=STEPS, lr=2e-3, weight_decay=WEIGHT_DECAY, label_smoothing=SMOOTHING)
     if head not in ("linear+mixup", "linear+dropout"):
-        raise SystemExit(f"unknown head {head!r}: linear, hidden:WIDTH:DROPOUT, linear+mixup or linear+dropout")
+        raise SystemExit(f"unknown head {head!r}: linear, linear+minibatch, hidden:WIDTH:DROPOUT, linear+mixup or "
+                         "linear+dropout")
     torch.manual_seed(0)
     tagger = SoundTagger(settings)
     optimizer = torch.optim.AdamW(tagger.parameters(), lr=1e-2, weight_decay=WEIGHT_DECAY)
@@ -135,12 +150,14 @@ def first_tag_right(tagger: SoundTagger, x: torch.Tensor, labels: list[list[str]
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("model", help="an alm model folder (its Whisper encoder makes the stats)")
-    ap.add_argument("heads", nargs="+", help="linear, hidden:WIDTH:DROPOUT, linear+mixup, linear+dropout")
+    ap.add_argument("heads", nargs="+", help="linear, linear+minibatch, hidden:WIDTH:DROPOUT, linear+mixup, "
+                    "linear+dropout")
     ap.add_argument("--corpus", default="data/corpus-v2")
     ap.add_argument("--per-label", type=int, default=60, help="fitting clips per label (the recipe's)")
     ap.add_argument("--layers", type=int, default=6)
     ap.add_argument("--sound-encoder", help="give the model this general-sound encoder")
     ap.add_argument("--sound-only", action="store_true", help="with --sound-encoder: its pooled frames alone")
+    ap.add_argument("--benchmark-results", help="an alm eval results.json with offline-classification-ood items")
     args = ap.parse_args()
     if args.sound_only and not args.sound_encoder:
         raise SystemExit("--sound-only needs --sound-encoder")
@@ -152,13 +169,15 @@ def main() -> None:
         raise SystemExit(f"no label has 5 fitting clips among {len(fitting.paths)}: raise --per-label")
     held, test = corpus_clips(args.corpus, "test_ood"), corpus_clips(args.corpus, "test")
     held_i, test_i = known_clips(held, vocab), known_clips(test, vocab)
-    paths = fitting.paths + [held.paths[i] for i in held_i] + [test.paths[i] for i in test_i]
+    items = answered_items(args.benchmark_results, "offline-classification-ood") if args.benchmark_results else []
+    paths = (fitting.paths + [held.paths[i] for i in held_i] + [test.paths[i] for i in test_i]
+             + [it["audio"][0] for it in items])
     start = time.time()
     model, processor = tagger_model(args.model, args.sound_encoder)
     stats = layer_stats(model, processor, paths, layers)  # A, K, 2C
     if args.sound_only:
         stats = split_sound(stats, model.config.sound_width)[1]  # A, 1, 2E
-    n, m = len(fitting.paths), len(held_i)
+    n, m, t = len(fitting.paths), len(held_i), len(test_i)
     print(json.dumps({"fitting_clips": n, "labels": len(vocab), "held_out_clips": m, "test_clips": len(test_i),
                       "stats_s": round(time.time() - start)}), flush=True)
     sound = args.sound_encoder is not None and not args.sound_only  # read beside Whisper's, as a stage fits it
@@ -172,8 +191,11 @@ def main() -> None:
         print(json.dumps({"head": head,
                           "held_out_sources": round(first_tag_right(tagger, stats[n:n + m],
                                                                     [held.labels[i] for i in held_i]), 3),
-                          "in_domain": round(first_tag_right(tagger, stats[n + m:], [test.labels[i] for i in test_i]),
-                                             3),
+                          "in_domain": round(first_tag_right(tagger, stats[n + m:n + m + t],
+                                                             [test.labels[i] for i in test_i]), 3),
+                          **({"benchmark_items": len(items), "benchmark_first_tag_right": round(first_tag_right(
+                              tagger, stats[n + m + t:], [[it["reference"]["label"]] for it in items]), 3)}
+                             if items else {}),
                           "fit_s": round(time.time() - start)}), flush=True)
 
 

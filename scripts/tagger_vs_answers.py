@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alm.model.tagger import SoundTagger  # noqa: E402
-from tagger_heads import layer_stats, tagger_model  # noqa: E402
+from tagger_heads import answered_items, layer_stats, tagger_model  # noqa: E402
 
 
 def main() -> None:
@@ -30,10 +30,7 @@ def main() -> None:
     ap.add_argument("results", help="the run's results.json")
     ap.add_argument("--benchmark", default="offline-classification-ood")
     args = ap.parse_args()
-    benchmarks = json.loads(Path(args.results).read_text())["benchmarks"]
-    if args.benchmark not in benchmarks:
-        raise SystemExit(f"{args.results}: no {args.benchmark!r} in it (it has {', '.join(benchmarks)})")
-    items = [it for it in benchmarks[args.benchmark]["items"] if it.get("model")]
+    items = answered_items(args.results, args.benchmark)
     if not (Path(args.model) / "tagger.json").is_file():
         raise SystemExit(f"{args.model}: no tagger.json (a model without sound tags has no first tag to compare)")
     tagger = SoundTagger.load(Path(args.model))

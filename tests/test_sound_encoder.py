@@ -358,6 +358,42 @@ def test_a_hidden_heads_fit_is_one_fit_per_seed_and_leaves_the_callers_random_st
     assert not same_tagger(first, fit(feats, target, settings, steps=20, lr=1e-2, seed=4))
 
 
+def test_a_minibatch_fit_takes_every_clip_once_a_pass_learns_and_is_one_fit_per_seed(monkeypatch):
+    import training.tagger as tagger_module
+
+    labels, feats = separable_clips()
+    labels, feats = labels[:24], feats[:24]
+    vocab = vocabulary(labels, min_clips=2)
+    target = targets(labels, vocab)
+    settings = TaggerSettings(labels=vocab, width=4, top_k=1, threshold=0.0, kind="softmax")
+    seen = []
+
+    class Recording(SoundTagger):
+        def forward(self, pooled):
+            seen.append(pooled.shape[0])
+            if self.training:
+                batches.append({int(i) for i in torch.nonzero((pooled[:, None] == marked[None]).all(-1))[:, 1]})
+            return super().forward(pooled)
+
+    marked = feats + torch.arange(len(feats))[:, None] * 1e-3  # each clip told apart by its values
+    batches: list[set] = []
+    monkeypatch.setattr(tagger_module, "SoundTagger", Recording)
+    torch.manual_seed(123)
+    untouched = torch.rand(1)
+    torch.manual_seed(123)
+    tagger = fit(marked, target, settings, steps=12, lr=3e-2, batch_size=5)
+    assert torch.equal(torch.rand(1), untouched)  # the batches came from the fit's own seeded stream
+    assert seen[:12] == [5, 5, 5, 5, 4] * 2 + [5, 5]  # passes of 24 clips: four batches of 5, then the last 4
+    assert set().union(*batches[:5]) == set(range(24)) == set().union(*batches[5:10])  # each clip once a pass
+    assert batches[:5] != batches[5:10]  # reshuffled
+    assert [t[0][0] for t in tagger.tags(marked[:3])] == ["dog", "cat", "rain"]
+    monkeypatch.setattr(tagger_module, "SoundTagger", SoundTagger)
+    again = fit(marked, target, settings, steps=12, lr=3e-2, batch_size=5)
+    assert same_tagger(tagger, again)
+    assert not same_tagger(tagger, fit(marked, target, settings, steps=12, lr=3e-2, batch_size=5, seed=1))
+    assert not same_tagger(tagger, fit(marked, target, settings, steps=12, lr=3e-2))  # full batch: another fit
+
+
 def test_a_tagger_file_without_a_kind_is_a_sigmoid_tagger_and_a_wrong_kind_is_refused(tmp_path):
     SoundTagger(TaggerSettings(labels=["dog", "rain"], width=4, kind="sigmoid")).save(tmp_path)
     saved = json.loads((tmp_path / TAGGER_FILE).read_text())
@@ -624,6 +660,22 @@ def test_encoder_layer_stats_end_with_the_final_frames_and_leave_them_unchanged(
     assert not torch.allclose(stats[:, 0], stats[:, 1])  # the first layer's own stats
     with pytest.raises(ValueError, match="3 layers asked for; this encoder has 2"):
         model.audio_encoder.encode(mel, mel_lengths, 3)
+
+
+def test_encoder_layers_run_in_two_parts_give_what_one_pass_gives(tiny_model):
+    model, processor = tiny_model()
+    batch = processor.audio_features([tone(440, 1.3), tone(880, 0.4)])
+    mel, mel_lengths = batch["audio_mel"], batch["audio_mel_lengths"]
+    encoder = model.audio_encoder
+    with torch.no_grad():
+        frames, lengths, stats = encoder.encode(mel, mel_lengths, 2)
+        x, split_lengths = encoder.embed(mel, mel_lengths)
+        below, lower = encoder.run_layers(x, split_lengths, stop=1, stats_layers=2)
+        above, upper = encoder.run_layers(below, split_lengths, start=1, stats_layers=2)
+    assert torch.equal(split_lengths, lengths) and len(lower) == 1 and len(upper) == 1
+    torch.testing.assert_close(above, frames)
+    torch.testing.assert_close(torch.stack(lower + upper, 1), stats)
+    assert not torch.allclose(below, frames)  # the first part stops before the last layer and the final norm
 
 
 def test_a_tagger_reading_two_layers_tags_through_the_model_and_round_trips(tiny_model, tmp_path):

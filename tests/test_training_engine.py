@@ -260,20 +260,31 @@ def labelled_clips(corpus):
 @pytest.mark.parametrize("layers,asked,sound", [(1, False, False), (2, True, False), (1, False, True),
                                                 (2, False, True)])
 def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked,
-                                                                            sound):
+                                                                            sound, monkeypatch):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
     those clips), the training prompts carry each clip's tags, and the saved model tags clips at inference; a
     tagger reading more than the final frames fits on layer stats cached beside the frames; with `tagger.asked`
     the saved tagger knows the sound names, and a prompt naming one gets its probability (with `asked_verdict`, and
     whether it is likely at the threshold the stage set on the cross-fitted tags or, with `asked_top`, as the first
     tag); in a model with a general-sound encoder a one-layer tagger reads its frames too, normalised apart, and a
-    tagger reading more layers reads them as one more block."""
+    tagger reading more layers reads them as one more block; `tagger.batch_size` reaches every fit."""
+    import training.tagger as tagger_module
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
     from alm.processor import AlmProcessor
 
     extra = {"model__sound_encoder": str(tiny_sound_cnn(tmp_path / "cnn"))} if sound else {}
+    batch = 4 if sound and layers == 1 else 0  # one case fits in minibatches
+    if batch:
+        extra["tagger__batch_size"] = batch
+    batches, real_fit = [], tagger_module.fit
+
+    def recording_fit(*args, **kwargs):
+        batches.append(kwargs.get("batch_size", 0))
+        return real_fit(*args, **kwargs)
+
+    monkeypatch.setattr(tagger_module, "fit", recording_fit)
     config = stage("tags", max_steps=2, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
                    tagger__min_clips=1, tagger__folds=2, tagger__steps=50, tagger__threshold=0.0,
                    tagger__layers=layers, tagger__asked=asked, tagger__asked_verdict=asked, tagger__asked_top=asked,
@@ -285,6 +296,7 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     record = json.loads((config.model_dir / RECORD_FILE).read_text())
     plain_record = json.loads((plain.model_dir / RECORD_FILE).read_text())
     tags = record["sound_tags"]
+    assert batches == [batch] * 3  # two folds, then the fit on every clip
     assert tags["enabled"] and tags["fitted_on"] == 8 and tags["tagged"] == 10  # 8 train clips, 2 validation
     assert tags["kind"] == "softmax" and tags["labels"] == len(FREQS)  # the most specific labels; "tone" is implied
     assert 0.0 <= tags["cross_fit_top1"] <= 1.0 and 0.0 <= tags["train_top1"] <= 1.0

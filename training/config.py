@@ -215,6 +215,8 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"model.lora_dropout: must be in [0, 1), got {m.lora_dropout}")
     if not 0.0 <= c.tagger.label_smoothing < 1.0:
         raise ConfigError(f"tagger.label_smoothing: must be in [0, 1), got {c.tagger.label_smoothing}")
+    if c.tagger.batch_size < 0:
+        raise ConfigError(f"tagger.batch_size: 0 (every fitting clip each step) or a batch size; got {c.tagger.batch_size}")
     if c.tagger.layers < 1:
         raise ConfigError(f"tagger.layers: the last Whisper layers the tagger reads, at least 1; got {c.tagger.layers}")
 

@@ -102,23 +102,39 @@ def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]
 
 def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
         lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0,
-        bar=None) -> SoundTagger:
-    """Full-batch AdamW on features (A, K, 2C) and `targets` of the tagger's kind: cross-entropy over the labels
-    (softmax, label-smoothed) or binary cross-entropy per label (sigmoid). `bar` (a tqdm) advances a step a step."""
-    with torch.random.fork_rng():  # seeds the head's init and a hidden head's dropout masks, not the caller's stream
+        batch_size: int = 0, bar=None) -> SoundTagger:
+    """AdamW on features (A, K, 2C) and `targets` of the tagger's kind: cross-entropy over the labels (softmax,
+    label-smoothed) or binary cross-entropy per label (sigmoid). `batch_size` 0: every step on all clips at a
+    constant `lr`; else each step on the next `batch_size` clips of a seeded shuffle (reshuffled each pass), the
+    rate warmed up over the first 5% of the steps, then decayed linearly to 0 (on the held-out draw of
+    `scripts/tagger_heads.py` this named more held-out sounds than full-batch steps: training/README.md). `bar`
+    (a tqdm) advances a step a step."""
+    with torch.random.fork_rng():  # seeds the head's init, a hidden head's dropout masks and the batches
         torch.manual_seed(seed)
         tagger = SoundTagger(settings)
         optimizer = torch.optim.AdamW(tagger.parameters(), lr=lr, weight_decay=weight_decay)
+        warm = max(1, steps // 20)
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, (lambda s: 1.0) if not batch_size else
+                                                     lambda s: min((s + 1) / warm, (steps - s) / max(1, steps - warm)))
+        order, position = torch.randperm(len(features)) if batch_size else None, 0
         tagger.train()
         for _ in range(steps):
+            x, y = features, target
+            if batch_size:
+                if position >= len(features):  # a pass is done: a new shuffle
+                    order, position = torch.randperm(len(features)), 0
+                idx = order[position:position + batch_size]
+                position += batch_size
+                x, y = features[idx], target[idx]
             optimizer.zero_grad()
-            logits = tagger(features)  # A, L
+            logits = tagger(x)  # A, L
             if settings.kind == "softmax":
-                loss = F.cross_entropy(logits, target, ignore_index=IGNORE, label_smoothing=label_smoothing)
+                loss = F.cross_entropy(logits, y, ignore_index=IGNORE, label_smoothing=label_smoothing)
             else:
-                loss = F.binary_cross_entropy_with_logits(logits, target)
+                loss = F.binary_cross_entropy_with_logits(logits, y)
             loss.backward()
             optimizer.step()
+            schedule.step()
             if bar is not None:
                 bar.update()
     return tagger.eval()
@@ -295,7 +311,8 @@ class TaggerPlan:
     folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it
     fold_by: Literal["clip", "source"] = "clip"  # folds of clips, or of whole recording sources (a training clip's
     # tags then come from a tagger that never heard its source, as a recording of a new source is tagged)
-    steps: int = 300  # full-batch AdamW steps
+    steps: int = 300  # AdamW steps
+    batch_size: int = 0  # 0: each step on all the fitting clips; else on this many (shuffled; warm-up and linear decay)
     lr: float = 1e-2  # a hidden head (`hidden`) was measured fit at 2e-3 (`alm.model.tagger`)
     hidden: int = 0  # 0: a linear head over the pooled frames; else one hidden layer this wide (`alm.model.tagger`)
     dropout: float = 0.0  # a hidden head's dropout while fit
@@ -377,6 +394,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
                   "label_smoothing": plan.label_smoothing}
+    if plan.batch_size:  # keyed only when set, so full-batch fits keep their cache keys
+        fit_kwargs["batch_size"] = plan.batch_size
     groups = fit_data.origins if plan.fold_by == "source" else None
     if groups is not None and len(set(groups)) < plan.folds:
         raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "

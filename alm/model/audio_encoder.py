@@ -53,9 +53,15 @@ class WhisperAudioEncoder(nn.Module):
     def encode(self, mel: torch.Tensor, mel_lengths: torch.Tensor, stats_layers: int = 0):
         """`forward`, and with `stats_layers` > 0 also each window's `window_stats` of the outputs of the last
         `stats_layers` layers, (W, K, 2C), the last from the final (layer-normed) frames; else None."""
+        if stats_layers > len(self.encoder.layers):
+            raise ValueError(f"{stats_layers} layers asked for; this encoder has {len(self.encoder.layers)}")
+        x, frame_lengths = self.embed(mel, mel_lengths)
+        x, stats = self.run_layers(x, frame_lengths, stats_layers=stats_layers)
+        return x, frame_lengths, torch.stack(stats, 1) if stats_layers else None  # ..., W, K, 2C
+
+    def embed(self, mel: torch.Tensor, mel_lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The convolutions and positions: mel (W, M, Tm) -> the first layer's input (W, T, C), frame_lengths (W,)."""
         enc = self.encoder
-        if stats_layers > len(enc.layers):
-            raise ValueError(f"{stats_layers} layers asked for; this encoder has {len(enc.layers)}")
         dtype = enc.conv1.weight.dtype
         mel = mel.to(dtype) * padding_mask(mel_lengths, mel.shape[-1])[:, None, :].to(dtype)
         x = nn.functional.gelu(enc.conv1(mel))  # W, M, Tm -> W, C, Tm
@@ -68,17 +74,26 @@ class WhisperAudioEncoder(nn.Module):
             raise ValueError(f"window of {num_frames} frames exceeds Whisper's {enc.embed_positions.num_embeddings}")
         x = x + enc.embed_positions.weight[:num_frames].to(x.dtype)
         x = nn.functional.dropout(x, p=enc.dropout, training=self.training)
+        return x, encoder_frames(mel_lengths)
 
-        frame_lengths = encoder_frames(mel_lengths)
-        keep = padding_mask(frame_lengths, num_frames)  # W, T
+    def run_layers(self, x: torch.Tensor, frame_lengths: torch.Tensor, start: int = 0, stop: int | None = None,
+                   stats_layers: int = 0) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """Layers `start` to `stop` (default: the last, then the final layer norm) on x (W, T, C), padding masked out
+        of attention. Also returns the `window_stats` (W, 2C each) of those among them that are the encoder's last
+        `stats_layers` (the last one's after the layer norm)."""
+        enc = self.encoder
+        n = len(enc.layers)
+        stop = n if stop is None else stop
+        keep = padding_mask(frame_lengths, x.shape[1])  # W, T
         attn_mask = torch.zeros(keep.shape, dtype=x.dtype, device=x.device)
         attn_mask = attn_mask.masked_fill(~keep, torch.finfo(x.dtype).min)[:, None, None, :]  # W, 1, 1, T
         stats = []
-        for i, layer in enumerate(enc.layers):
-            x = layer(x, attn_mask)
-            if len(enc.layers) - stats_layers <= i < len(enc.layers) - 1:
+        for i in range(start, stop):
+            x = enc.layers[i](x, attn_mask)
+            if n - stats_layers <= i < n - 1:
                 stats.append(window_stats(x, frame_lengths))
-        x = enc.layer_norm(x)
-        if stats_layers:
-            stats.append(window_stats(x, frame_lengths))
-        return x, frame_lengths, torch.stack(stats, 1) if stats_layers else None  # ..., W, K, 2C
+        if stop == n:
+            x = enc.layer_norm(x)
+            if stats_layers:
+                stats.append(window_stats(x, frame_lengths))
+        return x, stats
