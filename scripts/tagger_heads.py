@@ -70,6 +70,19 @@ def answered_items(results: str, benchmark: str) -> list[dict]:
     return [it for it in benchmarks[benchmark]["items"] if it.get("model")]
 
 
+def head_draw(corpus: str, per_label: int, benchmark_results: str | None):
+    """What heads are fit and scored on: the fitting clips (the recipe's class-balanced draw) and their labels'
+    vocabulary, the held-out-source and in-domain test splits with `known_clips` of each, and the answered items of
+    the held-out class benchmark in `benchmark_results` (none without)."""
+    fitting = balanced_subset(corpus_clips(corpus, "train"), per_label, 0)
+    vocab = vocabulary(fitting.labels, 5, "softmax")
+    if not vocab:
+        raise SystemExit(f"no label has 5 fitting clips among {len(fitting.paths)}: raise --per-label")
+    held, test = corpus_clips(corpus, "test_ood"), corpus_clips(corpus, "test")
+    items = answered_items(benchmark_results, "offline-classification-ood") if benchmark_results else []
+    return fitting, vocab, held, test, known_clips(held, vocab), known_clips(test, vocab), items
+
+
 def tagger_model(model_dir: str, sound_encoder: str | None = None):
     """(model, processor) of the alm model folder, or, with `sound_encoder`, of its bases with that general-sound
     encoder (untrained aligner and LoRA: only the encoders are read)."""
@@ -163,13 +176,7 @@ def main() -> None:
         raise SystemExit("--sound-only needs --sound-encoder")
     layers = 1 if args.sound_only else args.layers
     torch.manual_seed(0)
-    fitting = balanced_subset(corpus_clips(args.corpus, "train"), args.per_label, 0)
-    vocab = vocabulary(fitting.labels, 5, "softmax")
-    if not vocab:
-        raise SystemExit(f"no label has 5 fitting clips among {len(fitting.paths)}: raise --per-label")
-    held, test = corpus_clips(args.corpus, "test_ood"), corpus_clips(args.corpus, "test")
-    held_i, test_i = known_clips(held, vocab), known_clips(test, vocab)
-    items = answered_items(args.benchmark_results, "offline-classification-ood") if args.benchmark_results else []
+    fitting, vocab, held, test, held_i, test_i, items = head_draw(args.corpus, args.per_label, args.benchmark_results)
     paths = (fitting.paths + [held.paths[i] for i in held_i] + [test.paths[i] for i in test_i]
              + [it["audio"][0] for it in items])
     start = time.time()

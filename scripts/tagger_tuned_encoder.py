@@ -31,8 +31,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alm.audio.io import load_audio  # noqa: E402
 from alm.model.audio_tokens import split_windows  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
-from tagger_heads import answered_items, known_clips, tagger_model  # noqa: E402
-from training.tagger import IGNORE, balanced_subset, corpus_clips, targets, vocabulary  # noqa: E402
+from tagger_heads import head_draw, tagger_model  # noqa: E402
+from training.tagger import IGNORE, targets  # noqa: E402
 
 LAYERS, SMOOTHING = 6, 0.1
 
@@ -98,12 +98,7 @@ def main() -> None:
     if not 0 <= args.tune_layers <= LAYERS:
         raise SystemExit(f"--tune-layers {args.tune_layers}: expected 0 to {LAYERS}")
     torch.manual_seed(0)
-    fitting = balanced_subset(corpus_clips(args.corpus, "train"), args.per_label, 0)
-    vocab = vocabulary(fitting.labels, 5, "softmax")
-    if not vocab:
-        raise SystemExit(f"no label has 5 fitting clips among {len(fitting.paths)}: raise --per-label")
-    held, test = corpus_clips(args.corpus, "test_ood"), corpus_clips(args.corpus, "test")
-    held_i, test_i = known_clips(held, vocab), known_clips(test, vocab)
+    fitting, vocab, held, test, held_i, test_i, items = head_draw(args.corpus, args.per_label, args.benchmark_results)
     model, processor = tagger_model(args.model)
     encoder = model.audio_encoder.float()
     first_tuned = len(encoder.encoder.layers) - args.tune_layers
@@ -112,7 +107,6 @@ def main() -> None:
     held_clips = encode_below(encoder, processor, [held.paths[i] for i in held_i], first_tuned)
     test_clips = encode_below(encoder, processor, [test.paths[i] for i in test_i], first_tuned)
     held_labels, test_labels = [held.labels[i] for i in held_i], [test.labels[i] for i in test_i]
-    items = answered_items(args.benchmark_results, "offline-classification-ood") if args.benchmark_results else []
     item_clips = encode_below(encoder, processor, [it["audio"][0] for it in items], first_tuned)
     item_labels = [[it["reference"]["label"]] for it in items]
     y = targets(fitting.labels, vocab, "softmax")
