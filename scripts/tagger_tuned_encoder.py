@@ -32,7 +32,7 @@ from alm.audio.io import load_audio  # noqa: E402
 from alm.model.audio_tokens import split_windows  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
 from tagger_heads import head_draw, tagger_model  # noqa: E402
-from training.tagger import IGNORE, targets  # noqa: E402
+from training.tagger import IGNORE, targets, warm_then_decay  # noqa: E402
 
 LAYERS, SMOOTHING = 6, 0.1
 
@@ -126,9 +126,7 @@ def main() -> None:
     optimizer = torch.optim.AdamW([{"params": tagger.parameters(), "lr": args.head_lr, "weight_decay": 1e-4},
                                    {"params": tuned, "lr": args.encoder_lr, "weight_decay": 1e-2}])
     steps = args.epochs * -(-len(order) // args.batch)
-    warm = max(1, steps // 20)
-    schedule = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm))))
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warm_then_decay(steps))
     rng = random.Random(0)
     for epoch in range(1, args.epochs + 1):
         start = time.time()

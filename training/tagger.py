@@ -100,6 +100,12 @@ def pooled_features(paths: list[str], clip_keys: dict[str, tuple[int, list[str]]
     return torch.stack(rows)
 
 
+def warm_then_decay(steps: int):
+    """A LambdaLR factor over `steps`: linear warm-up over the first 5%, then linear decay towards 0."""
+    warm = max(1, steps // 20)
+    return lambda s: min((s + 1) / warm, max(0.0, (steps - s) / max(1, steps - warm)))
+
+
 def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, steps: int = 300,
         lr: float = 1e-2, weight_decay: float = 1e-4, label_smoothing: float = 0.0, seed: int = 0,
         batch_size: int = 0, bar=None) -> SoundTagger:
@@ -113,9 +119,7 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
         torch.manual_seed(seed)
         tagger = SoundTagger(settings)
         optimizer = torch.optim.AdamW(tagger.parameters(), lr=lr, weight_decay=weight_decay)
-        warm = max(1, steps // 20)
-        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, (lambda s: 1.0) if not batch_size else
-                                                     lambda s: min((s + 1) / warm, (steps - s) / max(1, steps - warm)))
+        schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, warm_then_decay(steps)) if batch_size else None
         order, position = torch.randperm(len(features)) if batch_size else None, 0
         tagger.train()
         for _ in range(steps):
@@ -134,7 +138,8 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
                 loss = F.binary_cross_entropy_with_logits(logits, y)
             loss.backward()
             optimizer.step()
-            schedule.step()
+            if schedule is not None:
+                schedule.step()
             if bar is not None:
                 bar.update()
     return tagger.eval()
