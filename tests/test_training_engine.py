@@ -12,6 +12,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from conftest import tone
+from instruction_data.errors import DataError
 from instruction_data.schema import Record
 from training.checkpointing import list_checkpoints
 from training.config import config_from_dict
@@ -454,6 +455,27 @@ def test_class_balance_caps_speech_per_voice_not_per_label(tmp_path):
     assert Counter(rec.metadata["origin"] for rec in chosen) == {"synth_speech:en-us": 4, "synth_speech:en-gb": 4, "piper_speech": 4}
     more = select_records(DataSection(root=str(tmp_path), max_per_class=4, class_caps={"speech_content": 7}), seed=0)
     assert len(more) == 21  # the task's own cap
+
+
+def test_source_weights_scale_each_sources_records_on_top_of_the_task_weight(tmp_path):
+    from training.config import DataSection
+    from training.data import select_records
+
+    lines = []
+    for source, n in (("mixes", 4), ("samples", 6), ("words", 10)):
+        for k in range(n):
+            rec = Record(id=f"{source}-{k}", instruction="Describe the audio.", output="A sound.",
+                         sound=[f"audio/{source}-{k}.wav"], dataset=source, task="caption", stage="perception")
+            lines.append(json.dumps(rec.to_openaqa()))
+    write_train_split(tmp_path, lines)
+    plain = select_records(DataSection(root=str(tmp_path)), seed=0)
+    weighted = select_records(DataSection(root=str(tmp_path), task_weights={"caption": 2.0},
+                                          source_weights={"mixes": 1.5, "words": 0.5}), seed=0)
+    assert Counter(r.dataset for r in plain) == {"mixes": 4, "samples": 6, "words": 10}
+    assert Counter(r.dataset for r in weighted) == {"mixes": 12, "samples": 12, "words": 10}  # 4 x 3, 6 x 2, 10 x 1
+    assert len({r.id for r in weighted if r.dataset == "words"}) == 10  # x1: each once
+    with pytest.raises(DataError, match="source_weights names no source.*piper"):
+        select_records(DataSection(root=str(tmp_path), source_weights={"piper": 2.0}), seed=0)
 
 
 def test_class_balance_leaves_records_without_a_label_uncapped(tmp_path):

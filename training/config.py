@@ -73,6 +73,8 @@ class DataSection:
     tasks: list[str] | None = None  # tasks kept (unset: all)
     stages: list[str] | None = None  # curriculum stages kept: perception, reasoning (unset: all)
     task_weights: dict[str, float] = field(default_factory=dict)  # task -> record-count multiplier (0.5 half, 2 twice)
+    source_weights: dict[str, float] = field(default_factory=dict)  # source (a record's `dataset`) -> record-count
+                                                                    # multiplier, on top of its task's weight
     max_per_task: int | None = None  # at most this many records of each task (seeded random choice)
     max_per_class: int | None = None  # class balance: at most this many records per task and sound class (label)
     class_caps: dict[str, int] = field(default_factory=dict)  # task -> its own max_per_class (e.g. more speech per voice)
@@ -187,9 +189,10 @@ def validate(c: TrainConfig) -> None:
     for stage in c.data.stages or []:
         if stage not in STAGES:
             raise ConfigError(f"data.stages: unknown stage {stage!r}; choose from {', '.join(STAGES)}")
-    for task, weight in c.data.task_weights.items():
-        if weight < 0:
-            raise ConfigError(f"data.task_weights.{task}: must be >= 0, got {weight}")
+    for name, weights in (("task_weights", c.data.task_weights), ("source_weights", c.data.source_weights)):
+        for key, weight in weights.items():
+            if weight < 0:
+                raise ConfigError(f"data.{name}.{key}: must be >= 0, got {weight}")
     positive = {"lr": c.lr, "batch_size": c.batch_size, "grad_accum": c.grad_accum, "max_length": c.max_length,
                 "epochs": c.epochs, "keep_checkpoints": c.keep_checkpoints, "log_every": c.log_every}
     for name, value in positive.items():
@@ -225,7 +228,7 @@ def flat_items(data: dict, prefix: str = "") -> dict[str, Any]:
     """{"a": {"b": 1}} -> {"a.b": 1}."""
     out = {}
     for key, value in data.items():
-        if isinstance(value, dict) and key != "task_weights":
+        if isinstance(value, dict) and key not in ("task_weights", "source_weights"):
             out.update(flat_items(value, f"{prefix}{key}."))
         else:
             out[prefix + key] = value

@@ -56,9 +56,10 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
             group = balanced(group, cap)
         if data.max_per_task is not None:
             group = group[: data.max_per_task]
-        weight = data.task_weights.get(task, 1.0)
-        count = round(len(group) * weight)
-        selected += (group * math.ceil(weight))[:count]  # weight > 1 repeats the task's records
+        selected += weighted(group, data.task_weights.get(task, 1.0), data.source_weights)
+    if unknown := set(data.source_weights) - {record.dataset for record in records}:
+        raise DataError(f"{data.root}: data.source_weights names no source of its {data.split} records: "
+                        f"{', '.join(sorted(unknown))} (sources: {', '.join(sorted({r.dataset for r in records}))})")
     if data.max_samples is not None and len(selected) > data.max_samples:
         selected = rng.sample(selected, data.max_samples)
     if data.balance_answers:  # last, so that no later draw tilts it again
@@ -66,6 +67,22 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
     if not selected:
         raise DataError(f"{data.root}: no {data.split} records match tasks={data.tasks} stages={data.stages}")
     return selected
+
+
+def weighted(group: list[Record], task_weight: float, source_weights: dict[str, float]) -> list[Record]:
+    """A task's records, each source's repeated (weight > 1) or cut (weight < 1) to its share: the task's weight
+    times its source's (`data.source_weights`, by `Record.dataset`; unnamed sources 1). Without source weights the
+    group stays in one piece, in its own order, so the seeded draws after it are the ones they were."""
+    parts = {"": group}
+    if source_weights:
+        parts = defaultdict(list)
+        for record in group:
+            parts[record.dataset].append(record)
+    kept = []
+    for source, part in parts.items():
+        weight = task_weight * source_weights.get(source, 1.0)
+        kept += (part * math.ceil(weight))[:round(len(part) * weight)]
+    return kept
 
 
 def spoken_words(record: Record) -> int:
