@@ -39,7 +39,7 @@ BUCKET_BATCHES = 16  # batches formed together from one length-sorted pool of sh
 
 # --------------------------------------------------------------------------- which records
 def select_records(data: DataSection, seed: int) -> list[Record]:
-    """The stage's training records: filter by task/stage, cap per task, weight per task, cap the total."""
+    """The stage's training records: filter by task/stage, cap per task, weight per task and source, cap the total."""
     records = load_split(data.split, data.root, tasks=data.tasks, stages=data.stages)
     rng = random.Random(f"{seed}:{data.split}")
     by_task: dict[str, list[Record]] = defaultdict(list)
@@ -57,7 +57,7 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
         if data.max_per_task is not None:
             group = group[: data.max_per_task]
         selected += weighted(group, data.task_weights.get(task, 1.0), data.source_weights)
-    if unknown := set(data.source_weights) - {record.dataset for record in records}:
+    if records and (unknown := set(data.source_weights) - {record.dataset for record in records}):
         raise DataError(f"{data.root}: data.source_weights names no source of its {data.split} records: "
                         f"{', '.join(sorted(unknown))} (sources: {', '.join(sorted({r.dataset for r in records}))})")
     if data.max_samples is not None and len(selected) > data.max_samples:
