@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alm.audio.io import load_audio  # noqa: E402
 from alm.model.audio_tokens import split_windows  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
-from tagger_heads import head_draw, tagger_model  # noqa: E402
+from tagger_heads import first_tag_right, head_draw, tagger_model  # noqa: E402
 from training.tagger import IGNORE, targets, warm_then_decay  # noqa: E402
 
 LAYERS, SMOOTHING = 6, 0.1
@@ -74,13 +74,12 @@ def clip_stats(encoder, clips: list[Clip], first_tuned: int) -> torch.Tensor:
     return pool_clips(window, lengths, [len(clip.frames) for clip in clips])
 
 
-def first_tag_right(tagger, encoder, clips: list[Clip], labels: list[list[str]], first_tuned: int) -> float:
-    right = 0
+def scored(tagger, encoder, clips: list[Clip], labels: list[list[str]], first_tuned: int) -> float:
+    """`tagger_heads.first_tag_right` on `clips`, their stats made 64 clips at a time."""
     with torch.no_grad():
-        for start in range(0, len(clips), 64):
-            best = tagger(clip_stats(encoder, clips[start:start + 64], first_tuned)).argmax(1).tolist()
-            right += sum(tagger.settings.labels[b] == clip[0] for b, clip in zip(best, labels[start:start + 64]))
-    return round(right / max(1, len(labels)), 3)
+        stats = torch.cat([clip_stats(encoder, clips[start:start + 64], first_tuned)
+                           for start in range(0, len(clips), 64)])  # A, K, 2C
+    return round(first_tag_right(tagger, stats, labels), 3)
 
 
 def main() -> None:
@@ -144,11 +143,11 @@ def main() -> None:
             losses.append(loss.item())
         encoder.eval(), tagger.eval()
         print(json.dumps({"epoch": epoch, "loss": round(sum(losses) / len(losses), 3),
-                          "held_out_sources": first_tag_right(tagger, encoder, held_clips, held_labels, first_tuned),
-                          "in_domain": first_tag_right(tagger, encoder, test_clips, test_labels, first_tuned),
+                          "held_out_sources": scored(tagger, encoder, held_clips, held_labels, first_tuned),
+                          "in_domain": scored(tagger, encoder, test_clips, test_labels, first_tuned),
                           **({"benchmark_items": len(items),
-                              "benchmark_first_tag_right": first_tag_right(tagger, encoder, item_clips, item_labels,
-                                                                           first_tuned)} if items else {}),
+                              "benchmark_first_tag_right": scored(tagger, encoder, item_clips, item_labels,
+                                                                  first_tuned)} if items else {}),
                           "epoch_s": round(time.time() - start)}), flush=True)
 
 
