@@ -232,3 +232,18 @@ def test_default_sources_reduced_build(tmp_path):
     installed = {name for name, root in DEBIAN_ROOTS.items() if root.exists()}
     assert installed <= sources  # every installed package's adapter found labelled clips
     assert manifest["totals"]["records"] > 100
+
+
+def test_speech_captions_quote_the_transcript_and_untranscribed_speech_gets_none():
+    import random
+
+    from instruction_data.generate.perception import caption
+
+    said = Clip(id="a", dataset="x", recipe={}, labels=["speech"], caption='A voice says: "hello there"',
+                transcript="hello there", kind="speech", audio="a.wav", duration=1.0)
+    unknown = Clip(id="b", dataset="x", recipe={}, labels=["speech"], caption="A voice says a word in French.",
+                   kind="speech", audio="b.wav", duration=1.0)
+    rng = random.Random(0)
+    quoted = [r for _ in range(200) for r in caption(said, rng, None)]
+    assert quoted and all('"hello there"' in r.metadata["answer"] for r in quoted)
+    assert not [r for _ in range(200) for r in caption(unknown, rng, None)]

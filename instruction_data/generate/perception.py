@@ -25,7 +25,7 @@ DURATION_SHARE = 0.15  # share of clips that get a duration question
 EXISTENCE_SHARE = 0.6  # share of clips that get a yes/no existence pair
 UNSURE_SNR_DB = 0.0  # a mix whose foreground is below its background by more than this: "I can't tell"
 NO_SPEECH_SHARE = 0.15  # share of clips without speech asked "what is said?" (answer: nothing)
-SPEECH_CAPTION_SHARE = 0.3  # share of speech clips that also get a caption (it repeats the transcript)
+SPEECH_CAPTION_SHARE = 0.3  # share of transcribed speech clips that also get a caption (it quotes the transcript)
 SPEECH_CLASS_SHARE = 0.2  # share of plain speech clips asked for their class ("Speech." would swamp the others)
 ENGLISH_LANGUAGE_SHARE = 0.15  # share of English speech clips asked for the language (others: always)
 
@@ -41,7 +41,9 @@ def classification(clip: Clip, rng: random.Random, sampler: LabelSampler) -> lis
 
 
 def caption(clip: Clip, rng: random.Random, sampler: LabelSampler) -> list[Record]:
-    if not clip.caption or clip.kind == "speech" and rng.random() >= SPEECH_CAPTION_SHARE:
+    """A speech clip's caption quotes what is said, so one whose words are unknown gets none: a caption
+    such as "A voice says a short line." would teach the model to describe speech without quoting it."""
+    if not clip.caption or clip.kind == "speech" and (not clip.transcript or rng.random() >= SPEECH_CAPTION_SHARE):
         return []
     text = rng.choice(clip.captions or [clip.caption])
     return [make_record([clip], "caption", fill(rng, T.CAPTION_Q), text, "0", answer=text)]

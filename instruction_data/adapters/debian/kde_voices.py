@@ -2,8 +2,9 @@
 
 - KTuberling (`ktuberling-data`, GPL-2+ / CC-BY / CC0): object names spoken in 25 languages;
   `sounds/<lang>.soundtheme` maps an English object name to `<lang>/<file>`. English clips get
-  the name as transcript; other languages get the language and the meaning (the words
-  themselves are not in the package).
+  the name as transcript; other languages get only the language (the words themselves are not
+  in the package, and a caption glossing the English name would describe words the clip does
+  not say).
 - KLettres (`klettres-data`, GPL-2+ / CC0): letters and syllables spoken in 22 languages;
   `<lang>/sounds.xml` names each file's letter or syllable, which is its exact transcript.
 """
@@ -60,8 +61,7 @@ def load_ktuberling(root: Path | None = None, limit: int | None = None) -> list[
             seen.add(cid)
             word = ktuberling_word(name)
             english = language == "English"
-            caption = (f"A voice says: \"{word}\"" if english
-                       else f"A voice says the {language} word for \"{word}\".")
+            caption = f"A voice says: \"{word}\"" if english else f"A voice says a word in {language}."
             clips.append(Clip(id=cid, dataset="ktuberling",
                               recipe=file_recipe(path), labels=["speech"], caption=caption,
                               transcript=word if english else "", language=language, kind="speech",
@@ -90,7 +90,7 @@ def load_klettres(root: Path | None = None, limit: int | None = None) -> list[Cl
             what = "letter" if "/alpha/" in rel else "syllable"
             text = text if what == "letter" else text.lower()
             clips.append(Clip(id=cid, dataset="klettres", recipe=file_recipe(path), labels=["speech"],
-                              caption=f"A voice says the {language} {what} \"{text}\".", transcript=text,
+                              caption=f"A voice says in {language}: \"{text}\"", transcript=text,
                               language=language, kind="speech", group=f"klettres:{rel}",
                               licence=KLETTRES_LICENCE, origin=f"klettres:{code}"))
     return clips if limit is None else clips[:limit]
