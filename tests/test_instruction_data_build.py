@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import shutil
 import tempfile
 from collections import Counter
@@ -20,6 +21,7 @@ from instruction_data.build.corpus import build
 from instruction_data.build.splits import SPLITS, assign, check_disjoint
 from instruction_data.clips import Clip
 from instruction_data.errors import DataError
+from instruction_data.generate.perception import caption
 from instruction_data.schema import NEGATIVE_MODES, STAGES, TASKS
 from instruction_data.taxonomy import related, specific
 
@@ -235,10 +237,6 @@ def test_default_sources_reduced_build(tmp_path):
 
 
 def test_speech_captions_quote_the_transcript_and_untranscribed_speech_gets_none():
-    import random
-
-    from instruction_data.generate.perception import caption
-
     said = Clip(id="a", dataset="x", recipe={}, labels=["speech"], caption='A voice says: "hello there"',
                 transcript="hello there", kind="speech", audio="a.wav", duration=1.0)
     unknown = Clip(id="b", dataset="x", recipe={}, labels=["speech"], caption="A voice says a word in French.",
