@@ -20,11 +20,12 @@ from eval import families, plots
 from eval.anchor_table import anchor_rows
 from eval.data import BenchmarkData
 from eval.judge import JUDGED_FAMILIES
+from eval.metrics.intervals import headline_intervals
 from eval.mismatch import pair_clips
 from eval.registry import Benchmark
 from eval.runners import AUDIO, MISMATCHED, NO_AUDIO, AnswerCache, Decoding, Query, Runner, answer_all
 from eval.runs import base_id, combine, item_runs
-from eval.scored import FLOORS, Scored
+from eval.scored import ANSWERING, FLOORS, Scored
 
 SHOWN_MISSING = 20  # ids of items without audio listed in results (all are counted)
 
@@ -100,6 +101,7 @@ def run_benchmark(runner: Runner, bench: Benchmark, data: BenchmarkData, options
         for system, values in judged.items():
             scored.scores[system].update(values)
     head = families.headline(bench, scored)
+    head.update(headline_intervals(bench.metric, [it.id for it in asked], scored.items, head, (*ANSWERING, *FLOORS)))
     plot_files: list[str] = []
     if options.plots:
         plot_files = plots.plot_benchmark(out / "plots", bench.name, bench.family, scored.scores, scored.breakdown)

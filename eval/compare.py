@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from eval.metrics.intervals import paired_difference
 from eval.report_parts import NOT_SCORES, fmt, metric_label, table, verdict
 
 
@@ -34,13 +35,18 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str = "A", name_b: str
     rows = []
     for n in shared:
         ha, hb = a["benchmarks"][n]["headline"], b["benchmarks"][n]["headline"]
+        paired = paired_difference(ha["metric"], a["benchmarks"][n].get("items", []),
+                                   b["benchmarks"][n].get("items", []))
         rows.append([n, metric_label(ha["metric"]), fmt(ha.get("model")), fmt(hb.get("model")),
-                     _delta(ha.get("model"), hb.get("model")), fmt(ha.get("no_audio")), fmt(hb.get("no_audio")),
-                     fmt(ha.get("mismatched_audio")), fmt(hb.get("mismatched_audio")), verdict(ha), verdict(hb)])
-    lines += table(rows, ["benchmark", "metric", label_a, label_b, "B − A", f"{name_a} no audio",
-                          f"{name_b} no audio", f"{name_a} mismatched audio", f"{name_b} mismatched audio",
-                          f"{name_a} flag", f"{name_b} flag"])
-    lines.append("")
+                     _delta(ha.get("model"), hb.get("model")), _paired(paired), fmt(ha.get("no_audio")),
+                     fmt(hb.get("no_audio")), fmt(ha.get("mismatched_audio")), fmt(hb.get("mismatched_audio")),
+                     verdict(ha), verdict(hb)])
+    lines += table(rows, ["benchmark", "metric", label_a, label_b, "B − A", "B − A on shared items (95%)",
+                          f"{name_a} no audio", f"{name_b} no audio", f"{name_a} mismatched audio",
+                          f"{name_b} mismatched audio", f"{name_a} flag", f"{name_b} flag"])
+    lines += ["", "*B − A on shared items*: the difference of the model's headline on the items both runs asked, "
+                  "with a paired bootstrap 95% interval; **bold** where the interval leaves out 0 (a difference "
+                  "these items show, not one a redraw could undo).", ""]
     for n in shared:
         sa, sb = a["benchmarks"][n]["scores"].get("model", {}), b["benchmarks"][n]["scores"].get("model", {})
         metrics = [m for m in dict.fromkeys([*sa, *sb]) if m not in NOT_SCORES]
@@ -54,6 +60,15 @@ def compare(a: dict[str, Any], b: dict[str, Any], name_a: str = "A", name_b: str
     for n in only_b:
         lines.append(f"- only in {name_b}: {n}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _paired(paired: dict[str, Any] | None) -> str:
+    """"**+0.120** (+0.050 to +0.190; 324 items)", or "–" where the items cannot give it."""
+    if paired is None:
+        return "–"
+    delta = f"{paired['delta']:+.3f}"
+    low, high = paired["ci95"]
+    return f"{f'**{delta}**' if paired['clear'] else delta} ({low:+.3f} to {high:+.3f}; {paired['items']} items)"
 
 
 def _delta(x: Any, y: Any) -> str:

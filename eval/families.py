@@ -197,7 +197,8 @@ def score_speech(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[st
         quoted[system] = sum(q for _, q in read) / len(read)
         per_item = [item_scores(r, h) for r, h in zip(refs, systems[system])]
         fields[system] = {"read": systems[system], "quoted": [q for _, q in read],
-                          "wer": [p["wer"] for p in per_item], "correct": [bool(p["exact_match"]) for p in per_item]}
+                          "wer": [p["wer"] for p in per_item], "words": [len(r.split()) for r in refs],
+                          "correct": [bool(p["exact_match"]) for p in per_item]}
     baselines = {}
     if len(refs) > 1:
         order = list(range(len(refs)))

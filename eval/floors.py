@@ -112,7 +112,8 @@ class Floors:
                 scored.breakdown[key][ASR] = group_scores(values, refs, hyps)
         for row, text, ref, hyp in zip(scored.items, texts, refs, hyps):
             one = item_scores(ref, hyp)
-            row[ASR] = {"answer": text, "read": hyp, "wer": one["wer"], "correct": bool(one["exact_match"])}
+            row[ASR] = {"answer": text, "read": hyp, "wer": one["wer"], "words": len(ref.split()),
+                        "correct": bool(one["exact_match"])}
 
     def _non_speech(self, bench: Benchmark, data: BenchmarkData, scored: Scored,
                     unavailable: dict[str, str]) -> None:

@@ -171,7 +171,8 @@ def spread(path: Path, runs: dict[str, dict[str, dict[str, float]]], metric: str
 
 
 def summary(folder: Path, benchmarks: dict[str, dict[str, Any]]) -> str:
-    """One panel per benchmark: the headline of the model beside no audio, mismatched audio, chance, majority."""
+    """One panel per benchmark: the headline of the model beside no audio, mismatched audio, chance, majority; the
+    answering systems' and floors' 95% bootstrap intervals as error bars."""
     plt = _pyplot()
     names = list(benchmarks)
     cols = min(3, len(names))
@@ -181,7 +182,12 @@ def summary(folder: Path, benchmarks: dict[str, dict[str, Any]]) -> str:
         head = benchmarks[name]["headline"]
         systems = [s for s in SYSTEMS if isinstance(head.get(s), (int, float)) and not isinstance(head.get(s), bool)
                    and np.isfinite(head.get(s))]
-        bars = ax.bar(range(len(systems)), [head[s] for s in systems], color=[COLORS.get(s) for s in systems])
+        values = [head[s] for s in systems]
+        ci = head.get("ci95") or {}
+        yerr = np.array([[v - ci[s][0], ci[s][1] - v] if s in ci else [np.nan, np.nan]
+                         for s, v in zip(systems, values)]).T  # 2, systems: below, above
+        bars = ax.bar(range(len(systems)), values, yerr=np.maximum(yerr, 0), capsize=3, error_kw={"lw": 0.8},
+                      color=[COLORS.get(s) for s in systems])
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_xticks(range(len(systems)))
         ax.set_xticklabels([s.replace("_", " ").replace("mismatched audio", "mismatched") for s in systems],

@@ -15,7 +15,8 @@ from typing import Any
 from eval.registry import lower_is_better
 from eval.report_parts import (HEADERS, NOT_SCORES, WARN_BASELINE, WARN_BASELINE_LOWER,  # noqa: F401 - re-exported
                                WARN_COLLAPSED, WARN_MISMATCHED, WARN_MISMATCHED_LOWER, WARN_NO_AUDIO,
-                               WARN_NO_AUDIO_LOWER, WARN_PROBE, fmt, metric_label, present, short, table, verdict)
+                               WARN_NO_AUDIO_LOWER, WARN_PROBE, fmt, metric_label, present, score_cells,
+                               score_headers, short, table, verdict)
 from eval.report_domains import domains_section, top_answer
 from eval.report_section import section
 from eval.scored import SYSTEMS
@@ -30,10 +31,9 @@ def render(results: dict[str, Any]) -> str:
     rows = []
     for name, b in results["benchmarks"].items():
         head = b["headline"]
-        rows.append([name, b["family"], metric_label(head["metric"]), *(fmt(head.get(s)) for s in systems),
+        rows.append([name, b["family"], metric_label(head["metric"]), *score_cells(head, systems),
                      top_answer(head), str(b["n_items"]), verdict(head)])
-    lines += table(rows, ["benchmark", "family", "metric", *(HEADERS[s] for s in systems), "top answer", "items",
-                          "flag"])
+    lines += table(rows, ["benchmark", "family", "metric", *score_headers(systems), "top answer", "items", "flag"])
     lines.append("")
     if results.get("summary_plot"):
         lines += [f"![summary](plots/{results['summary_plot']})", ""]

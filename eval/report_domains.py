@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from eval.domains import IN, OUT, domain_rows, family_details
-from eval.report_parts import HEADERS, fmt, metric_label, present, short, table, verdict
+from eval.report_parts import fmt, metric_label, present, score_cells, score_headers, short, table, verdict
 from eval.scored import SYSTEMS
 
 
@@ -28,18 +28,17 @@ def domains_section(results: dict[str, Any]) -> list[str]:
     for r in rows:
         b = r["result"]
         if b is None:
-            table_rows.append([r["family"], r["domain"], r["name"] or "–", "", *([""] * len(systems)), "", "",
-                               r["why_not_run"]])
+            table_rows.append([r["family"], r["domain"], r["name"] or "–", "", *([""] * len(score_headers(systems))),
+                               "", "", r["why_not_run"]])
             continue
         head = b["headline"]
         table_rows.append([r["family"], r["domain"], r["name"], metric_label(head["metric"]),
-                           *(fmt(head.get(s)) for s in systems), top_answer(head), str(b["n_items"]),
-                           verdict(head)])
+                           *score_cells(head, systems), top_answer(head), str(b["n_items"]), verdict(head)])
     lines = ["## In-domain vs out-of-domain", "",
              ("Out-of-domain = the corpus's `test_ood` split: whole sources held out from training, whose classes "
               "training sees from other sources. *top answer* = the share of the model's most frequent answer as "
               "read (collapse detector; flagged above the family's threshold)."), ""]
-    lines += table(table_rows, ["family", "domain", "benchmark", "metric", *(HEADERS[s] for s in systems),
+    lines += table(table_rows, ["family", "domain", "benchmark", "metric", *score_headers(systems),
                                 "top answer", "items", "flag"])
     lines.append("")
     lines += _details(rows)

@@ -43,6 +43,22 @@ def fmt(value: Any, digits: int = 3) -> str:
     return str(value)
 
 
+def interval(head: dict[str, Any], system: str = "model") -> str:
+    """"0.315–0.420": the system's 95% bootstrap interval of the headline (`eval.metrics.intervals`), or "–"."""
+    ci = (head.get("ci95") or {}).get(system)
+    return f"{fmt(ci[0])}–{fmt(ci[1])}" if ci else "–"
+
+
+def score_headers(systems: list[str]) -> list[str]:
+    """The headline columns of `systems`, with the model's 95% interval beside its score."""
+    return [h for s in systems for h in ([HEADERS[s], "model 95% interval"] if s == "model" else [HEADERS[s]])]
+
+
+def score_cells(head: dict[str, Any], systems: list[str]) -> list[str]:
+    """One headline's cells under `score_headers(systems)`."""
+    return [c for s in systems for c in ([fmt(head.get(s)), interval(head)] if s == "model" else [fmt(head.get(s))])]
+
+
 def short(text: str, n: int = 90) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"

@@ -78,3 +78,10 @@ def test_mismatched_audio_tells_listening_from_guessing(serve, tmp_path: Path, r
         assert "**⚠ offline-hallucination**" in top and "**⚠ offline-classification**" in top
         assert "⚠ NOT above mismatched audio" in report
     assert (out / "plots" / "offline-hallucination-yes-ratio.png").is_file()
+    for bench in results["benchmarks"].values():  # every answering system's headline has its 95% interval
+        head = bench["headline"]
+        assert "ci95_unavailable" not in head
+        for system in ("model", "no_audio", "mismatched_audio"):
+            low, high = head["ci95"][system]
+            assert low <= head[system] <= high
+    assert "| model 95% interval |" in report

@@ -245,6 +245,9 @@ def test_alm_eval_local_tiny_model_end_to_end(tiny_model, corpus: Path, tmp_path
             assert len(it["mismatched_audio"]["audio"]) == len(it["audio"])
             assert not set(map(str, it["mismatched_audio"]["audio"])) & set(map(str, it["audio"]))
         assert b["headline"]["beats_mismatched"] is not None and "listens" in b["headline"]
+        assert "ci95_unavailable" not in b["headline"]  # every family's headline is rebuilt from its items
+        low, high = b["headline"]["ci95"]["model"]
+        assert low <= b["headline"]["model"] <= high
         for plot in b["plots"]:
             assert (out / "plots" / plot).read_bytes()[:4] == b"\x89PNG"
     cap = results["benchmarks"]["offline-captioning"]["scores"]["model"]
@@ -265,6 +268,7 @@ def test_alm_eval_local_tiny_model_end_to_end(tiny_model, corpus: Path, tmp_path
     assert main(["eval", "compare", str(out / "results.json"), str(out)]) == 0
     text = capsys.readouterr().out
     assert "offline-aqa" in text and "+0.000" in text
+    assert "+0.000 (+0.000 to +0.000; 4 items)" in text  # the same answers: no difference, paired
 
 
 def test_flag_when_not_above_no_audio():
