@@ -1,6 +1,6 @@
 """How far a headline score could move on another draw of items: 95% bootstrap intervals.
 
-On 40 items an accuracy of 0.30 is anything from about 0.16 to 0.45, and two models 5 points apart
+On 40 items an accuracy of 0.30 is anything from about 0.17 to 0.45, and two models 5 points apart
 on the same 40 items are often not told apart. Each answering system's headline gets a percentile
 interval from resampling its items with replacement (an item asked in several choice orders is
 resampled whole: its reorderings are one cluster), and `alm eval compare` gets the interval of the
