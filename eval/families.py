@@ -24,7 +24,8 @@ from eval.embed import LabelMapper
 from eval.metrics.aggregate import accuracy_by
 from eval.metrics.aqa import YES_NO, AqaReference, aqa_scores, majority, read_answer
 from eval.metrics.captioning import CaptionScorer
-from eval.metrics.classification import accuracy, confusion_matrix, mean_average_precision, per_class_accuracy
+from eval.metrics.classification import (accuracy, balanced_accuracy, confusion_matrix, mean_average_precision,
+                                         per_class_accuracy)
 from eval.metrics.collapse import read_value, top_share, truth_value
 from eval.metrics.hallucination import yes_no_scores
 from eval.metrics.speech import item_scores, normalize_transcript, read_transcript, speech_scores
@@ -51,7 +52,8 @@ def score_classification(bench: Benchmark, data: BenchmarkData, texts: dict[str,
     per_class: dict[str, Any] = {}
     for system, answers in texts.items():
         predicted = mapper.map(answers)
-        scores[system] = {"accuracy": accuracy(truth, predicted)}
+        scores[system] = {"accuracy": accuracy(truth, predicted),
+                          "balanced_accuracy": balanced_accuracy(truth, predicted)}
         fields[system] = {"label": predicted, "correct": [p == t for p, t in zip(predicted, truth)]}
         if multi is not None:
             sims = multi.scores(answers)
@@ -62,8 +64,9 @@ def score_classification(bench: Benchmark, data: BenchmarkData, texts: dict[str,
     support = Counter(truth)
     pool = data.pool or items  # the majority class is the benchmark's, not the subset's
     top_label = sorted(Counter(it.reference["label"] for it in pool).items(), key=lambda kv: (-kv[1], kv[0]))[0][0]
-    scores[CHANCE] = {"accuracy": 1 / len(data.labels)}
-    scores[MAJORITY] = {"accuracy": truth.count(top_label) / len(items)}
+    scores[CHANCE] = {"accuracy": 1 / len(data.labels), "balanced_accuracy": 1 / len(data.labels)}
+    scores[MAJORITY] = {"accuracy": truth.count(top_label) / len(items),
+                        "balanced_accuracy": balanced_accuracy(truth, [top_label] * len(truth))}
     baselines = {CHANCE: f"a uniform guess among {len(data.labels)} classes",
                  MAJORITY: f"always the benchmark's most frequent class ({top_label!r})"}
     if multi is not None:

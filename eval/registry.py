@@ -58,7 +58,7 @@ SCORERS: dict[str, tuple[str, ...]] = {
 }
 # scorer -> metrics that may be the headline (higher is better, except those in LOWER_IS_BETTER)
 HEADLINE_METRICS: dict[str, tuple[str, ...]] = {
-    "nearest_label": ("accuracy", "hit_at_1", "map"),
+    "nearest_label": ("accuracy", "balanced_accuracy", "hit_at_1", "map"),
     "caption_metrics": ("cider_d", "spider", "spice", "meteor", "bleu_4", "rouge_l", "embedding_similarity"),
     "majority_answer": ("accuracy", "accuracy_any", "yes_no_accuracy", "word_accuracy"),
     "annotator_rows": ("accuracy", "binary_accuracy", "single_word_accuracy"),

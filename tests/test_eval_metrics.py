@@ -12,6 +12,7 @@ from eval.metrics.aqa import WORD, YES_NO, AqaReference, aqa_scores, read_answer
 from eval.metrics.classification import (
     accuracy,
     average_precision,
+    balanced_accuracy,
     confusion_matrix,
     mean_average_precision,
     per_class_accuracy,
@@ -65,6 +66,15 @@ def test_accuracy_per_class_and_confusion():
     assert confusion_matrix(truth, pred, ["dog", "rain", "bell"]) == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
     # columns other than the rows, plus an "other" column
     assert confusion_matrix(truth, pred, ["dog"], columns=["rain"], other=True) == [[1, 1]]
+    assert balanced_accuracy(truth, pred) == pytest.approx((0.5 + 0.0 + 1.0) / 3)
+
+
+def test_balanced_accuracy_does_not_reward_the_majority_class():
+    truth = ["bass drum"] * 8 + ["dog", "rain"]
+    always = ["bass drum"] * 10
+    assert accuracy(truth, always) == 0.8 and balanced_accuracy(truth, always) == pytest.approx(1 / 3)
+    hears = ["bass drum"] * 4 + ["dog"] * 4 + ["dog", "rain"]  # half the drums, every other class
+    assert accuracy(truth, hears) == 0.6 and balanced_accuracy(truth, hears) == pytest.approx((0.5 + 1 + 1) / 3)
 
 
 def test_average_precision_by_hand():

@@ -1,4 +1,5 @@
-"""Top-1 accuracy, per-class accuracy, confusion matrix and mean average precision."""
+"""Top-1 accuracy, balanced (class-averaged) accuracy, per-class accuracy, confusion matrix and mean average
+precision."""
 
 from __future__ import annotations
 
@@ -21,6 +22,13 @@ def per_class_accuracy(references: list[str], predictions: list[str]) -> dict[st
     hits = Counter(r for r, p in zip(references, predictions) if r == p)
     return {label: {"accuracy": hits[label] / n, "support": n}
             for label, n in sorted(support.items(), key=lambda kv: (-kv[1], kv[0]))}
+
+
+def balanced_accuracy(references: list[str], predictions: list[str]) -> float:
+    """The mean over true classes of each one's accuracy (its recall), so each class weighs the same however many
+    items it has: always answering the most frequent class scores 1 / classes, on a split of any skew."""
+    per_class = per_class_accuracy(references, predictions)
+    return float(np.mean([c["accuracy"] for c in per_class.values()])) if per_class else float("nan")
 
 
 def confusion_matrix(references: list[str], predictions: list[str], labels: list[str],
