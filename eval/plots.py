@@ -43,12 +43,18 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], values_on_bars: bool = False) -> None:
+def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], values_on_bars: bool = False,
+                  intervals: dict[str, list[list[float] | None]] | None = None) -> None:
+    """One bar per series in each group; `intervals`: series -> a [low, high] (or None) per group, drawn as error
+    bars."""
     width = 0.8 / max(1, len(series))
     x = np.arange(len(groups))
     for k, (name, values) in enumerate(series.items()):
+        spans = (intervals or {}).get(name) or [None] * len(values)
+        yerr = np.array([[v - ci[0], ci[1] - v] if ci else [np.nan, np.nan]
+                         for v, ci in zip(values, spans)]).T  # 2, groups: below, above
         bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=LABELS.get(name, name),
-                      color=COLORS.get(name))
+                      color=COLORS.get(name), yerr=np.maximum(yerr, 0), capsize=2, error_kw={"lw": 0.7})
         if values_on_bars:  # a missing value (NaN) draws no bar and no label
             ax.bar_label(bars, labels=[f"{v:.2f}" if np.isfinite(v) else "" for v in values], fontsize=6, padding=1)
     ax.set_xticks(x)
@@ -204,8 +210,8 @@ def summary(folder: Path, benchmarks: dict[str, dict[str, Any]]) -> str:
 
 def domains(folder: Path, rows: list[dict[str, Any]]) -> str | None:
     """One panel per family: its headline in-domain beside out-of-domain, for the model, the same LLM without
-    audio and with another item's clip, chance, majority and the floors (`eval.domains.domain_rows`); a value
-    that is missing (a side not run, a baseline unavailable) has no bar."""
+    audio and with another item's clip, chance, majority and the floors (`eval.domains.domain_rows`), with their
+    95% intervals; a value that is missing (a side not run, a baseline unavailable) has no bar."""
     families = list(dict.fromkeys(r["family"] for r in rows if r["result"]))
     if not families:
         return None
@@ -219,8 +225,9 @@ def domains(folder: Path, rows: list[dict[str, Any]]) -> str | None:
         heads = [r["result"]["headline"] if r["result"] else {} for r in sides]
         systems = [s for s in SYSTEMS if any(_finite(h.get(s)) for h in heads)]
         series = {s: [float(h[s]) if _finite(h.get(s)) else float("nan") for h in heads] for s in systems}
+        intervals = {s: [(h.get("ci95") or {}).get(s) for h in heads] for s in systems}
         _grouped_bars(ax, [r["domain"] + ("" if r["result"] else " (not run)") for r in sides], series,
-                      values_on_bars=True)
+                      values_on_bars=True, intervals=intervals)
         ax.get_legend().remove()
         for handle, label in zip(*ax.get_legend_handles_labels()):
             shown.setdefault(label, handle)
