@@ -70,6 +70,17 @@ def _percentiles(samples: np.ndarray, level: float) -> list[float]:
     return [float(lo), float(hi)]
 
 
+def _draws(clusters: int, resamples: int, seed: int) -> np.ndarray:
+    """(resamples, clusters) cluster indices drawn with replacement."""
+    return np.random.default_rng(seed).integers(0, clusters, size=(resamples, clusters))
+
+
+def _ratios(num_c: np.ndarray, den_c: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """(B,) sum(num) / sum(den) of each draw; NaN or inf where a draw's denominator is 0."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num_c[draws].sum(1) / den_c[draws].sum(1)
+
+
 def bootstrap(num: np.ndarray, den: np.ndarray, clusters: np.ndarray, *, resamples: int = RESAMPLES,
               level: float = LEVEL, seed: int = SEED) -> list[float] | None:
     """[low, high] percentile interval of sum(num) / sum(den) over clusters resampled with replacement; None for
@@ -77,17 +88,15 @@ def bootstrap(num: np.ndarray, den: np.ndarray, clusters: np.ndarray, *, resampl
     num_c, den_c = _cluster_sums(num, clusters), _cluster_sums(den, clusters)  # C
     if len(num_c) < 2:
         return None
-    draws = np.random.default_rng(seed).integers(0, len(num_c), size=(resamples, len(num_c)))  # B, C
-    totals = den_c[draws].sum(1)
-    samples = num_c[draws].sum(1) / np.where(totals > 0, totals, np.nan)  # B
+    samples = _ratios(num_c, den_c, _draws(len(num_c), resamples, seed))  # B
     samples = samples[np.isfinite(samples)]
     return _percentiles(samples, level) if len(samples) else None
 
 
 def headline_intervals(metric: str, ids: Sequence[str], rows: Sequence[dict[str, Any]],
                        reported: dict[str, Any], systems: Sequence[str]) -> dict[str, Any]:
-    """system -> [low, high] for every answering system whose rows rebuild its reported score; the reason in
-    "unavailable" otherwise."""
+    """{"ci95": system -> [low, high]} for every system in `systems` whose rows rebuild its reported score, and
+    {"ci95_unavailable": system -> why} for those whose rows do not."""
     out: dict[str, Any] = {}
     why: dict[str, str] = {}
     clusters = clusters_of(ids)
@@ -126,9 +135,8 @@ def paired_difference(metric: str, a_rows: Sequence[dict[str, Any]], b_rows: Seq
         return None
     clusters = clusters_of(shared)
     (na, da), (nb, db) = (_cluster_sums(x, clusters) for x in ta), (_cluster_sums(x, clusters) for x in tb)
-    draws = np.random.default_rng(SEED).integers(0, len(na), size=(RESAMPLES, len(na)))  # B, C
-    with np.errstate(invalid="ignore", divide="ignore"):
-        samples = nb[draws].sum(1) / db[draws].sum(1) - na[draws].sum(1) / da[draws].sum(1)  # B
+    draws = _draws(len(na), RESAMPLES, SEED)  # the same draws for both runs: paired
+    samples = _ratios(nb, db, draws) - _ratios(na, da, draws)  # B
     samples = samples[np.isfinite(samples)]
     if not len(samples):
         return None
