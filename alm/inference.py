@@ -132,10 +132,9 @@ class Assistant:
         """`decoder`: "auto" (FastLlama where the LLM allows it, on CPU; static cache + compiled step on CUDA;
         else transformers' generate), "fast", "static" or "generate". `audio_cache`: encoder outputs of this many
         Whisper windows, and the transcripts of at least TRANSCRIPTS_KEPT clips, are kept (by the sha256 of their
-        samples), so a clip sent again (batched copies of one clip, a chat's later turns, an evaluation's
-        mismatched-audio pass) is not encoded or transcribed again; 0 = none
-        (then inputs go through `generate` as is). Models with a sound encoder or an instruction-aware aligner
-        always take the processor's full inputs."""
+        samples), so a clip sent again (batched copies of one clip, a chat's later turns) is not encoded or
+        transcribed again; 0 = none (then inputs go through `generate` as is). Models with a sound encoder or an
+        instruction-aware aligner always take the processor's full inputs."""
         self.model = model.eval()
         self.processor = processor
         self.transcriber = transcriber
@@ -465,8 +464,8 @@ def merge_lora(model: AlmForConditionalGeneration) -> None:
 
 class _RecentTranscripts:
     """The transcripts of the last `size` clips, by transcriber and the sha256 of the samples: a clip sent again (a
-    chat's later turns, another question about the same recording, an evaluation's mismatched-audio pass) is not
-    transcribed again. Whisper's greedy decode of one clip is the same each time, so nothing else changes."""
+    chat's later turns, another question about the same recording) is not transcribed again. Whisper's greedy
+    decode of one clip is the same each time, so nothing else changes."""
 
     def __init__(self, size: int):
         self.size = size

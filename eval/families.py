@@ -194,13 +194,14 @@ def score_speech(bench: Benchmark, data: BenchmarkData, texts: dict[str, list[st
     systems: dict[str, list[str]] = {}
     fields: dict[str, dict[str, list[Any]]] = {}
     quoted: dict[str, float] = {}
+    words = [len(r.split()) for r in refs]  # each reference's length: corpus WER = summed errors / summed words
     for system, answers in texts.items():
         read = [read_transcript(a) for a in answers]
         systems[system] = [text for text, _ in read]
         quoted[system] = sum(q for _, q in read) / len(read)
         per_item = [item_scores(r, h) for r, h in zip(refs, systems[system])]
         fields[system] = {"read": systems[system], "quoted": [q for _, q in read],
-                          "wer": [p["wer"] for p in per_item], "words": [len(r.split()) for r in refs],
+                          "wer": [p["wer"] for p in per_item], "words": words,
                           "correct": [bool(p["exact_match"]) for p in per_item]}
     baselines = {}
     if len(refs) > 1:

@@ -43,6 +43,13 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
+def _error_bars(values: list[float], spans: list[list[float] | None]) -> np.ndarray:
+    """(2, n) distances below and above each value to its [low, high] interval; NaN (no error bar) where it has
+    none."""
+    return np.maximum(np.array([[v - ci[0], ci[1] - v] if ci else [np.nan, np.nan]
+                                for v, ci in zip(values, spans)]).T, 0)
+
+
 def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], values_on_bars: bool = False,
                   intervals: dict[str, list[list[float] | None]] | None = None) -> None:
     """One bar per series in each group; `intervals`: series -> a [low, high] (or None) per group, drawn as error
@@ -51,10 +58,8 @@ def _grouped_bars(ax, groups: list[str], series: dict[str, list[float]], values_
     x = np.arange(len(groups))
     for k, (name, values) in enumerate(series.items()):
         spans = (intervals or {}).get(name) or [None] * len(values)
-        yerr = np.array([[v - ci[0], ci[1] - v] if ci else [np.nan, np.nan]
-                         for v, ci in zip(values, spans)]).T  # 2, groups: below, above
         bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=LABELS.get(name, name),
-                      color=COLORS.get(name), yerr=np.maximum(yerr, 0), capsize=2, error_kw={"lw": 0.7})
+                      color=COLORS.get(name), yerr=_error_bars(values, spans), capsize=2, error_kw={"lw": 0.7})
         if values_on_bars:  # a missing value (NaN) draws no bar and no label
             ax.bar_label(bars, labels=[f"{v:.2f}" if np.isfinite(v) else "" for v in values], fontsize=6, padding=1)
     ax.set_xticks(x)
@@ -189,10 +194,8 @@ def summary(folder: Path, benchmarks: dict[str, dict[str, Any]]) -> str:
         systems = [s for s in SYSTEMS if isinstance(head.get(s), (int, float)) and not isinstance(head.get(s), bool)
                    and np.isfinite(head.get(s))]
         values = [head[s] for s in systems]
-        ci = head.get("ci95") or {}
-        yerr = np.array([[v - ci[s][0], ci[s][1] - v] if s in ci else [np.nan, np.nan]
-                         for s, v in zip(systems, values)]).T  # 2, systems: below, above
-        bars = ax.bar(range(len(systems)), values, yerr=np.maximum(yerr, 0), capsize=3, error_kw={"lw": 0.8},
+        spans = [(head.get("ci95") or {}).get(s) for s in systems]
+        bars = ax.bar(range(len(systems)), values, yerr=_error_bars(values, spans), capsize=3, error_kw={"lw": 0.8},
                       color=[COLORS.get(s) for s in systems])
         ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
         ax.set_xticks(range(len(systems)))
