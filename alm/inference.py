@@ -123,18 +123,14 @@ def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     return (text[:cut], True) if cut >= 0 else (text, False)
 
 
-TRANSCRIPTS_KEPT = 4096  # clips whose transcripts an assistant with an audio cache keeps (text: a few hundred KB)
-
-
 class Assistant:
     def __init__(self, model: AlmForConditionalGeneration, processor: AlmProcessor, transcriber=None,
                  decoder: str = "auto", audio_cache: int = 0):
         """`decoder`: "auto" (FastLlama where the LLM allows it, on CPU; static cache + compiled step on CUDA;
         else transformers' generate), "fast", "static" or "generate". `audio_cache`: encoder outputs of this many
-        Whisper windows, and the transcripts of at least TRANSCRIPTS_KEPT clips, are kept (by the sha256 of their
-        samples), so a clip sent again (batched copies of one clip, a chat's later turns) is not encoded or
-        transcribed again; 0 = none (then inputs go through `generate` as is). Models with a sound encoder or an
-        instruction-aware aligner always take the processor's full inputs."""
+        Whisper windows are kept (by the sha256 of their samples), so a clip sent again (batched copies of one
+        clip, a chat's later turns) is not encoded again; 0 = none (then inputs go through `generate` as is). Models
+        with a sound encoder or an instruction-aware aligner always take the processor's full inputs."""
         self.model = model.eval()
         self.processor = processor
         self.transcriber = transcriber
@@ -147,7 +143,6 @@ class Assistant:
         self._fast = None
         plain_audio = not processor.instruction_aware and getattr(model, "sound_encoder", None) is None
         self._frames = _FramesCache(audio_cache) if audio_cache and plain_audio else None
-        self._transcripts = _RecentTranscripts(max(audio_cache, TRANSCRIPTS_KEPT)) if audio_cache else None
         if self.decoder == "fast":
             from alm.fast_llm import FastLlama
 
@@ -358,9 +353,7 @@ class Assistant:
     def transcribe(self, audios: list[np.ndarray]) -> list[str]:
         if self.transcriber is None:
             raise AlmError("this assistant was loaded without speech transcripts (speech_transcripts=False)")
-        if self._transcripts is None:
-            return [self.transcriber.transcribe(w) for w in audios]
-        return [self._transcripts.get(w, self.transcriber) for w in audios]
+        return [self.transcriber.transcribe(w) for w in audios]
 
     def answer_stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
                       transcripts: list[str | None] | None = None) -> AnswerStream:
@@ -460,30 +453,6 @@ def merge_lora(model: AlmForConditionalGeneration) -> None:
     """Fold the LoRA adapter into the LLM's weights (inference only: the model cannot train LoRA afterwards)."""
     if _is_peft(model.language_model):
         model.language_model = model.language_model.merge_and_unload()
-
-
-class _RecentTranscripts:
-    """The transcripts of the last `size` clips, by transcriber and the sha256 of the samples: a clip sent again (a
-    chat's later turns, another question about the same recording) is not transcribed again. Whisper's greedy
-    decode of one clip is the same each time, so nothing else changes."""
-
-    def __init__(self, size: int):
-        self.size = size
-        self._entries: dict[tuple[int, str], str] = {}
-        self._lock = threading.Lock()  # the server's threads share one assistant
-
-    def get(self, wave: np.ndarray, transcriber) -> str:
-        key = (id(transcriber), waveform_digest(wave))
-        with self._lock:
-            if key in self._entries:
-                self._entries[key] = self._entries.pop(key)  # most recently used last
-                return self._entries[key]
-        text = transcriber.transcribe(wave)  # outside the lock: other clips need not wait for this one
-        with self._lock:
-            self._entries[key] = text
-            while len(self._entries) > self.size:
-                self._entries.pop(next(iter(self._entries)))
-        return text
 
 
 class _FramesCache:

@@ -250,33 +250,6 @@ def test_identical_greedy_conversations_are_answered_once(tiny_model):
     assert [g.text for g in got] == [alone[0].text, alone[1].text, alone[0].text, alone[0].text]
 
 
-class _CountingTranscriber:
-    def __init__(self):
-        self.calls = 0
-
-    def transcribe(self, wave):
-        self.calls += 1
-        return f"words {self.calls}"
-
-
-def test_a_clip_sent_again_is_not_transcribed_again(tiny_model):
-    model, processor = tiny_model()
-    whisper = _CountingTranscriber()
-    fast = Assistant(model, processor, transcriber=whisper, audio_cache=2)
-    fast._transcripts.size = 2  # (4096 by default)
-    a, b, c = tone(440, 1.0), tone(660, 1.0), tone(880, 1.0)
-    assert fast.transcribe([a, b]) == ["words 1", "words 2"]
-    assert fast.transcribe([a.copy()]) == ["words 1"] and whisper.calls == 2  # equal samples: the same clip
-    fast.transcribe([c])  # the cache holds two clips: b, the least recently used, goes
-    assert fast.transcribe([a, b]) == ["words 1", "words 4"] and whisper.calls == 4
-    other = _CountingTranscriber()
-    fast.transcriber = other  # another transcriber's transcripts are its own
-    assert fast.transcribe([a]) == ["words 1"] and other.calls == 1
-    plain = Assistant(model, processor, transcriber=_CountingTranscriber())  # no cache: every call transcribes
-    plain.transcribe([a]), plain.transcribe([a])
-    assert plain.transcriber.calls == 2
-
-
 def test_static_cache_decoder_answers_as_the_reference(tiny_model):
     """The CUDA path (merged LLM, transformers' static cache) checked on CPU: same greedy answers."""
     model, processor = tiny_model()
