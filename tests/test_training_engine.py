@@ -555,6 +555,29 @@ def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech()
     assert dropped == 1
 
 
+def test_speech_captions_quote_the_transcript_the_model_reads():
+    from training.data import transcript_answers
+
+    def caption(name, transcript, output):
+        return Record(id=name, instruction="Describe the audio.", output=output, sound=[f"/a/{name}.wav"],
+                      dataset="d", task="caption", stage="perception", metadata={"transcript": transcript})
+
+    said = Record(id="said", instruction="What is said?", output="En VW Beetle.", sound=["/a/da.wav"], dataset="d",
+                  task="speech_content", stage="perception", metadata={"transcript": "En VW Beetle."})
+    records = [caption("da", "En VW Beetle.", 'A voice says in Danish: "En VW Beetle."'),
+               caption("gated", "Hello there.", 'A woman says: "Hello there."'),
+               caption("unquoted", "Ba.", "A voice says a syllable."), said]
+    transcripts = {"/a/da.wav": "Ein Volkswagen Beetle.", "/a/gated.wav": "", "/a/unquoted.wav": "Bah."}
+    out, dropped = transcript_answers(records, transcripts, captions=True, answers=False)
+    assert [(r.id, r.output) for r in out] == [("da", 'A voice says in Danish: "Ein Volkswagen Beetle."'),
+                                               ("unquoted", "A voice says a syllable."),
+                                               ("said", "En VW Beetle.")]
+    assert dropped == 1
+    out, dropped = transcript_answers(records, transcripts)  # captions keep the reference words by default
+    assert [r.output for r in out][:3] == [r.output for r in records][:3] and out[3].output == "Ein Volkswagen Beetle."
+    assert dropped == 0
+
+
 def test_tag_top1_counts_a_clip_whose_first_tag_is_one_of_its_labels():
     from training.tagger import tag_top1
 

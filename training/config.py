@@ -81,6 +81,8 @@ class DataSection:
     max_samples: int | None = None  # at most this many records in all, after the above (seeded random choice)
     balance_answers: list[str] = field(default_factory=list)  # tasks whose yes / no answers are equal per negative mode
     speech_answers: Literal["reference", "transcript"] = "reference"  # what is said: the words, or the transcript read
+    speech_captions: Literal["reference", "transcript"] = "reference"  # what a speech clip's caption quotes: the
+    # words, or the transcript read (needs a speech-aware model; captions whose transcript was withheld are left out)
     speech_min_words: int = 0  # "what is said" records of speech with fewer words are left out (letters, syllables)
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)

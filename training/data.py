@@ -152,20 +152,26 @@ def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
     return kept
 
 
-def transcript_answers(records: list[Record], transcripts: dict[str, str]) -> tuple[list[Record], int]:
-    """"What is said" records answered with the transcript the model reads beside the clip (so it learns to copy
-    it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate withheld are
+def transcript_answers(records: list[Record], transcripts: dict[str, str], captions: bool = False,
+                       answers: bool = True) -> tuple[list[Record], int]:
+    """With `answers`, "what is said" records answered with the transcript the model reads beside the clip (so it
+    learns to copy it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate withheld are
     left out (no transcript to copy); answers to clips without speech ("No one speaks ...") and other tasks are
-    kept as they are. Returns the records and how many were left out (a record repeated by a task weight
-    counts each time)."""
+    kept as they are. With `captions`, a speech clip's caption that quotes its words (`A voice says in Danish:
+    "En VW Beetle."`) quotes the transcript instead, under the same rule. Returns the records and how many were
+    left out (a record repeated by a task weight counts each time)."""
     out, dropped = [], 0
     for record in records:
-        if record.task == "speech_content" and len(record.sound) == 1 and record.metadata.get("transcript"):
+        words = record.metadata.get("transcript") if len(record.sound) == 1 else None
+        quoted = f'"{words}"' if words else None
+        if words and ((answers and record.task == "speech_content")
+                      or (captions and record.task == "caption" and quoted in record.output)):
             heard = transcripts.get(record.sound[0], "").strip()
             if not heard:
                 dropped += 1
                 continue
-            record = dataclasses.replace(record, output=heard)
+            output = heard if record.task == "speech_content" else record.output.replace(quoted, f'"{heard}"')
+            record = dataclasses.replace(record, output=output)
         out.append(record)
     return out, dropped
 

@@ -130,13 +130,16 @@ class StageRecipe:
         eval_records = select_eval_records(c.data, c.seed)
         paths = [p for r in [*records, *eval_records] for p in r.sound]
         transcripts = self._setup_transcripts(paths)
-        if c.data.speech_answers == "transcript":
+        quoting = [k for k in ("speech_answers", "speech_captions") if getattr(c.data, k) == "transcript"]
+        if quoting:
             if transcripts is None:
-                raise AlmError("data.speech_answers: transcript needs a speech-aware model (model.speech_transcripts)")
-            records, withheld = transcript_answers(records, transcripts)
-            eval_records, _ = transcript_answers(eval_records, transcripts)
-            self.say(f"what is said: answered with the transcript the model reads; {withheld} records of "
-                     "speech left out (the no-speech gate withheld their clip's transcript)")
+                raise AlmError(f"data.{quoting[0]}: transcript needs a speech-aware model (model.speech_transcripts)")
+            captions = c.data.speech_captions == "transcript"
+            answers = c.data.speech_answers == "transcript"
+            records, withheld = transcript_answers(records, transcripts, captions, answers)
+            eval_records, _ = transcript_answers(eval_records, transcripts, captions, answers)
+            self.say(f"{' and '.join(k.replace('_', ' ') for k in quoting)} quote the transcript the model reads; "
+                     f"{withheld} records of speech left out (the no-speech gate withheld their clip's transcript)")
         tags = self._setup_tags(paths)
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
