@@ -155,9 +155,9 @@ def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
 def transcript_answers(records: list[Record], transcripts: dict[str, str], captions: bool = False,
                        answers: bool = True) -> tuple[list[Record], int]:
     """With `answers`, "what is said" records answered with the transcript the model reads beside the clip (so it
-    learns to copy it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate withheld are
-    left out (no transcript to copy); answers to clips without speech ("No one speaks ...") and other tasks are
-    kept as they are. With `captions`, a speech clip's caption that quotes its words (`A voice says in Danish:
+    learns to copy it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate
+    withheld are left out (no transcript to copy); answers to clips without speech ("No one speaks ...") and other
+    tasks are kept as they are. With `captions`, a speech clip's caption that quotes its words (`A voice says in Danish:
     "En VW Beetle."`) quotes the transcript instead, under the same rule. Returns the records and how many were
     left out (a record repeated by a task weight counts each time)."""
     out, dropped = [], 0

@@ -134,8 +134,7 @@ class StageRecipe:
         if quoting:
             if transcripts is None:
                 raise AlmError(f"data.{quoting[0]}: transcript needs a speech-aware model (model.speech_transcripts)")
-            captions = c.data.speech_captions == "transcript"
-            answers = c.data.speech_answers == "transcript"
+            answers, captions = "speech_answers" in quoting, "speech_captions" in quoting
             records, withheld = transcript_answers(records, transcripts, captions, answers)
             eval_records, _ = transcript_answers(eval_records, transcripts, captions, answers)
             self.say(f"{' and '.join(k.replace('_', ' ') for k in quoting)} quote the transcript the model reads; "
