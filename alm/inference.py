@@ -31,6 +31,7 @@ from alm.hashing import waveform_digest
 from alm.model import AlmForConditionalGeneration
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 from alm.processor import AlmProcessor, asked_text
+from alm.transcribe import caching
 
 
 @dataclass
@@ -133,7 +134,7 @@ class Assistant:
         with a sound encoder or an instruction-aware aligner always take the processor's full inputs."""
         self.model = model.eval()
         self.processor = processor
-        self.transcriber = transcriber
+        self.transcriber = caching(transcriber)  # each distinct clip transcribed once (later chat turns, eval)
         self._lock = threading.Lock()  # generate() and the RNG are not shared safely across threads
         if model.config.audio_token_id != processor.audio_token_id:
             raise AlmError(f"the model's audio token id ({model.config.audio_token_id}) is not the processor's "

@@ -36,6 +36,7 @@ import json
 import math
 import os
 import sys
+import threading
 import zlib
 from pathlib import Path
 
@@ -45,6 +46,7 @@ from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneratio
 
 from alm.devices import fast_dtype, resolve_device
 from alm.errors import WeightsError
+from alm.hashing import waveform_digest
 from alm.logs import quiet_transformers
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 
@@ -572,3 +574,46 @@ def load_transcriber(audio_base: str, device: str = "auto", backend: str = "auto
     if pick_backend(audio_base, device, backend) == "ctranslate2":
         return Ct2Transcriber(audio_base, device=device, no_speech_threshold=no_speech_threshold)
     return Transcriber(audio_base, device=device, no_speech_threshold=no_speech_threshold)
+
+
+class CachingTranscriber:
+    """A transcriber that transcribes each distinct clip once (by the sha256 of its samples) and remembers the
+    last `size` texts: a chat's later turns resend its clips, and an evaluation asks several questions of one clip
+    (and gives it to the mismatched-audio baseline). The text is the inner transcriber's `transcribe` of that clip,
+    so answers do not change; `transcribe_batch` and every other attribute are the inner transcriber's."""
+
+    def __init__(self, inner, size: int = 1024):
+        self.inner = inner
+        self.size = size
+        self._cache: dict[str, str] = {}  # oldest first
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str):  # only for what this class does not have itself
+        if name == "inner":  # not set yet (a copy being made): no recursion
+            raise AttributeError(name)
+        return getattr(self.inner, name)
+
+    def transcribe(self, wave: np.ndarray) -> str:
+        key = waveform_digest(wave)
+        with self._lock:
+            if key in self._cache:
+                self._cache[key] = self._cache.pop(key)  # most recently used last
+                return self._cache[key]
+        text = self.inner.transcribe(wave)
+        with self._lock:
+            self._cache[key] = text
+            while len(self._cache) > self.size:
+                self._cache.pop(next(iter(self._cache)))
+        return text
+
+    def clear(self) -> None:
+        """Forget every text (a benchmark timing the transcriber must not read them from memory)."""
+        with self._lock:
+            self._cache.clear()
+
+
+def caching(transcriber):
+    """`transcriber` behind a `CachingTranscriber` (None stays None; a cached one is not wrapped twice)."""
+    if transcriber is None or isinstance(transcriber, CachingTranscriber):
+        return transcriber
+    return CachingTranscriber(transcriber)

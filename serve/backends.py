@@ -24,13 +24,8 @@ class LocalBackend:
     """The in-process transformers engine: `Assistant.answer_stream`."""
 
     def __init__(self, assistant, model_name: str = "alm"):
-        from serve.engine import CachingTranscriber
-
         self.assistant = assistant
         self.model_name = model_name
-        if getattr(assistant, "transcriber", None) is not None and not isinstance(assistant.transcriber,
-                                                                                    CachingTranscriber):
-            assistant.transcriber = CachingTranscriber(assistant.transcriber)
 
     @property
     def trained(self) -> bool:

@@ -23,11 +23,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from alm.conversation import Conversation
 from alm.errors import AlmError
-from alm.hashing import waveform_digest
 from alm.inference import Answer, SamplingParams
 from alm.limits import Limits, model_context
 from serve.errors import from_alm_error, overloaded, shutting_down
@@ -49,28 +46,6 @@ class _Job:
     params: SamplingParams
     future: asyncio.Future
     queued_at: float = field(default_factory=time.perf_counter)
-
-
-class CachingTranscriber:
-    """Wraps alm's Transcriber so each distinct clip is transcribed once (multi-turn chats resend clips)."""
-
-    def __init__(self, inner, size: int = 256):
-        self.inner = inner
-        self.size = size
-        self._cache: dict[str, str] = {}
-        self._lock = threading.Lock()
-
-    def transcribe(self, wave: np.ndarray) -> str:
-        key = waveform_digest(wave)
-        with self._lock:
-            if key in self._cache:
-                return self._cache[key]
-        text = self.inner.transcribe(wave)
-        with self._lock:
-            if len(self._cache) >= self.size:
-                self._cache.pop(next(iter(self._cache)))
-            self._cache[key] = text
-        return text
 
 
 def in_daemon_thread(fn: Callable, *args) -> asyncio.Future:
@@ -125,9 +100,6 @@ class TransformersEngine:
     def __init__(self, assistant, batch_window_ms: float = 8.0, max_batch: int = 32, max_in_flight: int = 32,
                  limits: Limits | None = None):
         self.assistant = assistant
-        if getattr(assistant, "transcriber", None) is not None and not isinstance(assistant.transcriber,
-                                                                                    CachingTranscriber):
-            assistant.transcriber = CachingTranscriber(assistant.transcriber)
         self.batch_window_s = batch_window_ms / 1000
         self.max_batch = max_batch
         self.max_in_flight = max_in_flight
