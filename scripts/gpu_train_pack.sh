@@ -5,7 +5,7 @@
 # the pinned weight-package files of the stage's bases, the init_from model, and cp312 wheels the machine lacks;
 # all in one tar split into 60 MiB parts (each call carries at most 64 MiB with the tree) with SHA256SUMS.
 #
-#   bash scripts/gpu_train_pack.sh training/recipes/alm-tiny-v3/stage2.yaml [KEY=VALUE ...]
+#   bash scripts/gpu_train_pack.sh training/recipes/alm-tiny/stage2.yaml [KEY=VALUE ...]
 #
 # Then one run per part, the calls back to back (the machine stays warm 30 s after each):
 #   run(command="bash scripts/gpu_train_stage.sh p00", carry=["runs/gpu-train/parts/p00",

@@ -2,7 +2,7 @@
 stage 2 makes), scored by its first tag on held-out-source (test_ood) clips and in-domain test clips of the classes it
 knows (at most 20 per class each). The table in training/README.md ("The head's form") came from this script.
 
-    .venv/bin/python scripts/tagger_heads.py runs/alm-tiny-v3/stage1/model linear hidden:1024:0.3 linear+mixup
+    .venv/bin/python scripts/tagger_heads.py runs/alm-tiny/stage1/model linear hidden:1024:0.3 linear+mixup
 
 MODEL: any alm model folder with the recipe's Whisper (its encoder makes the six-layer stats; they are read from and
 added to the training feature cache's `-layers6` stats, so after a v3 stage 2 only the test clips are encoded).
@@ -13,7 +13,7 @@ beside them), through the training feature cache, as a one-layer tagger in a sta
 1`, beside Whisper's final frames, normalised apart), as a stage's tagger reads them; `--sound-only` keeps only that
 encoder's pooled frames. So the held-out ceiling of a sound-event encoder is one command, before any training:
 
-    .venv/bin/python scripts/tagger_heads.py runs/alm-tiny-v3/stage1/model linear \
+    .venv/bin/python scripts/tagger_heads.py runs/alm-tiny/stage1/model linear \
         --sound-encoder MIT/ast-finetuned-audioset-10-10-0.4593 --sound-only
 Heads: `linear` (the recipe's: lr 1e-2), `hidden:WIDTH:DROPOUT` (lr 2e-3), `linear+mixup` (Beta(0.4, 0.4) mixup of
 the pooled features), `linear+dropout` (dropout 0.3 on the input): 600 full-batch AdamW steps; `linear+minibatch`:

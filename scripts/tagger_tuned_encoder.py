@@ -2,7 +2,7 @@
 encoder's last `--tune-layers` layers on the same fitting clips as `scripts/tagger_heads.py` (the class-balanced
 draw a v3 stage 2 makes), scored by its first tag on the same held-out-source and in-domain clips after each epoch.
 
-    .venv/bin/python scripts/tagger_tuned_encoder.py runs/alm-tiny-v3/stage1/model --tune-layers 2
+    .venv/bin/python scripts/tagger_tuned_encoder.py runs/alm-tiny/stage1/model --tune-layers 2
 
 The layers below the tuned ones run once per clip (their outputs and pooled stats stay in memory: about 0.1 MB a
 clip for corpus v2's ~2 s clips); then each epoch runs the tuned layers, pools all six layers' stats per clip as a

@@ -1,24 +1,25 @@
 #!/usr/bin/env bash
-# The v3 candidate from scratch and the figures issue 11 asks of it, resumable: run it again after an interruption
-# and every finished step is skipped (corpora with a .done mark, stages through `alm train --resume`, answers
-# through each eval folder's cache). About 2 h 20 min of training on a 2-core CPU with native bfloat16 (AMX), about
-# five hours on an AVX2-only one (training/README.md, "v3's three stages from scratch"), then the evaluations: the
-# first offline test split (FIRST_LIMIT items per benchmark, default 100, seeded and stratified; FIRST_LIMIT=0 for the
-# whole split: 205 class, 325 caption, 544 yes/no and 207 speech items, as issue 11's in-domain bars were measured)
-# and corpus v2's held-out sources (all 324 class items; 240 of 1,678 yes/no, 60 of 547 speech). On the 2-core AVX2
-# CPU alm-tiny, which reads Whisper's transcripts, answered 4.3 s a question (median) beside a training run (each clip is
-# transcribed in a 30 s window), so the whole first split, asked three ways, is hours a model there.
+# alm-tiny from scratch (`alm train alm-tiny`, the v3 recipe) and the figures issue 11 asks of it, resumable: run it
+# again after an interruption and every finished step is skipped (corpora with a .done mark, stages through `alm train
+# --resume`, answers through each eval folder's cache). About 2 h 20 min of training on a 2-core CPU with native
+# bfloat16 (AMX), about five hours on an AVX2-only one (training/README.md, "v3's three stages from scratch"), then
+# the evaluations: the first offline test split (FIRST_LIMIT items per benchmark, default 100, seeded and stratified;
+# FIRST_LIMIT=0 for the whole split: 205 class, 325 caption, 544 yes/no and 207 speech items, as issue 11's in-domain
+# bars were measured) and corpus v2's held-out sources (all 324 class items; 240 of 1,678 yes/no, 60 of 547 speech).
+# On the 2-core AVX2 CPU alm-tiny, which reads Whisper's transcripts, answered 4.3 s a question (median) beside a
+# training run (each clip is transcribed in a 30 s window), so the whole first split, asked three ways, is hours a
+# model there.
 #
-#   scripts/v3_retrain_and_eval.sh                          # train, then evaluate into runs/eval-v3
-#   scripts/v3_retrain_and_eval.sh --eval-only alm-tiny runs/eval-alm-tiny   # another model on the same items
+#   scripts/retrain_alm_tiny.sh                        # train, then evaluate into runs/eval-retrained
+#   scripts/retrain_alm_tiny.sh --eval-only alm-tiny runs/eval-alm-tiny   # another model on the same items
 #
 # runs/ and data/ may be links to a disk that outlives the machine (e.g. ~/.cache/alm/persist/{runs,data}).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 ALM=.venv/bin/alm
-MODEL=runs/alm-tiny-v3/stage3/model
-EVALS=runs/eval-v3
+MODEL=runs/alm-tiny/stage3/model
+EVALS=runs/eval-retrained
 TRAIN=1
 if [ "${1:-}" = "--eval-only" ]; then
   TRAIN=0; MODEL=${2:?--eval-only MODEL OUT}; EVALS=${3:?--eval-only MODEL OUT}
@@ -30,7 +31,7 @@ if [ ! -f data/corpus-v2/.done ]; then
   log "corpus v2"; $ALM data build --out data/corpus-v2; touch data/corpus-v2/.done
 fi
 if [ "$TRAIN" = 1 ]; then
-  log "stages 1-3"; $ALM train training/recipes/alm-tiny-v3 --resume --quiet
+  log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny --resume --quiet
 fi
 if [ ! -f data/offline-corpus/.done ]; then
   log "the first offline corpus, from its commit's builder"
