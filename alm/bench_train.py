@@ -3,11 +3,12 @@
     alm bench train                     # alm-tiny, a few LoRA + aligner steps on the offline corpus
     alm bench train --steps 20 --batch-size 64 --device cuda
 
-Runs short stages (init_from the model, frozen encoder with the feature cache, no transcripts, no
-validation or checkpoints) in turn: `full` is the input path before issue 12 (every step loads the
-audio, renders and tokenizes each conversation, computes log-mel and hashes windows, no loader
-workers), `stored` is the default now (token ids and cache keys made once; loader workers chosen
-from the cores; pinned memory on CUDA). Each is run twice, alternating, and the medians reported.
+Runs short stages (init_from the model, frozen encoder with the feature cache, no transcripts, no sound tags
+(a tagger's pass over the corpus is setup, not step time), no validation or checkpoints) in turn: `full` is
+the input path before issue 12 (every step loads the audio, renders and tokenizes each conversation,
+computes log-mel and hashes windows, no loader workers), `stored` is the default now (token ids and cache
+keys made once; loader workers chosen from the cores; pinned memory on CUDA). Each is run twice,
+alternating, and the medians reported.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def stage_config(model: str, corpus: str, steps: int, batch_size: int, workers: 
     data = {"root": corpus, "tasks": ["classification", "caption"], "max_samples": steps * batch_size,
             "eval_samples": 0, "sample_answers": 0, "num_workers": workers}
     return config_from_dict({
-        "model": {"init_from": model, "speech_transcripts": False}, "encoder": "frozen", "aligner": "train",
+        "model": {"init_from": model, "speech_transcripts": False, "sound_tags": False}, "encoder": "frozen", "aligner": "train",
         "llm": "lora", "data": data, "batch_size": batch_size, "max_steps": steps, "output_dir": str(out),
         "checkpoint_every": 0, "eval_every": 0, "log_every": steps, "tensorboard": False,
         "precision": "bf16" if device != "mps" else "fp32", "max_length": 512, "overlong": "truncate"})
