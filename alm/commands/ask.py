@@ -21,8 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = (
         "Answer a question about one or more audio files (wav, flac, ogg, mp3; any rate; resampled to 16 kHz). "
         f"The default model, {DEFAULT_MODEL}, is Whisper-base + an MLP aligner + SmolLM2-135M-Instruct with LoRA, "
-        "trained on CPU for about an hour on the small offline corpus; it also reads Whisper's transcript of each "
-        "clip. It hears coarse sound classes, what is said, yes/no existence and simple properties, but it is a "
+        "trained on CPU on the offline corpus (23,155 clips); beside the audio it reads Whisper's transcript of each "
+        "clip (none where Whisper hears no speech) and a sound tagger's top labels. It names about a third of "
+        "sounds from sources it never trained on, answers \"is there X?\" and repeats what is said, but it is a "
         "tiny model, not a general-purpose listener. "
         f"Put {PLACEHOLDER} in the question to place clips inside the text; otherwise they come first."
     )
