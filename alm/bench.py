@@ -7,9 +7,11 @@ Two assistants are loaded in one process and measured in turn, rep after rep, so
 slows both alike: `reference` (`Assistant.load(fast=False)`: float32, the LoRA as a peft wrapper,
 transformers' Whisper and `generate`: the path before issue 12) and `fast` (the default load).
 For each it reports the median over reps of: audio load, log-mel, encoder, aligner, transcript,
-LLM prefill, time to first token (mel to first new token, transcript included), decode tokens/s
-(`--decode-tokens` new tokens, end-of-turn ignored), and the whole warm answer (`answer()` on the
-file: load, transcript, generation) with its token count. The decode bound is the LLM's bytes read
+sound tags (a model with a tagger: the tagger's pass, which on the default path also encodes the clip for
+generation to reuse), LLM prefill, time to first token (mel to first new token, transcript and tags included),
+decode tokens/s (`--decode-tokens` new tokens, end-of-turn ignored), and the whole warm answer (`answer()` on
+the file: load, transcript, tags, generation) with its token count. The assistant's transcript memory and
+encoder-frames cache are emptied before each part, so the clip is never found already encoded. The decode bound is the LLM's bytes read
 per token (every weight, the tied embedding once) over a measured memory copy rate (bytes copied
 per second by one large tensor copy, the median of several); the share of it reached is printed.
 A copy also writes what it reads, so a decode step, which only reads its weights, can pass that
@@ -33,7 +35,7 @@ from alm.files import atomic_write_json
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CLIP = REPO / "examples" / "announcement.flac"
 QUESTION = "What do you hear?"
-PARTS = ("audio_load_s", "mel_s", "encoder_s", "aligner_s", "transcript_s", "prefill_s", "ttft_s",
+PARTS = ("audio_load_s", "mel_s", "encoder_s", "aligner_s", "transcript_s", "tags_s", "prefill_s", "ttft_s",
          "decode_tok_s", "answer_s", "answer_tokens")
 
 
@@ -124,6 +126,14 @@ def token_times(assistant, inputs: dict, new_tokens: int) -> tuple[float, list[f
 
 
 @torch.inference_mode()
+def forget(assistant) -> None:
+    """Empty what the assistant keeps per clip (transcripts, encoder frames), so a part is timed from scratch."""
+    if hasattr(assistant.transcriber, "clear"):
+        assistant.transcriber.clear()
+    if assistant._frames is not None:
+        assistant._frames.clear()
+
+
 def measure_once(assistant, path: Path | None, wave: np.ndarray, decode_tokens: int) -> dict:
     from alm.audio import load_audio
     from alm.conversation import Conversation
@@ -145,23 +155,29 @@ def measure_once(assistant, path: Path | None, wave: np.ndarray, decode_tokens: 
     t = time.perf_counter()
     model.align(frames, frame_lengths)
     out["aligner_s"] = time.perf_counter() - t
+    forget(assistant)
     transcripts = None
     if assistant.transcriber is not None:
-        if hasattr(assistant.transcriber, "clear"):  # a caching wrapper must not hide the transcript's cost
-            assistant.transcriber.clear()
         t = time.perf_counter()
         transcripts = [assistant.transcriber.transcribe(wave)]
         out["transcript_s"] = time.perf_counter() - t
     messages = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": QUESTION}]}]
-    inputs = assistant._inputs([Conversation(messages, [wave], transcripts)])
+    conv = Conversation(messages, [wave], transcripts)
+    if assistant.reads_tags:
+        t = time.perf_counter()
+        conv = assistant.with_notes(conv)
+        out["tags_s"] = time.perf_counter() - t
+    # generation encodes the clip unless the tags' pass left its frames in the cache (the default path)
+    encodes = assistant._frames is None or not assistant.reads_tags
+    inputs = assistant._inputs([conv])
     start, times = token_times(assistant, inputs, decode_tokens)
-    embed_s = out["mel_s"] + out["encoder_s"] + out["aligner_s"]  # embed_inputs repeats these inside generation
-    out["prefill_s"] = max(0.0, times[0] - start - out["encoder_s"] - out["aligner_s"])
-    out["ttft_s"] = embed_s + out.get("transcript_s", 0.0) + out["prefill_s"]
+    in_generation = out["aligner_s"] + (out["encoder_s"] if encodes else 0.0)  # what embedding repeats there
+    out["prefill_s"] = max(0.0, times[0] - start - in_generation)
+    embed_s = (out["mel_s"] + out["encoder_s"] if encodes else 0.0) + out["aligner_s"]
+    out["ttft_s"] = embed_s + out.get("transcript_s", 0.0) + out.get("tags_s", 0.0) + out["prefill_s"]
     out["decode_tok_s"] = (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 else float("nan")
     out["prompt_tokens"] = int(inputs["attention_mask"].sum())
-    if hasattr(assistant.transcriber, "clear"):  # nor the answer's
-        assistant.transcriber.clear()
+    forget(assistant)
     t = time.perf_counter()
     answer = assistant.answer(messages, [load_audio(path) if path is not None else wave])
     out["answer_s"] = time.perf_counter() - t  # from the file (audio load included) to the whole answer

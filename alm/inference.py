@@ -492,6 +492,9 @@ class _FramesCache:
         stats = None if found[0][1] is None else torch.stack([s for _, s in found])  # W, K, 2C
         return out, lengths, stats
 
+    def clear(self) -> None:
+        self._entries.clear()
+
 
 def _conversation_key(conv: Conversation) -> str:
     """Equal for conversations that make the same prompt: messages, clips (by digest) and transcripts."""

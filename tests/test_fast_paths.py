@@ -234,6 +234,22 @@ def test_answer_bench_runs_on_a_tiny_assistant(tiny_model):
     assert np.isfinite(row["ttft_s"])
 
 
+def test_answer_bench_encodes_the_clip_in_every_rep(tiny_model):
+    """The assistant's encoder-frames cache must not hide the encoder's cost from a later rep's prefill or answer."""
+    from alm import bench
+
+    model, processor = tiny_model()
+    merge_lora(model)
+    assistant = Assistant(model, processor, audio_cache=4)
+    clip = tone(440, 2.0)
+    bench.measure_once(assistant, None, clip, 2)
+    calls = []
+    original = model.encode_windows
+    model.encode_windows = lambda *a, **k: calls.append(1) or original(*a, **k)
+    bench.measure_once(assistant, None, clip, 2)
+    assert len(calls) == 2  # the timed generation's and the whole answer's
+
+
 def test_identical_greedy_conversations_are_answered_once(tiny_model):
     model, processor = tiny_model()
     merge_lora(model)
