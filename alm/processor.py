@@ -128,7 +128,10 @@ class AlmProcessor(ProcessorMixin):
     def from_pretrained(cls, pretrained_model_name_or_path, **kwargs) -> "AlmProcessor":
         """A checkpoint folder, Hugging Face id or packaged name (`alm-tiny`). A checkpoint saved before
         processors were saved (no processor_config.json) gets one built from its config and tokenizer."""
+        from alm.auto import register
         from alm.checkpoints import resolve_checkpoint
+
+        register()  # transformers' tokenizer loader reads the folder's config.json through AutoConfig: it must know alm
 
         hub_kwargs = {k: kwargs[k] for k in ("revision", "token", "cache_dir", "local_files_only") if k in kwargs}
         path = resolve_checkpoint(str(pretrained_model_name_or_path), **hub_kwargs)

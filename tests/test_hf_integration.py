@@ -51,6 +51,16 @@ def test_the_cli_defers_registration_and_stays_light():
     assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr
 
 
+def test_a_processor_loaded_under_the_cli_reads_its_config_as_alm(ckpt):
+    """With registration deferred (the console script), the tokenizer loader must still read config.json as alm's,
+    not warn that a model of type `alm` instantiates one of type ``."""
+    code = f"from alm.processor import AlmProcessor; AlmProcessor.from_pretrained({str(ckpt)!r})"
+    env = {**__import__("os").environ, "ALM_DEFER_AUTO_REGISTER": "1", "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "to instantiate a model of type" not in out.stderr + out.stdout
+
+
 @pytest.mark.parametrize("attn", ["sdpa", "eager"])
 def test_from_pretrained_honours_dtype_device_map_and_attention(ckpt, attn):
     model = AlmForConditionalGeneration.from_pretrained(ckpt, dtype=torch.bfloat16, device_map="cpu",
