@@ -25,7 +25,9 @@ def write_checkpoint(model, target: Path, processor=None) -> None:
         if not model.config.freeze_encoder:
             save_file(cpu_state(model.audio_encoder), tmp / ENCODER_FILE)
         if is_lora_model(model.language_model):
-            model.language_model.save_pretrained(tmp / LORA_DIR)
+            # the base's embeddings are never resized (audio tokens are replaced by aligner outputs), so none are saved;
+            # peft's "auto" would look for the base's config by its name (`builtin:...`) and warn that it found none
+            model.language_model.save_pretrained(tmp / LORA_DIR, save_embedding_layers=False)
             name_base_in_adapter(tmp / LORA_DIR, model.config.text_base)
             (tmp / LORA_DIR / "README.md").unlink(missing_ok=True)  # peft's empty card, with local paths in it
         if model.tagger is not None:
