@@ -26,7 +26,7 @@ from eval.metrics.aqa import YES_NO, AqaReference, aqa_scores, majority, read_an
 from eval.metrics.captioning import CaptionScorer
 from eval.metrics.classification import (accuracy, balanced_accuracy, confusion_matrix, mean_average_precision,
                                          per_class_accuracy)
-from eval.metrics.collapse import read_value, top_share, truth_value
+from eval.metrics.collapse import distinct_answers, read_value, top_share, truth_value
 from eval.metrics.hallucination import yes_no_scores
 from eval.metrics.speech import item_scores, normalize_transcript, read_transcript, speech_scores
 from eval.registry import Benchmark, lower_is_better
@@ -266,9 +266,10 @@ def add_collapse(bench: Benchmark, data: BenchmarkData, scored: Scored) -> None:
     for system in ANSWERING:
         if not scored.items or system not in scored.items[0]:
             continue
-        value, share = top_share([read_value(row[system]) for row in scored.items])
+        rows = [row[system] for row in scored.items]
+        value, share = top_share([read_value(row) for row in rows])
         scored.scores[system]["top_answer_share"] = share
-        out["systems"][system] = {"answer": value, "share": share}
+        out["systems"][system] = {"answer": value, "share": share, "distinct_answers": distinct_answers(rows, value)}
     truths = [truth_value(it.reference) for it in data.items]
     if truths and None not in truths:
         value, share = top_share(truths)
@@ -342,5 +343,6 @@ def _collapse(collapse: dict[str, Any]) -> dict[str, Any]:
         return {}
     share, threshold = top["share"], collapse["threshold"]
     return {"top_answer": top["answer"], "top_answer_share": share, "collapse_threshold": threshold,
+            "top_answer_distinct": top.get("distinct_answers"),
             "truth_top_share": collapse.get("truth", {}).get("share"),
             "collapsed": bool(_number(share) is not None and share > threshold)}

@@ -15,7 +15,7 @@ from typing import Any
 from eval.registry import lower_is_better
 from eval.report_parts import (HEADERS, NOT_SCORES, WARN_BASELINE, WARN_BASELINE_LOWER,  # noqa: F401 - re-exported
                                WARN_COLLAPSED, WARN_MISMATCHED, WARN_MISMATCHED_LOWER, WARN_NO_AUDIO,
-                               WARN_NO_AUDIO_LOWER, WARN_PROBE, fmt, metric_label, present, score_cells,
+                               WARN_NO_AUDIO_LOWER, WARN_PROBE, fmt, gathered, metric_label, present, score_cells,
                                score_headers, short, table, verdict)
 from eval.report_domains import domains_section, top_answer
 from eval.report_section import section
@@ -106,7 +106,8 @@ def floors_and_collapse(results: dict[str, Any]) -> list[str]:
             truth = "" if truth is None else f"; the ground truth's most frequent answer: {fmt(100 * truth, 0)}%"
             lines.append(f"- **⚠ {name}**: {fmt(100 * head['top_answer_share'], 0)}% of the model's answers are "
                          f"{short(str(head.get('top_answer')), 40)!r} (threshold "
-                         f"{fmt(100 * head['collapse_threshold'], 0)}%{truth})")
+                         f"{fmt(100 * head['collapse_threshold'], 0)}%{truth}"
+                         f"{gathered(head.get('top_answer_distinct'))})")
     return ["## Floors and collapse", "", *lines, ""] if lines else []
 
 

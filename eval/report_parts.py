@@ -59,6 +59,11 @@ def score_cells(head: dict[str, Any], systems: list[str]) -> list[str]:
     return [c for s in systems for c in ([fmt(head.get(s)), interval(head)] if s == "model" else [fmt(head.get(s))])]
 
 
+def gathered(distinct: int | None) -> str:
+    """"; 27 different answers read as it" where a mapping gathered several answers onto the top one, else ""."""
+    return f"; {distinct} different answers read as it" if distinct and distinct > 1 else ""
+
+
 def short(text: str, n: int = 90) -> str:
     text = " ".join(str(text).split())
     return text if len(text) <= n else text[: n - 1] + "…"
@@ -94,7 +99,8 @@ def verdict(head: dict[str, Any]) -> str:
         flags.append(WARN_PROBE)
     if head.get("collapsed"):
         flags.append(f"{WARN_COLLAPSED}: {short(str(head.get('top_answer')), 30)!r} is "
-                     f"{fmt(100 * head['top_answer_share'], 0)}% of the answers (> {fmt(100 * head['collapse_threshold'], 0)}%)")
+                     f"{fmt(100 * head['top_answer_share'], 0)}% of the answers (> {fmt(100 * head['collapse_threshold'], 0)}%"
+                     f"{gathered(head.get('top_answer_distinct'))})")
     if head.get("model") is not None:
         if head.get("beats_no_audio") is None:
             flags.append("no no-audio score")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from eval.report_parts import HEADERS, NOT_SCORES, fmt, metric_label, present, short, table, verdict
+from eval.report_parts import HEADERS, NOT_SCORES, fmt, gathered, metric_label, present, short, table, verdict
 from eval.scored import ANSWERING, ASR, SYSTEMS
 
 EXAMPLES = 5
@@ -83,8 +83,8 @@ def _floor_lines(b: dict[str, Any]) -> list[str]:
     head, breakdown, lines = b["headline"], b.get("breakdown", {}), []
     collapse = breakdown.get("collapse", {})
     if collapse.get("systems"):
-        shares = ", ".join(f"{HEADERS.get(s, s)} {fmt(v['share'], 2)} ({short(str(v['answer']), 30)!r})"
-                           for s, v in collapse["systems"].items())
+        shares = ", ".join(f"{HEADERS.get(s, s)} {fmt(v['share'], 2)} ({short(str(v['answer']), 30)!r}"
+                           f"{gathered(v.get('distinct_answers'))})" for s, v in collapse["systems"].items())
         truth = collapse.get("truth")
         truth = f"; ground truth {fmt(truth['share'], 2)} ({short(str(truth['answer']), 30)!r})" if truth else ""
         lines.append(f"- most frequent answer (share, answer): {shares}{truth}; flagged above "

@@ -13,7 +13,7 @@ from eval import families
 from eval.data import AudioRef, load_benchmark_data
 from eval.encoder_features import PooledFeatures
 from eval.floors import Floors, FloorSettings
-from eval.metrics.collapse import read_value, top_share, truth_value
+from eval.metrics.collapse import distinct_answers, read_value, top_share, truth_value
 from eval.probe import ProbeSettings, centroid_predict, fit_linear, run_probe
 from eval.registry import collect
 from eval.report import floors_and_collapse, verdict
@@ -44,6 +44,17 @@ def test_top_share_and_what_is_read():
     assert truth_value({"captions": ["A dog.", "A hound."]}) is None
 
 
+def test_distinct_answers_behind_the_top_one():
+    """A mapping that gathers varied answers onto one label is told apart from a model that says one thing."""
+    rows = [{"answer": "A gunshot.", "label": "robot sound"}, {"answer": "A pig.", "label": "robot sound"},
+            {"answer": "a gunshot", "label": "robot sound"}, {"answer": "A dog.", "label": "dog"}]
+    assert distinct_answers(rows, "robot sound") == 2  # "A gunshot." and "a gunshot" read alike
+    assert distinct_answers(rows, "dog") == 1
+    head = {"collapsed": True, "top_answer": "robot sound", "top_answer_share": 0.75, "collapse_threshold": 0.15,
+            "top_answer_distinct": 2}
+    assert "'robot sound' is 75% of the answers (> 15%; 2 different answers read as it)" in verdict(head)
+
+
 def test_collapse_in_scores_headline_and_report(corpus: Path, benchmarks):
     bench = benchmarks["offline-classification-ood"]
     data = load_benchmark_data(bench, corpus)
@@ -55,6 +66,7 @@ def test_collapse_in_scores_headline_and_report(corpus: Path, benchmarks):
     assert scored.scores[MODEL]["top_answer_share"] == pytest.approx((n - 1) / n)
     collapse = scored.breakdown["collapse"]
     assert collapse["threshold"] == 0.15 and collapse["systems"][MODEL]["answer"] == "speech"
+    assert collapse["systems"][MODEL]["distinct_answers"] == 1
     assert collapse["truth"]["share"] == pytest.approx(5 / n)
     head = families.headline(bench, scored)
     assert head["collapsed"] is True and head["top_answer"] == "speech" and head["collapse_threshold"] == 0.15

@@ -34,6 +34,12 @@ def read_value(row: dict[str, Any]) -> str:
     return normalize(row.get("answer", ""))
 
 
+def distinct_answers(rows: Sequence[dict[str, Any]], value: Any) -> int:
+    """How many different answers (normalised text) were read as `value`: 1 when the model says one thing, many when
+    a mapping gathers varied answers onto one label (e.g. names the label set lacks, mapped to their nearest)."""
+    return len({normalize(row.get("answer", "")) for row in rows if read_value(row) == value})
+
+
 def truth_value(reference: dict[str, Any]) -> str | None:
     """The item's one right answer (None where it has several, e.g. reference captions)."""
     if "label" in reference:
