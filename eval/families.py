@@ -269,7 +269,9 @@ def add_collapse(bench: Benchmark, data: BenchmarkData, scored: Scored) -> None:
         rows = [row[system] for row in scored.items]
         value, share = top_share([read_value(row) for row in rows])
         scored.scores[system]["top_answer_share"] = share
-        out["systems"][system] = {"answer": value, "share": share, "distinct_answers": distinct_answers(rows, value)}
+        out["systems"][system] = {"answer": value, "share": share}
+        if any(isinstance(row.get("label"), str) for row in rows):  # answers mapped onto a label set
+            out["systems"][system]["distinct_answers"] = distinct_answers(rows, value)
     truths = [truth_value(it.reference) for it in data.items]
     if truths and None not in truths:
         value, share = top_share(truths)
