@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="give the LLM Whisper's transcript of each clip (LTU-AS) or not (default: as the model "
                              "was trained; alm-tiny: yes)")
     parser.add_argument("--show-transcript", action="store_true", help="print the transcripts (implies --transcribe)")
+    parser.add_argument("--show-notes", action="store_true",
+                        help="print what the LLM reads after each clip's audio tokens: Whisper's transcript and the "
+                             "sound tagger's top labels (with the probability of a sound the question names)")
     parser.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu; default), cpu, cuda, mps ...")
     parser.add_argument("--no-stream", action="store_true", help="print the answer only when complete")
     parser.add_argument("--timing", action="store_true", help="print load and answer times to stderr")
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace) -> int:
     from alm.inference import Assistant, SamplingParams
     from alm.limits import model_context
     from alm.logs import silence_transformers
+    from alm.processor import conversation_notes
 
     silence_transformers()
 
@@ -112,6 +116,11 @@ def run(args: argparse.Namespace) -> int:
     if args.show_transcript:
         for path, text in zip(paths, transcripts):
             print(f"[transcript of {path}] {text}", file=sys.stderr)
+    if args.show_notes:
+        noted = assistant.with_notes(Conversation(messages, clips, transcripts))
+        for path, notes in zip(paths, conversation_notes(noted)):
+            print(f"[notes on {path}] {notes.strip() or '(none: this model reads only the audio tokens)'}",
+                  file=sys.stderr)
     if args.no_stream:
         print(assistant.answer(messages, clips, params, transcripts).text)
     else:

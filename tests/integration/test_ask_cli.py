@@ -47,6 +47,17 @@ def test_speech_aware_transcript():
         assert word in transcript.lower(), transcript
 
 
+def test_show_notes_prints_what_the_llm_reads():
+    """alm-tiny reads, after the clip's audio tokens, Whisper's transcript and its tagger's top labels, and for a
+    sound the question names, that sound's probability and a verdict: --show-notes prints exactly that text."""
+    result = alm("ask", str(EXAMPLE), "Is there a bell in this recording?", "--show-notes", "--max-new-tokens", "8",
+                 "--no-stream")
+    assert result.returncode == 0, result.stderr
+    notes = next(line for line in result.stderr.splitlines() if line.startswith(f"[notes on {EXAMPLE}]"))
+    assert '(speech transcript: "Good morning.' in notes, notes
+    assert "(sound tags: speech " in notes and "; asked: bell 0." in notes, notes
+
+
 def test_alm_tiny_repeats_what_is_said():
     """alm-tiny is speech-aware (trained with Whisper transcripts beside the audio): asked what is said, it
     answers with the words; with --no-transcribe it has only the audio tokens to go on."""
