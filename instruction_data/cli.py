@@ -9,7 +9,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from instruction_data.build.config import DEFAULT_OOD, DEFAULT_SOURCES, REASONING, BuildConfig, default_out
+from instruction_data.build.config import (DEFAULT_OOD, DEFAULT_SOURCES, OPTIONAL_SOURCES, REASONING, BuildConfig,
+                                           default_out)
 from instruction_data.errors import DataError
 
 
@@ -32,7 +33,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         f"now {default_out()})")
     b.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     b.add_argument("--sources", default=",".join(DEFAULT_SOURCES),
-                   help="comma-separated built-in sources (default: all): " + ", ".join(DEFAULT_SOURCES))
+                   help="comma-separated built-in sources (default: " + ", ".join(DEFAULT_SOURCES)
+                        + "; also available: " + ", ".join(OPTIONAL_SOURCES) + ")")
     b.add_argument("--source", action="append", type=_source, default=[], metavar="KIND=PATH",
                    help="add a dataset on disk: folder, csv, esc50, urbansound8k, audiocaps, clotho, clotho_aqa, "
                         "fsd50k, vggsound, speech_commands (layouts in instruction_data/README.md); repeatable")

@@ -19,6 +19,7 @@ from instruction_data.adapters.debian import (
     hydrogen,
     kde_voices,
     megaglest,
+    qabcs,
     sound_themes,
 )
 from instruction_data.build.render import RenderContext, render
@@ -78,6 +79,23 @@ def test_klettres_letters_and_syllables(tmp_path):
     assert clips["klettres-en-alpha-a"].transcript == "A"
     cs = clips["klettres-cs-syllab-ad-0"]
     assert cs.transcript == "ba" and cs.language == "Czech" and cs.caption == 'A voice says in Czech: "ba"'
+
+
+def test_qabcs_noises_by_name_and_category_and_spoken_words(tmp_path):
+    clips = _by_id(qabcs.load(fake.make_qabcs(tmp_path)))
+    sounds = {c.id: c.labels for c in clips.values() if c.kind != "speech"}
+    # a calf is a cow; a mouse among the toys is not an animal; a flag says nothing of its noise
+    assert sounds == {"qabcs-dog": ["dog", "animal"], "qabcs-calf": expand(["cow"]),
+                      "qabcs-clock": expand(["clock ticking"])}
+    words = [c for c in clips.values() if c.kind == "speech"]
+    assert len(words) == 2  # the dog listed twice is one clip; food has no noise but a word without a file
+    german = clips["qabcs-de-animals-dog"]
+    assert german.transcript == "hund" and german.language == "German" and german.origin == "qabcs:de"
+    russian = clips["qabcs-ru-animals-stork"]  # the id from the English name: the word is Cyrillic
+    assert russian.transcript == "аист" and russian.caption == 'A voice says in Russian: "аист"'
+    from instruction_data.adapters import DEBIAN
+    from instruction_data.build.config import DEFAULT_SOURCES, OPTIONAL_SOURCES
+    assert set(OPTIONAL_SOURCES) <= set(DEBIAN) and not set(OPTIONAL_SOURCES) & set(DEFAULT_SOURCES)
 
 
 def test_zip_members_and_warzone_transcripts(tmp_path):

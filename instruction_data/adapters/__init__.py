@@ -30,6 +30,7 @@ from instruction_data.adapters.debian import (
     kde_voices,
     lmms,
     megaglest,
+    qabcs,
     sonic_pi,
     sound_themes,
     tuxpaint,
@@ -75,6 +76,8 @@ DEBIAN_SOURCES: dict[str, tuple[Loader, tuple[str, ...], Path]] = {
     "yaru_sounds": (sound_themes.load_yaru, ("yaru-theme-sound",), sound_themes.YARU),
     "deepin_sounds": (sound_themes.load_deepin, ("deepin-sound-theme",), sound_themes.DEEPIN),
     "oxygen_sounds": (sound_themes.load_oxygen, ("oxygen-sounds",), sound_themes.OXYGEN),
+    # not in the default build yet (`build.config.OPTIONAL_SOURCES`): `alm data build --sources ...,qabcs`
+    "qabcs": (qabcs.load, ("qabcs-data",), qabcs.ROOT),
 }
 DEBIAN: dict[str, tuple[Loader, tuple[str, ...]]] = {k: (v[0], v[1]) for k, v in DEBIAN_SOURCES.items()}
 DEBIAN_ROOTS: dict[str, Path] = {k: v[2] for k, v in DEBIAN_SOURCES.items()}

@@ -84,6 +84,19 @@ def make_klettres(root: Path) -> Path:
     return root
 
 
+def make_qabcs(root: Path) -> Path:
+    """Two languages' item files (one with recordings), and the noises they name."""
+    for noise, hz in (("dog", 300), ("calf", 310), ("austrian_flag", 320), ("clock", 330), ("mouse", 340)):
+        wav(root / "all" / "noises" / f"{noise}.ogg", hz)
+    wav(root / "de" / "sounds" / "words" / "hund.ogg", 350)
+    wav(root / "ru" / "sounds" / "words" / "аист.ogg", 360)
+    text(root / "de" / "abc1.properties", "language:Deutsch\n#h\nanimals:h=hund==dog=dog\nfood:h=honig==honey\n"
+         "misc:u=uhr==clock=clock\ntoys:m=maus==mouse=mouse\nmisc:o=flagge==austrian_flag=austrian_flag\n"
+         "animals:k=kalb==calf=calf\nanimals:h=hund==dog=dog\n")
+    text(root / "ru" / "abc1.properties", "language:Русский\nanimals:а=АИСТ=АИСТ=stork=stork\n")
+    return root
+
+
 def make_warzone(root: Path) -> Path:
     path = root / "base.wz"
     root.mkdir(parents=True, exist_ok=True)
