@@ -88,7 +88,11 @@ def test_qabcs_noises_by_name_and_category_and_spoken_words(tmp_path):
     assert sounds == {"qabcs-dog": ["dog", "animal"], "qabcs-calf": expand(["cow"]),
                       "qabcs-clock": expand(["clock ticking"])}
     words = [c for c in clips.values() if c.kind == "speech"]
-    assert len(words) == 2  # the dog listed twice is one clip; food has no noise but a word without a file
+    # the dog listed twice is one clip; a word without a recording is none; en_gb inherits en's items and records
+    # only the words it says otherwise
+    assert sorted(c.id for c in words) == ["qabcs-de-animals-dog", "qabcs-en-animals-cat", "qabcs-en_gb-food-donut",
+                                           "qabcs-ru-animals-stork"]
+    assert clips["qabcs-en_gb-food-donut"].transcript == "doughnut"
     german = clips["qabcs-de-animals-dog"]
     assert german.transcript == "hund" and german.language == "German" and german.origin == "qabcs:de"
     russian = clips["qabcs-ru-animals-stork"]  # the id from the English name: the word is Cyrillic

@@ -37,12 +37,16 @@ KIND = {"animals": "animal", "instrument": "musical instrument"}
 
 
 def entries(properties: Path) -> list[dict[str, str]]:
-    """The category, word, English name and noise (if any) of every item line of one language's file."""
-    out = []
+    """The category, word, English name and noise (if any) of every item line of one language's file, then those of
+    the file it names in `inheritsFrom:` (en_gb inherits en's items and records only the words it says otherwise)."""
+    out, parent = [], None
     for line in properties.read_text(encoding="utf-8", errors="replace").splitlines():
-        m = LINE.match(line.strip())
-        if m:
+        if line.startswith("inheritsFrom:"):
+            parent = properties.parent.parent / line.split(":", 1)[1].strip()
+        elif m := LINE.match(line.strip()):
             out.append({k: (v or "").strip() for k, v in m.groupdict().items()})
+    if parent is not None and parent.is_file() and parent != properties:
+        out += entries(parent)
     return out
 
 

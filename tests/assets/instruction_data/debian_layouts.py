@@ -94,6 +94,10 @@ def make_qabcs(root: Path) -> Path:
          "misc:u=uhr==clock=clock\ntoys:m=maus==mouse=mouse\nmisc:o=flagge==austrian_flag=austrian_flag\n"
          "animals:k=kalb==calf=calf\nanimals:h=hund==dog=dog\n")
     text(root / "ru" / "abc1.properties", "language:Русский\nanimals:а=АИСТ=АИСТ=stork=stork\n")
+    wav(root / "en" / "sounds" / "words" / "cat.ogg", 370)
+    wav(root / "en_gb" / "sounds" / "words" / "doughnut.ogg", 380)
+    text(root / "en" / "abc1.properties", "language:English (US)\nanimals:c=cat==cat=cat\nfood:d=donut==donut\n")
+    text(root / "en_gb" / "abc1.properties", "inheritsFrom:en/abc1.properties\nfood:d=doughnut==donut\n")
     return root
 
 
