@@ -16,7 +16,7 @@ import soundfile as sf
 
 from alm.cli import main
 from instruction_data import load_clips, load_hf_dataset, load_split, read_records
-from instruction_data.build.config import BuildConfig
+from instruction_data.build.config import DEFAULT_SOURCES, OPTIONAL_SOURCES, BuildConfig
 from instruction_data.build.corpus import build
 from instruction_data.build.splits import SPLITS, assign, check_disjoint
 from instruction_data.clips import Clip
@@ -231,8 +231,13 @@ def test_default_sources_reduced_build(tmp_path):
     manifest = build(BuildConfig(out=tmp_path / "real", limit=15, scale=0.05, install=False, ood=()), progress=False)
     sources = set().union(*(s["clips_per_source"] for s in manifest["splits"].values()))
     assert {"tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop"} <= sources
-    installed = {name for name, root in DEBIAN_ROOTS.items() if root.exists()}
-    assert installed <= sources  # every installed package's adapter found labelled clips
+    installed = {name for name, root in DEBIAN_ROOTS.items() if root.exists() and name in DEFAULT_SOURCES}
+    assert installed <= sources  # every installed package's adapter of the default build found labelled clips
+    for name in OPTIONAL_SOURCES:  # one named with --sources, where its package is installed
+        if DEBIAN_ROOTS[name].exists():
+            extra = build(BuildConfig(out=tmp_path / name, sources=(name,), limit=15, scale=0.05, install=False,
+                                      ood=()), progress=False)
+            assert name in set().union(*(s["clips_per_source"] for s in extra["splits"].values()))
     assert manifest["totals"]["records"] > 100
 
 
