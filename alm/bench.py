@@ -11,9 +11,10 @@ sound tags (a model with a tagger: the tagger's pass, which on the default path 
 generation to reuse), LLM prefill, time to first token (mel to first new token, transcript and tags included),
 decode tokens/s (`--decode-tokens` new tokens, end-of-turn ignored), and the whole warm answer (`answer()` on
 the file: load, transcript, tags, generation) with its token count. The assistant's transcript memory and
-encoder-frames cache are emptied before each part, so the clip is never found already encoded. The decode bound is the LLM's bytes read
-per token (every weight, the tied embedding once) over a measured memory copy rate (bytes copied
-per second by one large tensor copy, the median of several); the share of it reached is printed.
+encoder-frames cache are emptied before each part, so the clip is never found already encoded. The decode
+bound is the LLM's bytes read per token (every weight, the tied embedding once) over a measured memory copy
+rate (bytes copied per second by one large tensor copy, the median of several); the share of it reached is
+printed.
 A copy also writes what it reads, so a decode step, which only reads its weights, can pass that
 bound (up to ~2x); the stricter read bound (bytes per second one large tensor sum reads: about twice
 the copy rate here) and the share of it are printed beside it.
@@ -125,7 +126,6 @@ def token_times(assistant, inputs: dict, new_tokens: int) -> tuple[float, list[f
     return start, streamer.times
 
 
-@torch.inference_mode()
 def forget(assistant) -> None:
     """Empty what the assistant keeps per clip (transcripts, encoder frames), so a part is timed from scratch."""
     if hasattr(assistant.transcriber, "clear"):
@@ -134,6 +134,7 @@ def forget(assistant) -> None:
         assistant._frames.clear()
 
 
+@torch.inference_mode()
 def measure_once(assistant, path: Path | None, wave: np.ndarray, decode_tokens: int) -> dict:
     from alm.audio import load_audio
     from alm.conversation import Conversation

@@ -30,8 +30,8 @@ def stage_config(model: str, corpus: str, steps: int, batch_size: int, workers: 
     data = {"root": corpus, "tasks": ["classification", "caption"], "max_samples": steps * batch_size,
             "eval_samples": 0, "sample_answers": 0, "num_workers": workers}
     return config_from_dict({
-        "model": {"init_from": model, "speech_transcripts": False, "sound_tags": False}, "encoder": "frozen", "aligner": "train",
-        "llm": "lora", "data": data, "batch_size": batch_size, "max_steps": steps, "output_dir": str(out),
+        "model": {"init_from": model, "speech_transcripts": False, "sound_tags": False}, "encoder": "frozen",
+        "aligner": "train", "llm": "lora", "data": data, "batch_size": batch_size, "max_steps": steps, "output_dir": str(out),
         "checkpoint_every": 0, "eval_every": 0, "log_every": steps, "tensorboard": False,
         "precision": "bf16" if device != "mps" else "fp32", "max_length": 512, "overlong": "truncate"})
 
