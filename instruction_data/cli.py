@@ -42,6 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="comma-separated sources held out whole as the test_ood split: a dataset (gcompris) or one "
                         "unit of it (hedgewars:Classic, synth_speech:en-029); '' for none. Default: "
                         + ",".join(DEFAULT_OOD))
+    b.add_argument("--min-split-groups", type=int, default=0,
+                   help="a class recorded in fewer source groups than this (outside the held-out sources) goes "
+                        "whole to train, so training has every class it can (default 0: split every group by hash, "
+                        "as alm-tiny's corpus v2 was; corpus v3 uses 3)")
     b.add_argument("--limit", type=int, default=None, help="at most N clips per source (quick builds)")
     b.add_argument("--scale", type=float, default=1.0, help="multiply synthesized and derived clip counts")
     b.add_argument("--reasoning", choices=REASONING, default="auto",
@@ -81,7 +85,8 @@ def _build(args: argparse.Namespace) -> int:
                       extra=tuple(args.source), limit=args.limit, scale=args.scale, reasoning=args.reasoning,
                       llm_base_url=args.llm_base_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
                       llm_workers=args.llm_workers, workers=args.workers, install=not args.no_install,
-                      force=args.force, ood=tuple(s.strip() for s in args.ood.split(",") if s.strip()))
+                      force=args.force, ood=tuple(s.strip() for s in args.ood.split(",") if s.strip()),
+                      min_split_groups=args.min_split_groups)
     try:
         manifest = build(cfg, progress=not args.quiet)
     except PermissionError as exc:  # e.g. the folder's permissions changed while building

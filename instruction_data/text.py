@@ -6,7 +6,7 @@ MASS_NOUNS = {
     "rain", "applause", "speech", "music", "thunder", "water", "fireworks", "white noise", "pink noise",
     "brown noise", "noise", "vinyl hiss", "breathing", "laughter", "singing", "footsteps", "pouring water",
     "factory noise", "crowd cheering", "electronic music", "world music", "glitch", "cattle", "chickens",
-    "bubbling", "percussion", "weather", "coins", "traffic", "wind",
+    "bubbling", "percussion", "weather", "coins", "traffic", "wind", "snoring", "crying",
 }
 
 

@@ -14,6 +14,7 @@ import pytest
 
 from instruction_data.adapters.debian import (
     archives,
+    effects,
     games,
     hedgewars,
     hydrogen,
@@ -130,6 +131,24 @@ def test_small_game_packages(tmp_path):
     found = {name: sorted(c.label for c in loaders[name](root)) for name, root in roots.items()}
     assert found == {"freedroidrpg": ["glass breaking"], "wesnoth": ["wolf"], "lincity_ng": ["train"],
                      "minetest": ["door open", "footsteps"], "widelands": ["duck", "sheep"]}
+
+
+def test_effects_named_recordings_windows_and_au_files(tmp_path):
+    roots = fake.make_effects(tmp_path)
+    found = {name: _by_id(effects.load(name, root)) for name, root in roots.items()}
+    assert {k: sorted(c.label for c in v.values()) for k, v in found.items()} == {
+        "scorched3d": ["dog bark", "rain", "rain"], "xemacs_sounds": ["cat", "dog bark"], "brainparty": ["cat"]}
+    rain = [c for c in found["scorched3d"].values() if c.label == "rain"]  # 25.2 s: two windows of 10 s, one group
+    assert [(c.recipe["start"], c.recipe["end"]) for c in rain] == [(0.0, 10.0), (10.0, 20.0)]
+    assert {c.group for c in rain} == {rain[0].id} and rain[1].id == f"{rain[0].id}-1"
+    cat = found["xemacs_sounds"]["xemacs_sounds-catmeow"]
+    assert cat.recipe["path"].endswith(".au") and cat.licence.startswith("GPL") and cat.origin == "xemacs_sounds"
+    rendered = render(cat, RenderContext(tmp_path / "corpus", {cat.id: cat}))
+    assert 0.2 < rendered.duration < 0.4
+    from instruction_data.adapters import DEBIAN_SOURCES
+    assert DEBIAN_SOURCES["scorched3d"][1] == ("scorched3d-data",)
+    from instruction_data.taxonomy import PARENT
+    assert all(label in PARENT for p in effects.PACKAGES.values() for _, label, _ in p.rules)  # a taxonomy name
 
 
 def test_sound_themes_label_by_event_name_and_skip_unnamed_sounds(tmp_path):

@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key in every stage, e.g. --set max_steps=5 --set data.max_samples=200 "
                              "(values are read as YAML; repeatable)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="train each stage into DIR/<stage name> instead of its output_dir (a stage that starts "
+                             "from an earlier stage starts from that stage's new folder)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
                        help="continue an unfinished stage from its newest checkpoint (same data order, optimizer, "
@@ -51,12 +54,12 @@ def run(args: argparse.Namespace) -> int:
     from training.curriculum import describe, load_stages, run_curriculum
 
     if args.check:
-        for stage in load_stages(args.recipe, args.overrides):
+        for stage in load_stages(args.recipe, args.overrides, args.out):
             print(describe(stage))
         return 0
-    check_data(load_stages(args.recipe, args.overrides), force=args.force)  # before any model is loaded
+    check_data(load_stages(args.recipe, args.overrides, args.out), force=args.force)  # before any model is loaded
     command = shlex.join(["alm", *sys.argv[1:]])  # the same for `alm`, `python -m alm` and `accelerate launch -m alm`
-    run_curriculum(args.recipe, args.overrides, resume=args.resume, restart=args.restart, force=args.force,
+    run_curriculum(args.recipe, args.overrides, out=args.out, resume=args.resume, restart=args.restart, force=args.force,
                    stop_after=args.stop_after, progress=not args.quiet, command=command)
     return 0
 

@@ -39,13 +39,17 @@ def find_recipe(name: str | Path) -> Path:
     raise AlmError(f"{name}: no such recipe file or folder (packaged recipes: {known})")
 
 
-def load_stages(recipe: str | Path, overrides: list[str] | None = None) -> list[Stage]:
-    """The stage files of a recipe, loaded and validated (all of them, before anything trains)."""
+def load_stages(recipe: str | Path, overrides: list[str] | None = None, out: str | Path | None = None) -> list[Stage]:
+    """The stage files of a recipe, loaded and validated (all of them, before anything trains). With `out`, each
+    stage trains into `<out>/<stage name>` and a stage starting from an earlier one's output_dir starts from its new
+    folder: the same curriculum, another run (a candidate beside the shipped model, another corpus)."""
     path = find_recipe(recipe)
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files:
         raise AlmError(f"{path}: no stage files (*.yaml) in this folder")
     stages = [Stage(f.stem, f, load_config(f, overrides)) for f in files]
+    if out is not None:
+        _relocate(stages, Path(out).expanduser())
     outputs = [s.config.run_dir for s in stages]
     if len(set(outputs)) != len(outputs):
         raise AlmError(f"{path}: two stages share one output_dir")
@@ -54,6 +58,17 @@ def load_stages(recipe: str | Path, overrides: list[str] | None = None) -> list[
         if init and Path(init).expanduser().resolve() in outputs[i:]:
             raise AlmError(f"{stage.path.name}: model.init_from {init} is this or a later stage's output_dir")
     return stages
+
+
+def _relocate(stages: list[Stage], out: Path) -> None:
+    moved: dict[Path, str] = {}
+    for stage in stages:
+        c = stage.config
+        init = c.model.init_from
+        if init and (new := moved.get(Path(init).expanduser().resolve())):
+            c.model.init_from = new
+        moved[c.run_dir] = str(out / stage.name)
+        c.output_dir = str(out / stage.name)
 
 
 def describe(stage: Stage) -> str:
@@ -71,14 +86,15 @@ def describe(stage: Stage) -> str:
             f"{len(records)} samples, ~{steps} steps of {c.batch_size}x{c.grad_accum}; lr {c.lr:g}; -> {c.output_dir}")
 
 
-def run_curriculum(recipe: str | Path, overrides: list[str] | None = None, *, resume: bool = False,
+def run_curriculum(recipe: str | Path, overrides: list[str] | None = None, *, out: str | Path | None = None,
+                   resume: bool = False,
                    restart: bool = False, force: bool = False, stop_after: int | None = None,
                    progress: bool = True, command: str | None = None, say=print) -> list:
     """Train each stage in order, skipping finished ones (unless `force`); stops early if one is stopped."""
     from training.engine import stage_done, train_stage
 
     results = []
-    for stage in load_stages(recipe, overrides):
+    for stage in load_stages(recipe, overrides, out):
         if stage_done(stage.config) and not force:
             say(f"[{stage.name}] already trained: {stage.config.model_dir} (use --force to retrain)")
             continue

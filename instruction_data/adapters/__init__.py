@@ -22,6 +22,7 @@ from instruction_data.adapters import (
 )
 from instruction_data.adapters.debian import (
     asterisk,
+    effects,
     freedesktop,
     games,
     gcompris,
@@ -76,8 +77,8 @@ DEBIAN_SOURCES: dict[str, tuple[Loader, tuple[str, ...], Path]] = {
     "yaru_sounds": (sound_themes.load_yaru, ("yaru-theme-sound",), sound_themes.YARU),
     "deepin_sounds": (sound_themes.load_deepin, ("deepin-sound-theme",), sound_themes.DEEPIN),
     "oxygen_sounds": (sound_themes.load_oxygen, ("oxygen-sounds",), sound_themes.OXYGEN),
-    # not in the default build yet (`build.config.OPTIONAL_SOURCES`): `alm data build --sources ...,qabcs`
     "qabcs": (qabcs.load, ("qabcs-data",), qabcs.ROOT),
+    **effects.loaders(),  # trophy, etw, brainparty, xemacs_sounds, mate_sounds, scorched3d, libreoffice_gallery
 }
 DEBIAN: dict[str, tuple[Loader, tuple[str, ...]]] = {k: (v[0], v[1]) for k, v in DEBIAN_SOURCES.items()}
 DEBIAN_ROOTS: dict[str, Path] = {k: v[2] for k, v in DEBIAN_SOURCES.items()}

@@ -15,14 +15,19 @@ DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "g
                    "minetest", "widelands", "yaru_sounds", "deepin_sounds", "oxygen_sounds", "hydrogen", "gm", "speech",
                    "piper", "tones")
 # sources an adapter reads that the default build leaves out, named with --sources to add them: they would change the
-# corpus the shipped alm-tiny was trained on, so they join the default with its next retrain
-OPTIONAL_SOURCES = ("qabcs",)
+# corpus the shipped alm-tiny was trained on, so they join the default with its next retrain (corpus v3:
+# scripts/build_corpus_v3.sh)
+OPTIONAL_SOURCES = ("qabcs", "trophy", "etw", "brainparty", "xemacs_sounds", "mate_sounds", "scorched3d",
+                    "libreoffice_gallery")
 # whole sources held out as the test_ood split: everyday sounds and animals (gcompris, minetest,
 # freedesktop), instruments (lmms), a real voice (asterisk, one speaker), two espeak-ng accents and
 # one Hedgewars voice pack
 DEFAULT_OOD = ("gcompris", "minetest", "freedesktop", "lmms", "asterisk", "synth_speech:en-029",
                "synth_speech:en-gb-x-gbclan", "hedgewars:Default_uk")
 REASONING = ("auto", "templates", "endpoint")
+# settings added after corpora were built, with the value that builds as before: hashed only when set otherwise, so
+# an older corpus keeps its fingerprint (and is not rebuilt for nothing)
+ADDED_LATER = {"min_split_groups": 0}
 
 
 def default_out() -> Path:
@@ -55,6 +60,7 @@ class BuildConfig:
     n_pairs: int = 1000                                 # random clip pairs for multi-clip questions
     min_per_class: int = 4                              # augment train classes with fewer clips
     ood: tuple[str, ...] = DEFAULT_OOD                  # held-out sources (dataset or dataset:unit) -> test_ood
+    min_split_groups: int = 0                           # a class with fewer groups (outside ood) is all train
     dialogue_share: float = 0.10                        # share of clips that also get a multi-turn record
     open_ended_per_clip: int = 1                        # reasoning pairs per clip
     reasoning: str = "auto"                             # auto | templates | endpoint
@@ -82,5 +88,6 @@ class BuildConfig:
     def fingerprint(self) -> str:
         """Hash of everything that changes the corpus (not paths, keys, workers or force)."""
         keep = {k: v for k, v in asdict(self).items()
-                if k not in ("out", "llm_api_key", "llm_workers", "workers", "install", "force")}
+                if k not in ("out", "llm_api_key", "llm_workers", "workers", "install", "force")
+                and not (k in ADDED_LATER and v == ADDED_LATER[k])}
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]

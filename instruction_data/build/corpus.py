@@ -201,7 +201,7 @@ def build(cfg: BuildConfig, console: Console | None = None, progress: bool = Tru
     if not sources:
         raise DataError("no source clips: run as root so the build can install its Debian packages "
                         "(or apt-get install those `instruction_data.adapters.packages_for` lists), or add --source")
-    by_split = assign(sources, cfg.seed, cfg.ood)
+    by_split = assign(sources, cfg.seed, cfg.ood, cfg.min_split_groups)
     every = {c.id: c for c in sources}
     ctx = RenderContext(cfg.out, every)
     failures: Counter = Counter()

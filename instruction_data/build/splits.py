@@ -4,7 +4,8 @@ In-domain splits (train/validation/test) are by source group: a clip, and everyt
 it, stays in one split. `test_ood` holds out whole sources (a package, or one unit of it: a voice
 pack, a speaker, a drum kit, an espeak-ng accent), named in `BuildConfig.ood`: no clip of a
 held-out source is in any other split, and only held-out clips whose class training sees from
-other sources are kept (`keep_seen_classes`).
+other sources are kept (`keep_seen_classes`). A class recorded in fewer than
+`BuildConfig.min_split_groups` groups outside the held-out sources is trained on whole.
 """
 
 from __future__ import annotations
@@ -33,13 +34,25 @@ def held_out(clip: Clip, ood: Iterable[str]) -> bool:
     return clip.dataset in names or any(o in names for o in clip.origin.split("+"))
 
 
-def assign(clips: Iterable[Clip], seed: int, ood: Iterable[str] = ()) -> dict[str, list[Clip]]:
+def rare_classes(clips: list[Clip], ood: tuple[str, ...], min_groups: int) -> set[str]:
+    """Most specific labels with fewer than `min_groups` groups outside the held-out sources."""
+    groups: dict[str, set[str]] = {}
+    for c in clips:
+        if c.label and not held_out(c, ood):
+            groups.setdefault(c.label, set()).add(c.group)
+    return {label for label, g in groups.items() if len(g) < min_groups}
+
+
+def assign(clips: Iterable[Clip], seed: int, ood: Iterable[str] = (), min_groups: int = 0) -> dict[str, list[Clip]]:
     """Split source clips: held-out sources -> test_ood; the rest by the dataset's own split when it
     names one, else by group hash. All clips of a group land in one split (a group's first clip
     with a hint decides); a held-out clip in a group that also has other sources' clips is dropped
-    (it would share a sentence or an event with training)."""
+    (it would share a sentence or an event with training). A group whose class has fewer than
+    `min_groups` groups outside the held-out sources goes to train unless its dataset names a split:
+    one dog recording drawn into validation would leave training without a dog."""
     ood = tuple(ood)
     clips = list(clips)
+    rare = rare_classes(clips, ood, min_groups)
     mixed = {c.group for c in clips if not held_out(c, ood)}
     decided: dict[str, str] = {}
     out: dict[str, list[Clip]] = {s: [] for s in SPLITS}
@@ -50,7 +63,8 @@ def assign(clips: Iterable[Clip], seed: int, ood: Iterable[str] = ()) -> dict[st
             if clip.group not in mixed:
                 out[OOD].append(clip)
             continue
-        split = decided.setdefault(clip.group, clip.split_hint or split_of_group(clip.group, seed))
+        default = "train" if clip.label in rare else split_of_group(clip.group, seed)
+        split = decided.setdefault(clip.group, clip.split_hint or default)
         out[split].append(clip)
     return out
 

@@ -146,6 +146,23 @@ def make_small_games(root: Path) -> dict[str, Path]:
     return {"freedroidrpg": fd, "wesnoth": wn, "lincity_ng": lc, "minetest": mt, "widelands": wl}
 
 
+def make_effects(root: Path) -> dict[str, Path]:
+    """scorched3d (a dog, a labelled 25 s rain file, an unnamed blip), xemacs_sounds (a bark in .wav and .au, a cat
+    only in .au) and brainparty (the same bark bytes as XEmacs's, kept once per package)."""
+    sc, xe, bp = root / "scorched3d", root / "xemacs", root / "brainparty"
+    wav(sc / "apoc" / "data" / "wav" / "misc" / "dog2.wav", 300)
+    wav(sc / "none" / "data" / "wav" / "misc" / "lockon.wav", 310)
+    (sc / "none" / "data" / "wav" / "misc").mkdir(parents=True, exist_ok=True)
+    sf.write(str(sc / "none" / "data" / "wav" / "misc" / "rain.wav"), np.tile(tone(320), 84), 8000, subtype="PCM_16")
+    wav(xe / "bark.wav", 330)
+    xe.mkdir(parents=True, exist_ok=True)
+    sf.write(str(xe / "bark.au"), tone(330), 8000, format="AU", subtype="PCM_16")
+    sf.write(str(xe / "catmeow.au"), tone(340), 8000, format="AU", subtype="PCM_16")
+    wav(bp / "meow.wav", 340)
+    wav(bp / "card_flip.wav", 350)
+    return {"scorched3d": sc, "xemacs_sounds": xe, "brainparty": bp}
+
+
 def make_sound_themes(root: Path) -> dict[str, Path]:
     """Yaru and Deepin (sound-naming-spec names, one folder each) and Oxygen (event names, at the top of
     the shared sounds folder beside the other themes' folders)."""
