@@ -127,6 +127,22 @@ def test_assign_holds_out_sources_and_drops_shared_groups():
         check_disjoint({"train": [clips[0]], "test_ood": []}, ood=("kit:a",))
 
 
+def test_assign_trains_whole_a_class_of_few_groups():
+    """A class recorded in fewer than min_groups groups outside the held-out sources is all train (one dog recording
+    must not be drawn into validation); held-out clips of it still go to test_ood; a dataset's own split wins."""
+    dogs = [Clip(id=f"dog{i}", dataset=f"pack{i}", recipe={}, labels=["dog bark", "dog", "animal"]) for i in (7, 10)]
+    dogs.append(Clip(id="dog-ood", dataset="held", recipe={}, labels=["dog bark", "dog", "animal"]))
+    hinted = Clip(id="dog-hint", dataset="set", recipe={}, labels=["dog bark"], split_hint="test")
+    many = [Clip(id=f"bell{i}", dataset="d", recipe={}, labels=["bell"]) for i in range(60)]
+    clips = [*dogs, hinted, *many]
+    where = {c.id: s for s, cs in assign(clips, seed=0, ood=("held",), min_groups=4).items() for c in cs}
+    assert (where["dog7"], where["dog10"], where["dog-ood"], where["dog-hint"]) == ("train", "train", "test_ood", "test")
+    assert {where[c.id] for c in many} == {"train", "validation", "test"}  # 60 groups: split by hash as before
+    plain = {c.id: s for s, cs in assign(clips, seed=0, ood=("held",)).items() for c in cs}
+    assert plain["dog7"] == plain["dog10"] == "validation"  # by hash, without the rule
+    assert all(plain[c.id] == where[c.id] for c in many)
+
+
 def test_check_disjoint_catches_a_leak():
     a = Clip(id="a", dataset="d", recipe={})
     mix = Clip(id="m", dataset="d", recipe={}, sources=["a"], group="a")

@@ -92,6 +92,18 @@ def test_packaged_curriculum_chains_stages():
     assert s3.tagger == s2.tagger  # stage 3 keeps stage 2's tagger and its cross-fitted tags
 
 
+def test_curriculum_out_moves_every_stage_and_its_chain(tmp_path):
+    """`alm train alm-tiny --out DIR`: each stage trains into DIR/<stage>, starting from the moved earlier stage; an
+    init_from outside the curriculum is kept."""
+    stages = load_stages(RECIPES / "alm-tiny", ["data.root=data/corpus-v3"], out=tmp_path / "cand")
+    s1, s2, s3 = (s.config for s in stages)
+    assert [c.output_dir for c in (s1, s2, s3)] == [str(tmp_path / "cand" / n) for n in ("stage1", "stage2", "stage3")]
+    assert (s2.model.init_from, s3.model.init_from) == (s1.output_dir, s2.output_dir)
+    assert s1.data.root == "data/corpus-v3"
+    stage = load_stages(RECIPES / "alm-tiny" / "stage3.yaml", out=tmp_path / "one")[0].config
+    assert stage.output_dir == str(tmp_path / "one" / "stage3") and stage.model.init_from == "runs/alm-tiny/stage2"
+
+
 def test_first_curriculum_chains_stages():
     stages = load_stages(RECIPES / "alm-tiny-v1")
     assert [s.name for s in stages] == ["stage1", "stage2", "stage3"]
