@@ -129,9 +129,9 @@ def fit_head(head: str, x: torch.Tensor, y: torch.Tensor, settings: TaggerSettin
         _, width, dropout = head.split(":")
         wide = replace(settings, hidden=int(width), dropout=float(dropout))
         return fit(x, y, wide, steps=STEPS, lr=2e-3, weight_decay=WEIGHT_DECAY, label_smoothing=SMOOTHING)
-    if head not in ("linear+mixup", "linear+dropout"):
+    if head not in ("linear+mixup", "linear+dropout") or settings.ensemble > 1:
         raise SystemExit(f"unknown head {head!r}: linear, linear+minibatch, hidden:WIDTH:DROPOUT, linear+mixup or "
-                         "linear+dropout")
+                         "linear+dropout (the last two without --ensemble)")
     torch.manual_seed(0)
     tagger = SoundTagger(settings)
     optimizer = torch.optim.AdamW(tagger.parameters(), lr=1e-2, weight_decay=WEIGHT_DECAY)
@@ -171,6 +171,10 @@ def main() -> None:
     ap.add_argument("--sound-encoder", help="give the model this general-sound encoder")
     ap.add_argument("--sound-only", action="store_true", help="with --sound-encoder: its pooled frames alone")
     ap.add_argument("--benchmark-results", help="an alm eval results.json with offline-classification-ood items")
+    ap.add_argument("--ensemble", type=int, default=1, help="heads fit from this many seeds, probabilities averaged "
+                    "(heads fit by training.tagger.fit: linear, linear+minibatch, hidden)")
+    ap.add_argument("--per-item", help="write each held-out clip's label and first tag per head to this JSONL (audio "
+                    "relative to the corpus, so two corpora's heads compare on the clips both hold out)")
     args = ap.parse_args()
     if args.sound_only and not args.sound_encoder:
         raise SystemExit("--sound-only needs --sound-encoder")
@@ -190,7 +194,7 @@ def main() -> None:
     sound = args.sound_encoder is not None and not args.sound_only  # read beside Whisper's, as a stage fits it
     settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=layers,
                               sound_width=model.config.sound_width if sound and layers == 1 else 0,
-                              sound_block=sound and layers > 1)
+                              sound_block=sound and layers > 1, ensemble=args.ensemble)
     y = targets(fitting.labels, vocab, "softmax")
     for head in args.heads:
         start = time.time()
@@ -204,6 +208,22 @@ def main() -> None:
                               tagger, stats[n + m + t:], [[it["reference"]["label"]] for it in items]), 3)}
                              if items else {}),
                           "fit_s": round(time.time() - start)}), flush=True)
+        if args.per_item:
+            write_per_item(args.per_item, head, tagger, stats[n:n + m], [held.paths[i] for i in held_i],
+                           [held.labels[i] for i in held_i], args.corpus)
+
+
+def write_per_item(out: str, head: str, tagger: SoundTagger, x: torch.Tensor, paths: list[str],
+                   labels: list[list[str]], corpus: str) -> None:
+    """Append one line per held-out clip: the head, the clip's audio below the corpus, its label and first tag."""
+    probs = tagger.clip_probabilities(x)  # A, L
+    root = Path(corpus).resolve()
+    with open(out, "a", encoding="utf-8") as fh:
+        for path, clip, p in zip(paths, labels, probs):
+            best = int(p.argmax())
+            fh.write(json.dumps({"head": head, "audio": str(Path(path).resolve().relative_to(root)),
+                                 "label": clip[0], "first_tag": tagger.settings.labels[best],
+                                 "p": round(float(p[best]), 3)}) + "\n")
 
 
 if __name__ == "__main__":

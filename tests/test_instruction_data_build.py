@@ -136,7 +136,8 @@ def test_assign_trains_whole_a_class_of_few_groups():
     many = [Clip(id=f"bell{i}", dataset="d", recipe={}, labels=["bell"]) for i in range(60)]
     clips = [*dogs, hinted, *many]
     where = {c.id: s for s, cs in assign(clips, seed=0, ood=("held",), min_groups=4).items() for c in cs}
-    assert (where["dog7"], where["dog10"], where["dog-ood"], where["dog-hint"]) == ("train", "train", "test_ood", "test")
+    dog_splits = (where["dog7"], where["dog10"], where["dog-ood"], where["dog-hint"])
+    assert dog_splits == ("train", "train", "test_ood", "test")
     assert {where[c.id] for c in many} == {"train", "validation", "test"}  # 60 groups: split by hash as before
     plain = {c.id: s for s, cs in assign(clips, seed=0, ood=("held",)).items() for c in cs}
     assert plain["dog7"] == plain["dog10"] == "validation"  # by hash, without the rule

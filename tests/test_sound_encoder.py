@@ -3,6 +3,7 @@
 import json
 import shutil
 from collections import Counter
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -339,6 +340,26 @@ def test_a_tagger_with_a_hidden_layer_learns_what_a_linear_head_cannot_and_round
     assert torch.equal(hidden.clip_probabilities(feats), again.clip_probabilities(feats)) and hidden.training
     with pytest.raises(ValueError, match="tagger hidden -1"):
         TaggerSettings(labels=["dog"], width=4, hidden=-1)
+
+
+@pytest.mark.parametrize("kind", ["softmax", "sigmoid"])
+def test_an_ensemble_averages_heads_fit_from_successive_seeds_and_round_trips(kind, tmp_path):
+    labels, feats = separable_clips()
+    vocab = vocabulary(labels, min_clips=2, kind=kind)
+    target = targets(labels, vocab, kind)
+    one = TaggerSettings(labels=vocab, width=4, kind=kind)
+    ensemble = fit(feats, target, replace(one, ensemble=3), steps=30, lr=1e-2, seed=5, batch_size=16)
+    members = [fit(feats, target, one, steps=30, lr=1e-2, seed=5 + k, batch_size=16) for k in range(3)]
+    assert all(same_tagger(m, e) for m, e in zip(members, ensemble.members))  # member k is the seed-(5 + k) fit
+    mean = torch.stack([m.clip_probabilities(feats) for m in members]).mean(0)  # 3, A, L -> A, L
+    assert torch.allclose(ensemble.clip_probabilities(feats), mean, atol=1e-5)
+    assert not torch.allclose(members[0].clip_probabilities(feats), mean, atol=1e-3)
+    ensemble.save(tmp_path)
+    again = SoundTagger.load(tmp_path)
+    assert again.settings.ensemble == 3
+    assert torch.equal(again.clip_probabilities(feats), ensemble.clip_probabilities(feats))
+    with pytest.raises(ValueError, match="tagger ensemble 0"):
+        replace(one, ensemble=0)
 
 
 def test_a_hidden_heads_fit_is_one_fit_per_seed_and_leaves_the_callers_random_stream_alone():

@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     check_data(load_stages(args.recipe, args.overrides, args.out), force=args.force)  # before any model is loaded
     command = shlex.join(["alm", *sys.argv[1:]])  # the same for `alm`, `python -m alm` and `accelerate launch -m alm`
-    run_curriculum(args.recipe, args.overrides, out=args.out, resume=args.resume, restart=args.restart, force=args.force,
-                   stop_after=args.stop_after, progress=not args.quiet, command=command)
+    run_curriculum(args.recipe, args.overrides, out=args.out, resume=args.resume, restart=args.restart,
+                   force=args.force, stop_after=args.stop_after, progress=not args.quiet, command=command)
     return 0
 
 

@@ -115,6 +115,12 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
     rate warmed up over the first 5% of the steps, then decayed linearly to 0 (on the held-out draw of
     `scripts/tagger_heads.py` this named more held-out sounds than full-batch steps: training/README.md). `bar`
     (a tqdm) advances a step a step."""
+    if settings.ensemble > 1:  # each member fit alone from its own seed, then gathered
+        ensemble = SoundTagger(settings)
+        for k, member in enumerate(ensemble.members):
+            member.load_state_dict(fit(features, target, member.settings, steps, lr, weight_decay, label_smoothing,
+                                       seed + k, batch_size, bar).state_dict())
+        return ensemble.eval()
     with torch.random.fork_rng():  # seeds the head's init, a hidden head's dropout masks and the batches
         torch.manual_seed(seed)
         tagger = SoundTagger(settings)
@@ -321,6 +327,7 @@ class TaggerPlan:
     lr: float = 1e-2  # a hidden head (`hidden`) was measured fit at 2e-3 (`alm.model.tagger`)
     hidden: int = 0  # 0: a linear head over the pooled frames; else one hidden layer this wide (`alm.model.tagger`)
     dropout: float = 0.0  # a hidden head's dropout while fit
+    ensemble: int = 1  # heads fit from this many seeds, their probabilities averaged (`alm.model.tagger`)
     weight_decay: float = 1e-4  # AdamW's
     label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
     top_k: int = 3  # tags given per clip
@@ -394,7 +401,7 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
                               threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
                               asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout,
-                              sound_width=sound_width, sound_block=sound_block)
+                              sound_width=sound_width, sound_block=sound_block, ensemble=plan.ensemble)
     x = torch.stack([features[p] for p in fit_data.paths])
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
@@ -418,7 +425,7 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                "its own tags (learnt on them)"))
     else:
         if fitted is None:  # a fit per fold, then one on every clip
-            with tqdm(total=(plan.folds + 1) * plan.steps, desc="tagger fit", unit="step", disable=not progress,
+            with tqdm(total=(plan.folds + 1) * plan.steps * plan.ensemble, desc="tagger fit", unit="step", disable=not progress,
                       dynamic_ncols=True) as bar:
                 held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, bar=bar,
                                                    **fit_kwargs)

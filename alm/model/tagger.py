@@ -54,6 +54,11 @@ head's on 108, and a model trained on the hidden head's tags named 0.33 of them,
 of 32 (`training.tagger.fit`'s `batch_size`) named 0.409 / 0.734 of the draw and 125 of the 324 items (the full-batch
 fit 108); the v3 recipe fits it so, and its model named 0.367 of those items (training/README.md).
 
+An ensemble (`ensemble: N`) is N such heads fit alike on the same clips from N seeds (init and batch order), their
+probabilities averaged: one linear head's first tag swung between 0.384 and 0.416 of corpus v3's held-out-source
+draw (305 clips) from seed to seed; the mean of four to six was right on 0.43 (in domain 0.741 -> 0.751), of six
+bootstrap resamples 0.416 (`scripts/tagger_heads.py --ensemble`).
+
 Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
     frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames; with a
     sound block (W, K + 1, 2W), `with_sound_block`)
@@ -64,7 +69,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Literal, get_args
@@ -103,6 +108,8 @@ class TaggerSettings:
     # of each half (mean, max) of its pooled frames are that encoder's, normalised apart from Whisper's (files without: 0)
     sound_block: bool = False  # a tagger reading several Whisper layers in a model with a general-sound encoder: that
     # encoder's pooled frames are one more block after the layers' (`with_sound_block`; files without: False)
+    ensemble: int = 1  # heads fit alike from different seeds (init and batch order), their probabilities averaged
+    # (files without: 1, one head; see the module docstring)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -112,6 +119,8 @@ class TaggerSettings:
         if self.hidden < 0 or not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"tagger hidden {self.hidden} / dropout {self.dropout}: expected hidden >= 0 (0: linear) "
                              "and 0 <= dropout < 1")
+        if self.ensemble < 1:
+            raise ValueError(f"tagger ensemble {self.ensemble}: expected at least 1 head")
         if self.sound_block and self.layers < 2:
             raise ValueError("tagger sound_block: a tagger reading several Whisper layers (one layer reads the sound "
                              "encoder's frames beside Whisper's, `sound_width`)")
@@ -162,6 +171,9 @@ class SoundTagger(nn.Module):
     def __init__(self, settings: TaggerSettings):
         super().__init__()
         self.settings = settings
+        if settings.ensemble > 1:  # members alike, each a one-head tagger (`fit` fits each from its own seed)
+            self.members = nn.ModuleList(SoundTagger(replace(settings, ensemble=1)) for _ in range(settings.ensemble))
+            return
         self.norm = nn.LayerNorm(2 * (settings.width - settings.sound_width))  # each layer's pooled vector alone
         if settings.sound_width:  # the sound encoder's part of the pooled frames, normalised apart from Whisper's
             self.sound_norm = nn.LayerNorm(2 * settings.sound_width)
@@ -173,7 +185,11 @@ class SoundTagger(nn.Module):
             self.head = nn.Linear(read, labels)
 
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
-        """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits (through (A, H) with a hidden layer)."""
+        """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits (through (A, H) with a hidden layer). An
+        ensemble's are logits of its members' mean probabilities: log of the mean softmax, logit of the mean sigmoid."""
+        if self.settings.ensemble > 1:
+            mean = torch.stack([m.probabilities(m(pooled)) for m in self.members]).mean(0)  # E, A, L -> A, L
+            return mean.clamp_min(1e-12).log() if self.settings.kind == "softmax" else torch.logit(mean, eps=1e-6)
         if not self.settings.sound_width:
             return self.head(self.norm(pooled).flatten(1))  # A, K, 2C -> A, K*2C -> A, L
         whisper, sound = split_sound(pooled, self.settings.sound_width)  # A, 1, 2(C - E); A, 1, 2E
@@ -190,7 +206,7 @@ class SoundTagger(nn.Module):
         was_training = self.training
         self.eval()
         try:
-            return self.probabilities(self(pooled.to(self.norm.weight.dtype)).float())
+            return self.probabilities(self(pooled.to(next(self.parameters()).dtype)).float())
         finally:
             self.train(was_training)
 

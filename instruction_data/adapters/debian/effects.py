@@ -9,8 +9,8 @@ shares with other packages gains a source; the corpus had no trainable dog befor
 | `brainparty` | `brainparty-data` | a puzzle game: sheep, a cat, glass, guns | GPL-3+ / CC-BY-SA-3.0 |
 | `xemacs_sounds` | `xemacs21-basesupport` | XEmacs's `etc/sounds`: a bark, a cat, a cuckoo, laughs | GPL |
 | `mate_sounds` | `mate-media-common` | MATE's alert sounds (a bark, a drip, a glass) | GPL-2+ |
-| `scorched3d` | `scorched3d-data` | a tank game's effects and ambience: farm animals, birds, gulls, frogs, thunder, rain, waves, jets | GPL-2+ |
-| `libreoffice_gallery` | `libreoffice-common` | LibreOffice's gallery sounds: applause, a cow, a horse, a train, a gong | MPL-2.0 |
+| `scorched3d` | `scorched3d-data` | a tank game: farm animals, birds, gulls, frogs, thunder, rain, waves, jets | GPL-2+ |
+| `libreoffice_gallery` | `libreoffice-common` | gallery sounds: applause, a cow, a horse, a train, a gong | MPL-2.0 |
 
 Only files whose names settle what sounds are labelled (`RULES`: a regex on the path below the root, without the
 extension); game jingles, menu blips and names that could be many things are left out. A file longer than two corpus
