@@ -56,8 +56,9 @@ fit 108); the v3 recipe fits it so, and its model named 0.367 of those items (tr
 
 An ensemble (`ensemble: N`) is N such heads fit alike on the same clips from N seeds (init and batch order), their
 probabilities averaged: one linear head's first tag swung between 0.384 and 0.416 of corpus v3's held-out-source
-draw (305 clips) from seed to seed; the mean of four to six was right on 0.43 (in domain 0.741 -> 0.751), of six
-bootstrap resamples 0.416 (`scripts/tagger_heads.py --ensemble`).
+draw (305 clips) from seed to seed; the mean of five was right on 0.423 (in domain 0.741 -> 0.751). On corpus v2's
+draw five heads named 0.405 against one head's 0.409: it takes one seed's luck out more than it hears better
+(`scripts/tagger_heads.py --ensemble`; training/README.md, "The v4 candidate").
 
 Shapes (A clips, W windows, T frames, C frame width, K layers read, L labels):
     frames of each layer (W, T, C), lengths (W,) -> window stats (W, K, 2C) (mean and max over real frames; with a
