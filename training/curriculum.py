@@ -61,6 +61,7 @@ def load_stages(recipe: str | Path, overrides: list[str] | None = None, out: str
 
 
 def _relocate(stages: list[Stage], out: Path) -> None:
+    """Each stage's output_dir -> out/<stage name>; an init_from naming an earlier stage's old folder follows it."""
     moved: dict[Path, str] = {}
     for stage in stages:
         c = stage.config
@@ -87,8 +88,7 @@ def describe(stage: Stage) -> str:
 
 
 def run_curriculum(recipe: str | Path, overrides: list[str] | None = None, *, out: str | Path | None = None,
-                   resume: bool = False,
-                   restart: bool = False, force: bool = False, stop_after: int | None = None,
+                   resume: bool = False, restart: bool = False, force: bool = False, stop_after: int | None = None,
                    progress: bool = True, command: str | None = None, say=print) -> list:
     """Train each stage in order, skipping finished ones (unless `force`); stops early if one is stopped."""
     from training.engine import stage_done, train_stage
