@@ -139,6 +139,8 @@ def test_assign_trains_whole_a_class_of_few_groups():
     dog_splits = (where["dog7"], where["dog10"], where["dog-ood"], where["dog-hint"])
     assert dog_splits == ("train", "train", "test_ood", "test")
     assert {where[c.id] for c in many} == {"train", "validation", "test"}  # 60 groups: split by hash as before
+    with pytest.raises(DataError, match="--min-split-groups"):
+        BuildConfig(min_split_groups=-1)
     plain = {c.id: s for s, cs in assign(clips, seed=0, ood=("held",)).items() for c in cs}
     assert plain["dog7"] == plain["dog10"] == "validation"  # by hash, without the rule
     assert all(plain[c.id] == where[c.id] for c in many)

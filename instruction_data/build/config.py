@@ -77,6 +77,8 @@ class BuildConfig:
             raise DataError(f"--reasoning must be one of {', '.join(REASONING)}")
         if self.scale <= 0:
             raise DataError("--scale must be positive")
+        if self.min_split_groups < 0:
+            raise DataError("--min-split-groups must be 0 or more")
         self.out = Path(self.out).expanduser()
         self.ood = tuple(self.ood)
 
