@@ -44,9 +44,9 @@ def find_audio(folder: Path, stem: str) -> Path | None:
     return None
 
 
-def audio_files(folder: Path) -> list[Path]:
-    """All audio files under `folder`, sorted."""
-    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())
+def audio_files(folder: Path, extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> list[Path]:
+    """All audio files under `folder` (by extension), sorted."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in extensions and p.is_file())
 
 
 def label_text(raw: str) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 import soundfile as sf
 
 from instruction_data.adapters.common import AUDIO_EXTENSIONS, MAX_SECONDS, file_recipe, limited
-from instruction_data.adapters.debian.rules import Found, Rule, file_content, rule_clips
+from instruction_data.adapters.debian.rules import Rule, found_files, rule_clips
 from instruction_data.clips import Clip
 
 EXTENSIONS = (*AUDIO_EXTENSIONS, ".au")  # XEmacs ships some sounds only as Sun .au
@@ -137,12 +137,6 @@ PACKAGES: dict[str, Package] = {p.dataset: p for p in [
 ]}
 
 
-def _found(root: Path, dataset: str) -> list[Found]:
-    files = sorted(p for p in root.rglob("*") if p.suffix.lower() in EXTENSIONS and p.is_file())
-    return [Found(p.relative_to(root).with_suffix("").as_posix(), file_recipe(p), file_content(p), dataset)
-            for p in files]
-
-
 def _windows(clip: Clip) -> list[Clip]:
     """The clip, then (for a file longer than two clips) up to MAX_WINDOWS - 1 more of its consecutive windows."""
     try:
@@ -156,7 +150,7 @@ def _windows(clip: Clip) -> list[Clip]:
 
 def load(dataset: str, root: Path | None = None, limit: int | None = None) -> list[Clip]:
     package = PACKAGES[dataset]
-    clips = rule_clips(dataset, _found(root or package.root, dataset), package.rules, package.licence)
+    clips = rule_clips(dataset, found_files(root or package.root, dataset, EXTENSIONS), package.rules, package.licence)
     return limited([w for clip in clips for w in _windows(clip)], limit)
 
 

@@ -20,13 +20,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from instruction_data.adapters.common import audio_files, file_recipe
 from instruction_data.adapters.debian import archives
 from instruction_data.adapters.debian.rules import (
     Found,
     Rule,
     dedupe,
-    file_content,
+    found_files,
     rule_clips,
 )
 from instruction_data.clips import Clip, safe_id
@@ -39,11 +38,6 @@ WESNOTH = Path("/usr/share/games/wesnoth/1.16")
 LINCITY = Path("/usr/share/games/lincity-ng")
 MINETEST = Path("/usr/share/games/minetest/games/minetest_game/mods")
 WIDELANDS = Path("/usr/share/games/widelands/data")
-
-
-def _files(root: Path, dataset: str) -> list[Found]:
-    return [Found(p.relative_to(root).with_suffix("").as_posix(), file_recipe(p), file_content(p), dataset)
-            for p in audio_files(root)]
 
 
 def _members(container: Path, dataset: str) -> list[Found]:
@@ -208,7 +202,7 @@ FREEDROID_RULES: list[Rule] = [
 
 
 def load_freedroid(root: Path | None = None, limit: int | None = None) -> list[Clip]:
-    found = _files(root or FREEDROID, "freedroidrpg")
+    found = found_files(root or FREEDROID, "freedroidrpg")
     return _limited(rule_clips("freedroidrpg", found, FREEDROID_RULES, FREEDROID_LICENCE), limit)
 
 
@@ -258,7 +252,7 @@ WESNOTH_RULES: list[Rule] = [
 
 
 def load_wesnoth(root: Path | None = None, limit: int | None = None) -> list[Clip]:
-    found = _files(root or WESNOTH, "wesnoth")
+    found = found_files(root or WESNOTH, "wesnoth")
     return _limited(rule_clips("wesnoth", found, WESNOTH_RULES, WESNOTH_LICENCE), limit)
 
 
@@ -284,7 +278,7 @@ LINCITY_RULES: list[Rule] = [
 
 
 def load_lincity(root: Path | None = None, limit: int | None = None) -> list[Clip]:
-    found = _files(root or LINCITY, "lincity_ng")
+    found = found_files(root or LINCITY, "lincity_ng")
     return _limited(rule_clips("lincity_ng", found, LINCITY_RULES, LINCITY_LICENCE), limit)
 
 
@@ -309,7 +303,7 @@ MINETEST_RULES: list[Rule] = [
 
 
 def load_minetest(root: Path | None = None, limit: int | None = None) -> list[Clip]:
-    found = _files(root or MINETEST, "minetest")
+    found = found_files(root or MINETEST, "minetest")
     return _limited(rule_clips("minetest", found, MINETEST_RULES, MINETEST_LICENCE), limit)
 
 
@@ -334,5 +328,5 @@ WIDELANDS_RULES: list[Rule] = [  # keys like "sound/animals/wolf_01", "world/cri
 
 
 def load_widelands(root: Path | None = None, limit: int | None = None) -> list[Clip]:
-    found = _files(root or WIDELANDS, "widelands")
+    found = found_files(root or WIDELANDS, "widelands")
     return _limited(rule_clips("widelands", found, WIDELANDS_RULES, WIDELANDS_LICENCE), limit)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from instruction_data.adapters.common import AUDIO_EXTENSIONS, audio_files, file_recipe
 from instruction_data.clips import Clip, safe_id
 from instruction_data.taxonomy import expand
 from instruction_data.text import default_caption
@@ -41,6 +42,12 @@ class Found:
 
 def file_content(path: Path) -> str:
     return hashlib.sha1(path.read_bytes()).hexdigest()
+
+
+def found_files(root: Path, dataset: str, extensions: tuple[str, ...] = AUDIO_EXTENSIONS) -> list[Found]:
+    """Every audio file under `root`, keyed by its path below it without the extension."""
+    return [Found(p.relative_to(root).with_suffix("").as_posix(), file_recipe(p), file_content(p), dataset)
+            for p in audio_files(root, extensions)]
 
 
 def dedupe(found: Iterable[Found]) -> list[Found]:
