@@ -41,7 +41,10 @@ c = load_config(recipe, overrides)
 root = Path(c.data.root)
 records = [*select_records(c.data, c.seed), *select_eval_records(c.data, c.seed)]
 clips = {str(root / p) for r in records for p in r.sound}
-if c.model.sound_tags:  # a stage that fits the tagger reads its fitting clips too
+init = resolve_init(c.model.init_from) if c.model.init_from else None
+init_config = json.loads((init / "config.json").read_text()) if init else {}
+if c.model.sound_tags or init_config.get("sound_tags"):  # a stage that fits the tagger, or keeps an earlier
+    # stage's, reads its fitting clips too (`training.tagger.stage_tags` looks its cross-fitted tags up by them)
     fit = balanced_subset(corpus_clips(root, "train"), c.tagger.clips_per_label, c.seed,
                           by_source=c.tagger.balance == "source")
     clips |= set(fit.paths)
@@ -61,13 +64,11 @@ for name in ("train.jsonl", "validation.jsonl", "clips.jsonl", "manifest.json"):
         (bundle / "corpus" / f"{name}.xz").write_bytes(lzma.compress((root / name).read_bytes(), preset=6))
 (bundle / "corpus-root.txt").write_text(str(root) + "\n")
 bases = {c.model.audio_base, c.model.text_base, c.model.sound_encoder}
-if c.model.init_from:  # the earlier stage's model, unpacked there at the same path
-    model = resolve_init(c.model.init_from)
+if init:  # the earlier stage's model, unpacked there at the same path
     with tarfile.open(bundle / "init.tar", "w") as tar:
-        tar.add(model, arcname=".")
-    (bundle / "init-path.txt").write_text(str(model) + "\n")
-    config = json.loads((model / "config.json").read_text())
-    bases |= {config.get("audio_base"), config.get("text_base"), config.get("sound_encoder")}
+        tar.add(init, arcname=".")
+    (bundle / "init-path.txt").write_text(str(init) + "\n")
+    bases |= {init_config.get("audio_base"), init_config.get("text_base"), init_config.get("sound_encoder")}
 for name in sorted(b for b in bases if b in BUILTIN_BASES):
     for f in BUILTIN_BASES[name].files:
         target = bundle / "wsite" / f.package.module / f.path
