@@ -34,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
     b.add_argument("--sources", default=",".join(DEFAULT_SOURCES),
                    help="comma-separated built-in sources (default: " + ", ".join(DEFAULT_SOURCES)
-                        + "; also available: " + ", ".join(OPTIONAL_SOURCES) + ")")
+                        + ("; also available: " + ", ".join(OPTIONAL_SOURCES) if OPTIONAL_SOURCES else "") + ")")
     b.add_argument("--source", action="append", type=_source, default=[], metavar="KIND=PATH",
                    help="add a dataset on disk: folder, csv, esc50, urbansound8k, audiocaps, clotho, clotho_aqa, "
                         "fsd50k, vggsound, speech_commands (layouts in instruction_data/README.md); repeatable")
@@ -42,10 +42,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="comma-separated sources held out whole as the test_ood split: a dataset (gcompris) or one "
                         "unit of it (hedgewars:Classic, synth_speech:en-029); '' for none. Default: "
                         + ",".join(DEFAULT_OOD))
-    b.add_argument("--min-split-groups", type=int, default=0,
+    b.add_argument("--min-split-groups", type=int, default=3,
                    help="a class recorded in fewer source groups than this (outside the held-out sources) goes "
-                        "whole to train, so training has every class it can (default 0: split every group by hash, "
-                        "as alm-tiny's corpus v2 was; corpus v3 uses 3)")
+                        "whole to train, so training has every class it can (default 3, as alm-tiny's corpus v3; 0 splits "
+                        "every group by hash, as corpus v2 did)")
     b.add_argument("--limit", type=int, default=None, help="at most N clips per source (quick builds)")
     b.add_argument("--scale", type=float, default=1.0, help="multiply synthesized and derived clip counts")
     b.add_argument("--reasoning", choices=REASONING, default="auto",

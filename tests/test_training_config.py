@@ -78,18 +78,19 @@ def test_resume_differences_ignore_logging_fields():
 
 
 def test_packaged_curriculum_chains_stages():
-    """alm-tiny's recipe (v3): the aligner alone on the larger corpus, then LoRA with transcripts behind the no-speech
+    """alm-tiny's recipe (v4): the aligner alone on the larger corpus, then LoRA with transcripts behind the no-speech
     gate and sound tags, then more captions, order and counts; each stage starts from the one before."""
     stages = load_stages(RECIPES / "alm-tiny")
     assert [s.name for s in stages] == ["stage1", "stage2", "stage3"]
     s1, s2, s3 = (s.config for s in stages)
-    assert {s.data.root for s in (s1, s2, s3)} == {"data/corpus-v2"}
+    assert {s.data.root for s in (s1, s2, s3)} == {"data/corpus-v3"}
     assert (s1.encoder, s1.aligner, s1.llm) == ("frozen", "train", "frozen")
     assert set(s1.data.tasks) == {"classification", "caption"}
     assert (s2.aligner, s2.llm, s3.llm) == ("train", "lora", "lora")
     assert s2.model.init_from == s1.output_dir and s3.model.init_from == s2.output_dir
     assert (s2.model.speech_transcripts, s2.model.sound_tags, s2.model.no_speech_gate) == (True, True, 0.45)
     assert s3.tagger == s2.tagger  # stage 3 keeps stage 2's tagger and its cross-fitted tags
+    assert s2.tagger.ensemble == 5
 
 
 def test_curriculum_out_moves_every_stage_and_its_chain(tmp_path):

@@ -13,12 +13,11 @@ from instruction_data.errors import DataError
 DEFAULT_SOURCES = ("tuxpaint", "asterisk", "sonic_pi", "lmms", "freedesktop", "gcompris", "hedgewars", "megaglest",
                    "ktuberling", "klettres", "warzone2100", "ufoai", "freedroidrpg", "wesnoth", "lincity_ng",
                    "minetest", "widelands", "yaru_sounds", "deepin_sounds", "oxygen_sounds", "hydrogen", "gm", "speech",
-                   "piper", "tones")
-# sources an adapter reads that the default build leaves out, named with --sources to add them: they would change the
-# corpus the shipped alm-tiny was trained on, so they join the default with its next retrain (corpus v3:
-# scripts/build_corpus_v3.sh)
-OPTIONAL_SOURCES = ("qabcs", "trophy", "etw", "brainparty", "xemacs_sounds", "mate_sounds", "scorched3d",
-                    "libreoffice_gallery")
+                   "piper", "tones", "qabcs", "trophy", "etw", "brainparty", "xemacs_sounds", "mate_sounds",
+                   "scorched3d", "libreoffice_gallery")
+# sources an adapter reads that the default build leaves out, named with --sources to add them (none today: corpus
+# v3, which the shipped alm-tiny trained on, reads every built-in source)
+OPTIONAL_SOURCES: tuple[str, ...] = ()
 # whole sources held out as the test_ood split: everyday sounds and animals (gcompris, minetest,
 # freedesktop), instruments (lmms), a real voice (asterisk, one speaker), two espeak-ng accents and
 # one Hedgewars voice pack
@@ -60,7 +59,7 @@ class BuildConfig:
     n_pairs: int = 1000                                 # random clip pairs for multi-clip questions
     min_per_class: int = 4                              # augment train classes with fewer clips
     ood: tuple[str, ...] = DEFAULT_OOD                  # held-out sources (dataset or dataset:unit) -> test_ood
-    min_split_groups: int = 0                           # a class with fewer groups (outside ood) is all train
+    min_split_groups: int = 3                           # a class with fewer groups (outside ood) is all train
     dialogue_share: float = 0.10                        # share of clips that also get a multi-turn record
     open_ended_per_clip: int = 1                        # reasoning pairs per clip
     reasoning: str = "auto"                             # auto | templates | endpoint
