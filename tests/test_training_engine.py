@@ -339,6 +339,28 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
         assert conv.asked is None and model.tagger.settings.asked_threshold is None
 
 
+def test_an_excluded_label_is_no_class_of_the_tagger_but_still_a_name_asked_sounds_cover(stage, corpus, tmp_path):
+    """tagger.exclude: the listed label is not one the softmax tagger tells apart (its clips stay out of the loss), so
+    no first tag is it; asked sounds still cover the other labels under their parent. A label no clip carries is a
+    typo, refused before any fit."""
+    from alm.errors import AlmError
+    from alm.model import AlmForConditionalGeneration
+
+    config = stage("excluded", max_steps=1, feature_cache=str(tmp_path / "fc"), model__sound_tags=True,
+                   tagger__min_clips=1, tagger__folds=2, tagger__steps=20, tagger__asked=True,
+                   tagger__exclude=["very high tone"])
+    with labelled_clips(corpus):
+        train_stage(config, progress=False)
+    tags = json.loads((config.model_dir / RECORD_FILE).read_text())["sound_tags"]
+    settings = AlmForConditionalGeneration.from_pretrained(config.model_dir).tagger.settings
+    assert tags["labels"] == len(FREQS) - 1 and set(settings.labels) == set(FREQS) - {"very high tone"}
+    assert settings.names["tone"] == sorted(set(FREQS) - {"very high tone"})
+    typo = stage("typo", max_steps=1, feature_cache=str(tmp_path / "fc"), model__sound_tags=True, tagger__min_clips=1,
+                 tagger__exclude=["very hihg tone"])
+    with labelled_clips(corpus), pytest.raises(AlmError, match="tagger.exclude: no fitting clip is labelled 'very hihg"):
+        train_stage(typo, progress=False)
+
+
 def test_a_notes_only_stage_trains_lora_on_tags_and_saves_no_aligner_weights(stage, corpus, tmp_path):
     """model.aligner: none (the cascade): the stage trains LoRA alone on prompts that carry each clip as its tags
     (no audio tokens), and the saved model answers from them. Its tagger is the same fit as a soft-prompt stage's

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import random
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -318,6 +318,10 @@ class TaggerPlan:
     kind: TaggerKind = "softmax"  # softmax over the most specific labels, or sigmoid per label
     clips_per_label: int = 60  # training clips per most-specific label (class balance; bounds the feature pass)
     min_clips: int = 5  # labels with fewer training clips are not told apart
+    exclude: list[str] = field(default_factory=list)  # labels not told apart, e.g. [music]: a category as a class
+    # (the first label of pieces no instrument names), a first tag that names no clip's class (corpus v3's held-out
+    # instruments tagged 'music'); its clips stay out of the loss, and it is still a name asked sounds cover ("is there
+    # music?" sums the instruments under it); training/README.md, "The v5 candidate"
     balance: Literal["label", "source"] = "label"  # clips of a label drawn at random, or in turn from its sources
     folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it
     fold_by: Literal["clip", "source"] = "clip"  # folds of clips, or of whole recording sources (a training clip's
@@ -395,7 +399,11 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         say("sound tagger: kept from the model the stage starts from (the corpus lists no labelled clips to find "
             "its fit by)")
         return _stage_tags_of(model, features, stage_paths, probs, stats)
-    vocab = vocabulary(fit_data.labels, plan.min_clips, plan.kind)
+    unknown = sorted(set(plan.exclude) - {label for clip in fit_data.labels for label in clip})
+    if unknown:
+        raise AlmError(f"tagger.exclude: no fitting clip is labelled {', '.join(map(repr, unknown))} (a label of the "
+                       "corpus's clips.jsonl, e.g. music)")
+    vocab = [label for label in vocabulary(fit_data.labels, plan.min_clips, plan.kind) if label not in plan.exclude]
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
     sound_width = model.config.sound_width if layers == 1 and model.sound_encoder is not None else 0  # E, or none
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,

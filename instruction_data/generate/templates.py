@@ -69,6 +69,10 @@ WHICH_A = ["The {nth} clip.", "The {nth} one.", "{a_label} is in the {nth} clip.
 UNSURE_A = ["I can't tell for sure: the {background} is loud and could cover {a_label}.",
             "I can't tell; {a_label} might be there, but the {background} masks it.",
             "I can't tell. The {background} is too loud to be sure about {a_label}."]
-# "what is said?" about a clip with no speech
-NO_SPEECH_A = ["Nothing is said: there is no speech in this recording.", "No one speaks in this clip.",
-               "There are no spoken words; it is {a_label}."]
+# "what is said?" about a clip with no speech. Each names the sound first, so an answer read as a class names it:
+# asked "What can be heard here?", v4 answered this task's earlier wordings ("No one speaks in this clip."), which name
+# nothing, on 6% of held-out class items (training/README.md, "The v4 candidate"), and MiniLM read them, and "There are
+# no spoken words; it is a bell.", as 'speech'. Each of these reads back as its own label for 88-89 of the 89 labels
+# of corpus v3's held-out class items. Three wordings still, so the build's random draws stay as they were.
+NO_SPEECH_A = ["It is {a_label}; nothing is said.", "I hear {a_label}, and no one speaks.",
+               "Only {a_label}, no words."]
