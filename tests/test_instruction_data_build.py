@@ -269,3 +269,23 @@ def test_speech_captions_quote_the_transcript_and_untranscribed_speech_gets_none
     quoted = [r for _ in range(200) for r in caption(said, rng, None)]
     assert quoted and all('"hello there"' in r.metadata["answer"] for r in quoted)
     assert not [r for _ in range(200) for r in caption(unknown, rng, None)]
+
+
+def test_the_fingerprint_follows_the_records_version_so_a_corpus_of_older_records_is_rebuilt(monkeypatch, tmp_path):
+    """A template change that alters what a build writes raises RECORDS_VERSION: the default build's fingerprint
+    moves with it (version 1 keeps corpus v3's), and a corpus whose manifest holds another fingerprint is not taken
+    as up to date."""
+    import instruction_data.build.config as config
+    from instruction_data.build.corpus import _up_to_date
+
+    monkeypatch.setattr(config, "RECORDS_VERSION", 1)
+    assert BuildConfig().fingerprint() == "bdf97630a8a659c0"  # corpus v3's, in alm-tiny v4's training record
+    monkeypatch.setattr(config, "RECORDS_VERSION", 2)
+    cfg = BuildConfig(out=tmp_path)
+    assert cfg.fingerprint() != "bdf97630a8a659c0"
+    for name in [f"{s}.jsonl" for s in SPLITS] + ["clips.jsonl"]:
+        (tmp_path / name).write_text("")
+    (tmp_path / "manifest.json").write_text(json.dumps({"fingerprint": "bdf97630a8a659c0"}))
+    assert _up_to_date(cfg) is None
+    (tmp_path / "manifest.json").write_text(json.dumps({"fingerprint": cfg.fingerprint()}))
+    assert _up_to_date(cfg) is not None

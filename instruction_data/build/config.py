@@ -27,6 +27,10 @@ REASONING = ("auto", "templates", "endpoint")
 # settings added after corpora were built, with the value that builds as before: hashed only when set otherwise, so
 # an older corpus keeps its fingerprint (and is not rebuilt for nothing)
 ADDED_LATER = {"min_split_groups": 0}
+# what the record generators write from the same settings: raised when a template or generator change alters a build's
+# records, so a corpus built before is rebuilt rather than taken as up to date (hashed from 2 on, so builds of version 1
+# keep their fingerprints). 1: up to corpus v3; 2: no-speech answers that name the sound (corpus v4)
+RECORDS_VERSION = 2
 
 
 def default_out() -> Path:
@@ -91,4 +95,6 @@ class BuildConfig:
         keep = {k: v for k, v in asdict(self).items()
                 if k not in ("out", "llm_api_key", "llm_workers", "workers", "install", "force")
                 and not (k in ADDED_LATER and v == ADDED_LATER[k])}
+        if RECORDS_VERSION > 1:
+            keep["records_version"] = RECORDS_VERSION
         return hashlib.sha256(json.dumps(keep, sort_keys=True, default=str).encode()).hexdigest()[:16]
