@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# alm-tiny from scratch (`alm train alm-tiny`, the v4 recipe) and the figures issue 11 asks of it, resumable: run it
+# alm-tiny from scratch (`alm train alm-tiny`, the v5 recipe) and the figures issue 11 asks of it, resumable: run it
 # again after an interruption and every finished step is skipped (corpora with a .done mark, stages through `alm train
 # --resume`, answers through each eval folder's cache). About 2 h 20 min of training on a 2-core CPU with native
 # bfloat16 (AMX), about five hours on an AVX2-only one (training/README.md, "v3's three stages from scratch"), then
 # the evaluations: the first offline test split (FIRST_LIMIT items per benchmark, default 100, seeded and stratified;
 # FIRST_LIMIT=0 for the whole split: 205 class, 325 caption, 544 yes/no and 207 speech items, as issue 11's in-domain
-# bars were measured) and corpus v3's held-out sources (all 330 class items; 240 of 1,684 yes/no, 60 speech).
+# bars were measured) and corpus v4's held-out sources (all 330 class items; 240 of 1,684 yes/no, 60 speech).
 # On the 2-core AVX2 CPU alm-tiny, which reads Whisper's transcripts, answered 4.3 s a question (median) beside a
 # training run (each clip is transcribed in a 30 s window), so the whole first split, asked three ways, is hours a
 # model there.
@@ -27,8 +27,8 @@ fi
 FIRST_BUILD=32f4a46  # the commit whose builder made the first offline corpus (fingerprint e10e82b245968455)
 log() { echo "[$(date +%H:%M:%S)] $*"; }
 
-if [ ! -f data/corpus-v3/.done ]; then
-  log "corpus v3"; bash scripts/build_corpus_v3.sh; touch data/corpus-v3/.done
+if [ ! -f data/corpus-v4/.done ]; then
+  log "corpus v4"; bash scripts/build_corpus.sh; touch data/corpus-v4/.done
 fi
 if [ "$TRAIN" = 1 ]; then
   log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny --resume --quiet
@@ -47,8 +47,8 @@ log "eval the first split (${FIRST[*]:-whole})"  # one run, one model load, one 
 $ALM eval --benchmark offline-classification --benchmark offline-captioning --benchmark offline-hallucination \
   --benchmark offline-speech --corpus data/offline-corpus "${FIRST[@]}" "${OPTS[@]}" --out "$EVALS/first-split"
 log "eval held-out sources"
-$ALM eval --benchmark offline-classification-ood --corpus data/corpus-v3 "${OPTS[@]}" --out "$EVALS/class-ood"
-$ALM eval --benchmark offline-hallucination-ood --corpus data/corpus-v3 --limit 240 "${OPTS[@]}" \
+$ALM eval --benchmark offline-classification-ood --corpus data/corpus-v4 "${OPTS[@]}" --out "$EVALS/class-ood"
+$ALM eval --benchmark offline-hallucination-ood --corpus data/corpus-v4 --limit 240 "${OPTS[@]}" \
   --out "$EVALS/halluc-ood"
-$ALM eval --benchmark offline-speech-ood --corpus data/corpus-v3 --limit 60 "${OPTS[@]}" --out "$EVALS/speech-ood"
+$ALM eval --benchmark offline-speech-ood --corpus data/corpus-v4 --limit 60 "${OPTS[@]}" --out "$EVALS/speech-ood"
 log "done: $EVALS/*/report.md"

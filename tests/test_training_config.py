@@ -78,12 +78,13 @@ def test_resume_differences_ignore_logging_fields():
 
 
 def test_packaged_curriculum_chains_stages():
-    """alm-tiny's recipe (v4): the aligner alone on the larger corpus, then LoRA with transcripts behind the no-speech
+    """alm-tiny's recipe (v5): the aligner alone on the larger corpus, then LoRA with transcripts behind the no-speech
     gate and sound tags, then more captions, order and counts; each stage starts from the one before."""
     stages = load_stages(RECIPES / "alm-tiny")
     assert [s.name for s in stages] == ["stage1", "stage2", "stage3"]
     s1, s2, s3 = (s.config for s in stages)
-    assert {s.data.root for s in (s1, s2, s3)} == {"data/corpus-v3"}
+    assert {s.data.root for s in (s1, s2, s3)} == {"data/corpus-v4"}
+    assert s2.tagger.exclude == s3.tagger.exclude == ["music"]
     assert (s1.encoder, s1.aligner, s1.llm) == ("frozen", "train", "frozen")
     assert set(s1.data.tasks) == {"classification", "caption"}
     assert (s2.aligner, s2.llm, s3.llm) == ("train", "lora", "lora")
