@@ -575,6 +575,22 @@ def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech()
     assert [(r.id, r.output) for r in out] == [("read", "Set an alarm for 7"), ("music", "No one speaks in this clip."),
                                                ("tag", "A dog.")]
     assert dropped == 1
+    out, dropped = transcript_answers(records, transcripts, unheard="unclear")  # the gated one is kept, answered so
+    from instruction_data.generate.templates import UNCLEAR_SPEECH_A
+    assert [r.id for r in out] == ["read", "gated", "music", "tag"] and dropped == 0
+    assert out[1].output in UNCLEAR_SPEECH_A and out[1].instruction == "What is said?"
+    assert transcript_answers(records, transcripts, unheard="unclear")[0][1].output == out[1].output  # by its id
+
+
+def test_unheard_speech_setting_is_checked():
+    from training.config import ConfigError, config_from_dict
+
+    def data(**section):
+        return config_from_dict({"output_dir": "runs/x", "model": {"init_from": "runs/w"}, "data": section}).data
+
+    assert data(unheard_speech="unclear").unheard_speech == "unclear" and data().unheard_speech == "drop"
+    with pytest.raises(ConfigError, match="unheard_speech"):
+        data(unheard_speech="guess")
 
 
 def test_speech_captions_quote_the_transcript_the_model_reads():

@@ -84,6 +84,8 @@ class DataSection:
     speech_captions: Literal["reference", "transcript"] = "reference"  # what a speech clip's caption quotes: the
     # words, or the transcript read (needs a speech-aware model; captions whose transcript was withheld are left out)
     speech_min_words: int = 0  # "what is said" records of speech with fewer words are left out (letters, syllables)
+    unheard_speech: Literal["drop", "unclear"] = "drop"  # with speech_answers: transcript, "what is said" about speech
+    # whose transcript the no-speech gate withheld: left out, or answered that the words cannot be made out
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
     sample_answers: int = 3  # greedy answers to validation questions printed and logged at each validation

@@ -15,6 +15,7 @@ them (no cache, instruction-aware aligners) take the full path: audio, processor
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 import random
 from collections import Counter, defaultdict
@@ -29,6 +30,7 @@ from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 from alm.conversation import Conversation, clips_then_text
 from alm.processor import IGNORE_INDEX, AlmProcessor
 from instruction_data.errors import DataError
+from instruction_data.generate.templates import UNCLEAR_SPEECH_A
 from instruction_data.loader import load_split
 from instruction_data.schema import Record
 from training.config import DataSection
@@ -153,13 +155,15 @@ def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
 
 
 def transcript_answers(records: list[Record], transcripts: dict[str, str], captions: bool = False,
-                       answers: bool = True) -> tuple[list[Record], int]:
+                       answers: bool = True, unheard: str = "drop") -> tuple[list[Record], int]:
     """With `answers`, "what is said" records answered with the transcript the model reads beside the clip (so it
     learns to copy it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate
-    withheld are left out (no transcript to copy); answers to clips without speech ("No one speaks ...") and other
-    tasks are kept as they are. With `captions`, a speech clip's caption that quotes its words (`A voice says in Danish:
-    "En VW Beetle."`) quotes the transcript instead, under the same rule. Returns the records and how many were
-    left out (a record repeated by a task weight counts each time)."""
+    withheld are left out (no transcript to copy), or with `unheard="unclear"` answered that the words cannot be
+    made out (`templates.UNCLEAR_SPEECH_A`, a wording chosen by the record's id); answers to clips without speech
+    ("It is a bell; nothing is said.") and other tasks are kept as they are. With `captions`, a speech clip's caption
+    that quotes its words (`A voice says in Danish: "En VW Beetle."`) quotes the transcript instead, and is left out
+    when it was withheld. Returns the records and how many were left out (a record repeated by a task weight counts
+    each time)."""
     out, dropped = [], 0
     for record in records:
         words = record.metadata.get("transcript") if len(record.sound) == 1 else None
@@ -167,10 +171,14 @@ def transcript_answers(records: list[Record], transcripts: dict[str, str], capti
         if words and ((answers and record.task == "speech_content")
                       or (captions and record.task == "caption" and quoted in record.output)):
             heard = transcripts.get(record.sound[0], "").strip()
-            if not heard:
+            if heard:
+                output = heard if record.task == "speech_content" else record.output.replace(quoted, f'"{heard}"')
+            elif record.task == "speech_content" and unheard == "unclear":
+                output = UNCLEAR_SPEECH_A[int(hashlib.sha256(record.id.encode()).hexdigest(), 16)
+                                          % len(UNCLEAR_SPEECH_A)]
+            else:
                 dropped += 1
                 continue
-            output = heard if record.task == "speech_content" else record.output.replace(quoted, f'"{heard}"')
             record = dataclasses.replace(record, output=output)
         out.append(record)
     return out, dropped

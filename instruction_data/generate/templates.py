@@ -69,6 +69,12 @@ WHICH_A = ["The {nth} clip.", "The {nth} one.", "{a_label} is in the {nth} clip.
 UNSURE_A = ["I can't tell for sure: the {background} is loud and could cover {a_label}.",
             "I can't tell; {a_label} might be there, but the {background} masks it.",
             "I can't tell. The {background} is too loud to be sure about {a_label}."]
+# "what is said?" about speech whose transcript the no-speech gate withheld (training's `data.unheard_speech:
+# unclear`): the model reads no words, so it says it hears a voice but not what it says. Without such answers v5 met
+# those clips with the no-speech wording and its tagger's label: "I hear speech, and no one speaks."
+UNCLEAR_SPEECH_A = ["Someone speaks, but I can't make out the words.",
+                    "There is speech, but the words are not clear enough to write down.",
+                    "A voice speaks; I can't tell what it says."]
 # "what is said?" about a clip with no speech. Each names the sound first, so an answer read as a class names it:
 # asked "What can be heard here?", v4 answered this task's earlier wordings ("No one speaks in this clip."), which name
 # nothing, on 6% of held-out class items (training/README.md, "The v4 candidate"), and MiniLM read them, and "There are
