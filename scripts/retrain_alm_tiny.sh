@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# alm-tiny from scratch (`alm train alm-tiny`, the v5 recipe) and the figures issue 11 asks of it, resumable: run it
+# alm-tiny from scratch (`alm train alm-tiny`, the v5u recipe) and the figures issue 11 asks of it, resumable: run it
 # again after an interruption and every finished step is skipped (corpora with a .done mark, stages through `alm train
 # --resume`, answers through each eval folder's cache). About 2 h 20 min of training on a 2-core CPU with native
 # bfloat16 (AMX), about five hours on an AVX2-only one (training/README.md, "v3's three stages from scratch"), then
