@@ -385,16 +385,10 @@ class Collator:
 
     def _from_cache(self, examples: list[Example]) -> dict[str, torch.Tensor] | None:
         """The batch the full path makes, from stored token ids and cached frames (None if a window is missing)."""
-        found = [self.cache.get(k) for ex in examples for k in ex.window_keys]
-        missing = sum(f is None for f in found)
-        self.cache.hits += len(found) - missing
-        self.cache.misses += missing
-        if missing:
+        found = self.cache.lookup_keys([k for ex in examples for k in ex.window_keys])
+        if found is None:
             return None
-        lengths = torch.tensor([f.shape[0] for f in found])
-        frames = torch.zeros(len(found), int(lengths.max()), found[0].shape[1])  # W, T, C
-        for i, f in enumerate(found):
-            frames[i, : f.shape[0]] = f
+        frames, lengths = found  # (W, T, C), (W,)
         return {**self._text(examples), "audio_frames": frames, "audio_frame_lengths": lengths}
 
     def _full(self, examples: list[Example]) -> dict[str, torch.Tensor]:

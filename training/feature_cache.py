@@ -104,7 +104,11 @@ class FeatureCache:
 
     def lookup(self, windows: list[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor] | None:
         """Frames (W, T, C) zero-padded, and lengths (W,), for windows in order; None if any is missing."""
-        found = [self.get(window_key(w)) for w in windows]
+        return self.lookup_keys([window_key(w) for w in windows])
+
+    def lookup_keys(self, keys: list[str]) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """`lookup` by the windows' keys (`window_key`), for callers that stored them."""
+        found = [self.get(k) for k in keys]
         missing = sum(f is None for f in found)
         self.hits += len(found) - missing
         self.misses += missing
