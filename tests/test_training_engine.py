@@ -571,13 +571,13 @@ def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech()
                Record(id="tag", instruction="What is it?", output="A dog.", sound=["/a/read.wav"], dataset="d",
                       task="classification", stage="perception", metadata={"transcript": "x"})]
     transcripts = {"/a/read.wav": "Set an alarm for 7", "/a/gated.wav": "", "/a/music.wav": "you"}
-    out, dropped = transcript_answers(records, transcripts)
+    out, dropped, unclear = transcript_answers(records, transcripts)
     assert [(r.id, r.output) for r in out] == [("read", "Set an alarm for 7"), ("music", "No one speaks in this clip."),
                                                ("tag", "A dog.")]
-    assert dropped == 1
-    out, dropped = transcript_answers(records, transcripts, unheard="unclear")  # the gated one is kept, answered so
+    assert (dropped, unclear) == (1, 0)
+    out, dropped, unclear = transcript_answers(records, transcripts, unheard="unclear")  # the gated one is kept
     from instruction_data.generate.templates import UNCLEAR_SPEECH_A
-    assert [r.id for r in out] == ["read", "gated", "music", "tag"] and dropped == 0
+    assert [r.id for r in out] == ["read", "gated", "music", "tag"] and (dropped, unclear) == (0, 1)
     assert out[1].output in UNCLEAR_SPEECH_A and out[1].instruction == "What is said?"
     assert transcript_answers(records, transcripts, unheard="unclear")[0][1].output == out[1].output  # by its id
 
@@ -606,12 +606,12 @@ def test_speech_captions_quote_the_transcript_the_model_reads():
                caption("gated", "Hello there.", 'A woman says: "Hello there."'),
                caption("unquoted", "Ba.", "A voice says a syllable."), said]
     transcripts = {"/a/da.wav": "Ein Volkswagen Beetle.", "/a/gated.wav": "", "/a/unquoted.wav": "Bah."}
-    out, dropped = transcript_answers(records, transcripts, captions=True, answers=False)
+    out, dropped, _ = transcript_answers(records, transcripts, captions=True, answers=False)
     assert [(r.id, r.output) for r in out] == [("da", 'A voice says in Danish: "Ein Volkswagen Beetle."'),
                                                ("unquoted", "A voice says a syllable."),
                                                ("said", "En VW Beetle.")]
     assert dropped == 1
-    out, dropped = transcript_answers(records, transcripts)  # captions keep the reference words by default
+    out, dropped, _ = transcript_answers(records, transcripts)  # captions keep the reference words by default
     assert [r.output for r in out][:3] == [r.output for r in records][:3] and out[3].output == "Ein Volkswagen Beetle."
     assert dropped == 0
 

@@ -136,12 +136,12 @@ class StageRecipe:
                 raise AlmError(f"data.{quoting[0]}: transcript needs a speech-aware model (model.speech_transcripts)")
             answers, captions = "speech_answers" in quoting, "speech_captions" in quoting
             unheard = c.data.unheard_speech
-            records, withheld = transcript_answers(records, transcripts, captions, answers, unheard)
-            eval_records, _ = transcript_answers(eval_records, transcripts, captions, answers, unheard)
+            records, withheld, unclear = transcript_answers(records, transcripts, captions, answers, unheard)
+            eval_records, *_ = transcript_answers(eval_records, transcripts, captions, answers, unheard)
             self.say(f"{' and '.join(k.replace('_', ' ') for k in quoting)} quote the transcript the model reads; "
                      f"{withheld} records of speech left out (the no-speech gate withheld their clip's transcript)"
-                     + ("; asked what is said about the rest of those clips, the answer is that the words cannot "
-                        "be made out" if unheard == "unclear" and answers else ""))
+                     + (f"; {unclear} asked what is said about such clips answered that the words cannot be made out"
+                        if unheard == "unclear" and answers else ""))
         tags = self._setup_tags(paths)
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
