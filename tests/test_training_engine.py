@@ -580,6 +580,9 @@ def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech()
     assert [r.id for r in out] == ["read", "gated", "music", "tag"] and (dropped, unclear) == (0, 1)
     assert out[1].output in UNCLEAR_SPEECH_A and out[1].instruction == "What is said?"
     assert transcript_answers(records, transcripts, unheard="unclear")[0][1].output == out[1].output  # by its id
+    out, dropped, unclear = transcript_answers(records, transcripts, unheard="unclear", unheard_repeat=3)
+    assert [r.id for r in out] == ["read", "gated", "gated", "gated", "music", "tag"] and (dropped, unclear) == (0, 3)
+    assert {r.output for r in out[1:4]} == {out[1].output} and out[1].output in UNCLEAR_SPEECH_A
 
 
 def test_unheard_speech_setting_is_checked():
@@ -591,6 +594,11 @@ def test_unheard_speech_setting_is_checked():
     assert data(unheard_speech="unclear").unheard_speech == "unclear" and data().unheard_speech == "drop"
     with pytest.raises(ConfigError, match="unheard_speech"):
         data(unheard_speech="guess")
+    assert data(unheard_speech="unclear", unheard_repeat=4).unheard_repeat == 4 and data().unheard_repeat == 1
+    with pytest.raises(ConfigError, match="unheard_repeat: must be >= 1"):
+        data(unheard_speech="unclear", unheard_repeat=0)
+    with pytest.raises(ConfigError, match="unheard_repeat: repeats"):
+        data(unheard_repeat=2)  # nothing to repeat without unheard_speech: unclear
 
 
 def test_speech_captions_quote_the_transcript_the_model_reads():

@@ -155,12 +155,13 @@ def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
 
 
 def transcript_answers(records: list[Record], transcripts: dict[str, str], captions: bool = False,
-                       answers: bool = True, unheard: str = "drop") -> tuple[list[Record], int, int]:
+                       answers: bool = True, unheard: str = "drop", unheard_repeat: int = 1
+                       ) -> tuple[list[Record], int, int]:
     """With `answers`, "what is said" records answered with the transcript the model reads beside the clip (so it
     learns to copy it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate
     withheld are left out (no transcript to copy), or with `unheard="unclear"` answered that the words cannot be
-    made out (`templates.UNCLEAR_SPEECH_A`, a wording chosen by the record's id); answers to clips without speech
-    ("It is a bell; nothing is said.") and other tasks are kept as they are. With `captions`, a speech clip's caption
+    made out (`templates.UNCLEAR_SPEECH_A`, a wording chosen by the record's id), each `unheard_repeat` times;
+    answers to clips without speech ("It is a bell; nothing is said.") and other tasks are kept as they are. With `captions`, a speech clip's caption
     that quotes its words (`A voice says in Danish: "En VW Beetle."`) quotes the transcript instead, and is left out
     when it was withheld. Returns the records, how many were left out and how many answered that the words cannot be
     made out (a record repeated by a task weight counts each time)."""
@@ -176,7 +177,8 @@ def transcript_answers(records: list[Record], transcripts: dict[str, str], capti
             elif record.task == "speech_content" and unheard == "unclear":
                 output = UNCLEAR_SPEECH_A[int(hashlib.sha256(record.id.encode()).hexdigest(), 16)
                                           % len(UNCLEAR_SPEECH_A)]
-                unclear += 1
+                unclear += unheard_repeat
+                out += [dataclasses.replace(record, output=output)] * (unheard_repeat - 1)
             else:
                 dropped += 1
                 continue

@@ -136,7 +136,8 @@ class StageRecipe:
                 raise AlmError(f"data.{quoting[0]}: transcript needs a speech-aware model (model.speech_transcripts)")
             answers, captions = "speech_answers" in quoting, "speech_captions" in quoting
             unheard = c.data.unheard_speech
-            records, withheld, unclear = transcript_answers(records, transcripts, captions, answers, unheard)
+            records, withheld, unclear = transcript_answers(records, transcripts, captions, answers, unheard,
+                                                            c.data.unheard_repeat)
             eval_records, *_ = transcript_answers(eval_records, transcripts, captions, answers, unheard)
             self.say(f"{' and '.join(k.replace('_', ' ') for k in quoting)} quote the transcript the model reads; "
                      f"{withheld} records of speech left out (the no-speech gate withheld their clip's transcript)"
