@@ -163,8 +163,9 @@ def transcript_answers(records: list[Record], transcripts: dict[str, str], capti
     made out (`templates.UNCLEAR_SPEECH_A`, a wording chosen by the record's id), each `unheard_repeat` times;
     answers to clips without speech ("It is a bell; nothing is said.") and other tasks are kept as they are. With
     `captions`, a speech clip's caption that quotes its words (`A voice says in Danish: "En VW Beetle."`) quotes the
-    transcript instead, and is left out when it was withheld. Returns the records, how many were left out and how many answered that the words cannot be
-    made out (a record repeated by a task weight counts each time)."""
+    transcript instead, and is left out when it was withheld. Returns the records, how many were left out and how
+    many answered that the words cannot be made out (a record repeated by a task weight or `unheard_repeat` counts
+    each time)."""
     out, dropped, unclear = [], 0, 0
     for record in records:
         words = record.metadata.get("transcript") if len(record.sound) == 1 else None
