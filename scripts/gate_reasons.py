@@ -34,6 +34,8 @@ BATCH = 16
 
 
 def draw(corpus: Path, n: int, max_words: int) -> list[tuple[str, dict]]:
+    if not (corpus / "clips.jsonl").is_file():
+        raise SystemExit(f"{corpus}: no clips.jsonl; give a corpus built by `alm data build`")
     clips = [json.loads(line) for line in (corpus / "clips.jsonl").open(encoding="utf-8")]
     train = [c for c in clips if c["split"] == "train"]
     speech = [c for c in train if c["transcript"].strip() and len(c["transcript"].split()) <= max_words]

@@ -35,6 +35,7 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alm.audio.io import load_audio  # noqa: E402
+from alm.errors import AlmError  # noqa: E402
 from alm.model.audio_encoder import window_stats  # noqa: E402
 from alm.model.audio_tokens import SAMPLE_RATE, encoder_frames, split_windows  # noqa: E402
 from alm.model.tagger import TaggerSettings, pool_clips  # noqa: E402
@@ -119,7 +120,10 @@ def main() -> None:
         context_seconds(context)
     cache_dir = Path(args.cache)
     cache_dir.mkdir(parents=True, exist_ok=True)
-    fitting, vocab, held, test, *_ = head_draw(args.corpus, args.per_label, None)
+    try:
+        fitting, vocab, held, test, *_ = head_draw(args.corpus, args.per_label, None)
+    except AlmError as e:
+        raise SystemExit(str(e)) from None
     vocab = [label for label in vocab if label != "music"]  # the recipe's `exclude: [music]`
     held_i, test_i = known_clips(held, vocab), known_clips(test, vocab, args.test_per_class)
     paths = fitting.paths + [held.paths[i] for i in held_i] + [test.paths[i] for i in test_i]
