@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -29,6 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alm.audio.io import load_audio  # noqa: E402
 from alm.model.audio_tokens import SAMPLE_RATE  # noqa: E402
 from alm.transcribe import WINDOW_SECONDS, Ct2Transcriber, failed_decode, token_budget  # noqa: E402
+from eval.metrics.speech import normalize_transcript  # noqa: E402
 
 BATCH = 16
 
@@ -63,10 +63,6 @@ def verdicts(transcriber: Ct2Transcriber, waves: list, gate: float) -> list[dict
     return out
 
 
-def words(text: str) -> str:
-    return re.sub(r"[^\w ]", "", text.lower()).strip()
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--corpus", default="data/corpus-v4")
@@ -84,7 +80,7 @@ def main() -> None:
         waves = [load_audio(str(corpus / c["audio"]))[: int(WINDOW_SECONDS * SAMPLE_RATE)] for _, c in part]
         for (kind, clip), verdict in zip(part, verdicts(transcriber, waves, args.gate)):
             rows.append({"kind": kind, "origin": clip["origin"], "reference": clip["transcript"], **verdict,
-                         "exact": words(verdict["text"]) == words(clip["transcript"])})
+                         "exact": normalize_transcript(verdict["text"]) == normalize_transcript(clip["transcript"])})
     if args.out:
         tmp = Path(args.out).with_suffix(".tmp")
         tmp.write_text(json.dumps(rows, ensure_ascii=False, indent=0), encoding="utf-8")

@@ -39,12 +39,12 @@ from alm.errors import AlmError  # noqa: E402
 from alm.model.audio_encoder import window_stats  # noqa: E402
 from alm.model.audio_tokens import SAMPLE_RATE, encoder_frames, split_windows  # noqa: E402
 from alm.model.tagger import TaggerSettings, pool_clips  # noqa: E402
-from tagger_heads import first_tag_right, head_draw, known_clips, tagger_model  # noqa: E402
-from training.tagger import fit, targets  # noqa: E402
+from tagger_heads import first_tag_right, fit_head, head_draw, known_clips, tagger_model  # noqa: E402
+from training.tagger import targets  # noqa: E402
 
 LAYERS, SAVE_EVERY = 6, 500
-HEADS = {"linear": dict(lr=1e-2, batch_size=0, ensemble=1), "minibatch": dict(lr=3e-3, batch_size=32, ensemble=1),
-         "minibatch x5": dict(lr=3e-3, batch_size=32, ensemble=5)}
+# printed name -> (`tagger_heads.fit_head`'s head, heads in the ensemble)
+HEADS = {"linear": ("linear", 1), "minibatch": ("linear+minibatch", 1), "minibatch x5": ("linear+minibatch", 5)}
 
 
 def context_seconds(context: str) -> float | None:
@@ -135,11 +135,10 @@ def main() -> None:
         stats = cached_stats(model, processor, paths, context, cache_dir)  # A, K, 2C
         print(json.dumps({"context": context, "fitting_clips": n, "labels": len(vocab), "held_out_clips": m,
                           "test_clips": len(test_i), "stats_s": round(time.time() - start)}), flush=True)
-        for head, opts in HEADS.items():
+        for head, (kind, ensemble) in HEADS.items():
             settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=LAYERS,
-                                      ensemble=opts["ensemble"])
-            tagger = fit(stats[:n], y, settings, steps=600, lr=opts["lr"], weight_decay=1e-4, label_smoothing=0.1,
-                         batch_size=opts["batch_size"])
+                                      ensemble=ensemble)
+            tagger = fit_head(kind, stats[:n], y, settings)
             print(json.dumps({"context": context, "head": head,
                               "held_out_sources": round(first_tag_right(tagger, stats[n:n + m],
                                                                         [held.labels[i] for i in held_i]), 3),
