@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# alm-tiny from scratch (`alm train alm-tiny`, the v5u recipe) and the figures issue 11 asks of it, resumable: run it
+# alm-tiny from scratch (`alm train alm-tiny`, the v5u recipe, then `scripts/tagger_swap.py`: v5y, its tagger reading
+# YAMNet beside Whisper) and the figures issue 11 asks of it, resumable: run it
 # again after an interruption and every finished step is skipped (corpora with a .done mark, stages through `alm train
 # --resume`, answers through each eval folder's cache). About 2 h 20 min of training on a 2-core CPU with native
 # bfloat16 (AMX), about five hours on an AVX2-only one (training/README.md, "v3's three stages from scratch"), then
@@ -33,6 +34,10 @@ if [ ! -f data/corpus-v4/.done ]; then
 fi
 if [ "$TRAIN" = 1 ]; then
   log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny --resume --quiet
+  if [ ! -f runs/alm-tiny/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)
+    log "the tagger with YAMNet"; .venv/bin/python scripts/tagger_swap.py "$MODEL" runs/alm-tiny/yamtags
+  fi
+  MODEL=runs/alm-tiny/yamtags
 fi
 OPTS=(--model "$MODEL" --no-meteor --no-probe --no-progress)
 FIRST=(); [ "${FIRST_LIMIT:-100}" != 0 ] && FIRST=(--limit "${FIRST_LIMIT:-100}")

@@ -108,8 +108,44 @@ def test_a_tag_reading_model_exports_with_its_tagger(exported, tmp_path):
     assert json.loads((out / "config.json").read_text())["sound_tags"] is True
 
 
+def test_a_model_with_a_sound_encoder_for_its_tagger_alone_exports_it_for_the_front_end(exported, tmp_path):
+    """`sound_to_aligner: false` (scripts/tagger_swap.py): vLLM runs the aligner on Whisper's frames as for any model,
+    and the front end tags with the exported sound encoder beside the tagger (serve.vllm.model.clip_tags)."""
+    from transformers import AutoProcessor
+
+    from alm.export import SOUND_DIR
+    from alm.model.sound_encoder import load_sound_encoder
+    from alm.model.tagger import SoundTagger, TaggerSettings
+    from alm.model.yamnet import Yamnet, save_yamnet
+    from serve.vllm.export import export_for_vllm
+
+    ckpt, _ = exported
+    torch.manual_seed(0)
+    (tmp_path / "yamnet").mkdir()
+    save_yamnet(Yamnet().state_dict(), [f"class {i}" for i in range(521)], tmp_path / "yamnet")
+    model = AlmForConditionalGeneration.from_pretrained(ckpt)
+    layers = model.config.audio_config.encoder_layers
+    model.tagger = SoundTagger(TaggerSettings(labels=["dog", "rain"], width=1024, layers=layers, sound_block=True))
+    model.sound_encoder = load_sound_encoder(str(tmp_path / "yamnet"))
+    model.config.update({"sound_tags": True, "sound_encoder": str(tmp_path / "yamnet"), "sound_width": 1024,
+                         "sound_to_aligner": False})
+    model.save_pretrained(tmp_path / "tags")
+    processor = AlmProcessor.from_pretrained(ckpt)
+    processor.sound_encoder = str(tmp_path / "yamnet")
+    processor.save_pretrained(tmp_path / "tags")
+    out = export_for_vllm(str(tmp_path / "tags"), tmp_path / "out")
+    assert sorted(p.name for p in out.glob("*.safetensors")) == ["model.safetensors"]  # all vLLM loads
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["sound_encoder"] == f"./{SOUND_DIR}" and saved["sound_to_aligner"] is False
+    front = AutoProcessor.from_pretrained(out)  # what vLLM's front end loads: it makes YAMNet's features
+    assert front.sound_features.kind == "yamnet"
+    exported_sound = load_sound_encoder(str(out / SOUND_DIR))
+    for key, value in model.sound_encoder.state_dict().items():
+        assert torch.equal(exported_sound.state_dict()[key], value)
+
+
 @pytest.mark.parametrize("field, value, named", [
-    ("sound_encoder", "MIT/ast-finetuned-audioset-10-10-0.4593", "sound_encoder"),  # not loadable here: never loaded
+    ("sound_encoder", "MIT/ast-finetuned-audioset-10-10-0.4593", "a sound encoder feeding the aligner"),  # never loaded
     ("aligner", "none", "aligner none")])
 def test_a_model_the_plugin_cannot_run_is_refused_from_its_config_with_a_clear_error(exported, tmp_path, field, value,
                                                                                      named):

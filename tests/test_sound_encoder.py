@@ -64,6 +64,8 @@ def test_model_with_a_sound_encoder(tiny_config, tiny_cnn, tmp_path):
     config = tiny_config(sound_encoder=str(tiny_cnn))
     processor = AlmProcessor.from_config(config)
     model = AlmForConditionalGeneration.from_bases(config)
+    for key, value in SoundCnn.from_folder(tiny_cnn).state_dict().items():  # the CNN's weights, not post_init's
+        torch.testing.assert_close(model.sound_encoder.state_dict()[key], value, atol=0, rtol=0)
     assert config.sound_width == 32 and config.frame_width == 32 + 32
     clips = [tone(300, 1.0), tone(700, 31.0)]
     conv = Conversation([{"role": "user", "content": clips_then_text(2, "Which is higher?")}], clips)

@@ -3,6 +3,7 @@
 import pytest
 import yaml
 
+from alm.errors import AlmError
 from training.config import ConfigError, TrainConfig, config_from_dict, load_config, resume_differences
 from training.curriculum import RECIPES, load_stages
 
@@ -104,6 +105,16 @@ def test_curriculum_out_moves_every_stage_and_its_chain(tmp_path):
     assert s1.data.root == "data/corpus-v3"
     stage = load_stages(RECIPES / "alm-tiny" / "stage3.yaml", out=tmp_path / "one")[0].config
     assert stage.output_dir == str(tmp_path / "one" / "stage3") and stage.model.init_from == "runs/alm-tiny/stage2"
+
+
+def test_a_new_models_field_set_on_a_curriculum_goes_to_the_stage_that_builds_the_model():
+    """`alm train alm-tiny --set model.sound_encoder=builtin:yamnet`: stage 1 builds the model with it, stages 2-3
+    start from there (init_from) and inherit it; on a recipe whose every stage starts from a model it is refused."""
+    stages = load_stages(RECIPES / "alm-tiny", ["model.sound_encoder=builtin:yamnet", "max_steps=3"])
+    assert [s.config.model.sound_encoder for s in stages] == ["builtin:yamnet", None, None]
+    assert [s.config.max_steps for s in stages] == [3, 3, 3]
+    with pytest.raises(AlmError, match="every stage of stage2.yaml starts from an earlier model"):
+        load_stages(RECIPES / "alm-tiny" / "stage2.yaml", ["model.sound_encoder=builtin:yamnet"])
 
 
 def test_first_curriculum_chains_stages():

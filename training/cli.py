@@ -17,7 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                   "or a packaged recipe: alm-tiny, alm-tiny/stage1")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe key in every stage, e.g. --set max_steps=5 --set data.max_samples=200 "
-                             "(values are read as YAML; repeatable)")
+                             "(values are read as YAML; repeatable); a new model's field (--set model.sound_encoder="
+                             "builtin:yamnet) applies to the stages that build the model, and later stages (init_from) "
+                             "inherit it")
     parser.add_argument("--out", default=None, metavar="DIR",
                         help="train each stage into DIR/<stage name> instead of its output_dir (a stage that starts "
                              "from an earlier stage starts from that stage's new folder)")

@@ -47,7 +47,12 @@ def load_stages(recipe: str | Path, overrides: list[str] | None = None, out: str
     files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
     if not files:
         raise AlmError(f"{path}: no stage files (*.yaml) in this folder")
-    stages = [Stage(f.stem, f, load_config(f, overrides)) for f in files]
+    overrides = overrides or []
+    model_sets = [o for o in overrides if is_new_model_override(o)]
+    if model_sets and all(starts_from_earlier(f, overrides) for f in files):
+        raise AlmError(f"--set {model_sets[0]}: every stage of {path.name} starts from an earlier model "
+                       "(model.init_from), which it would not change; set it on the recipe whose stage builds the model")
+    stages = [Stage(f.stem, f, load_config(f, stage_overrides(f, overrides))) for f in files]
     if out is not None:
         _relocate(stages, Path(out).expanduser())
     outputs = [s.config.run_dir for s in stages]
@@ -58,6 +63,33 @@ def load_stages(recipe: str | Path, overrides: list[str] | None = None, out: str
         if init and Path(init).expanduser().resolve() in outputs[i:]:
             raise AlmError(f"{stage.path.name}: model.init_from {init} is this or a later stage's output_dir")
     return stages
+
+
+def is_new_model_override(override: str) -> bool:
+    """Whether `--set` text sets a field of a new model's build (`model.sound_encoder=...`, not `model.init_from`)."""
+    from alm.typed_config import parse_override
+    from training.config import NEW_MODEL_FIELDS
+
+    parts = parse_override(override)[0]
+    return len(parts) == 2 and parts[0] == "model" and parts[1] in NEW_MODEL_FIELDS
+
+
+def starts_from_earlier(path: Path, overrides: list[str]) -> bool:
+    """Whether a stage file starts from an earlier model (`model.init_from` in it and not overridden)."""
+    from alm.typed_config import parse_override, read_mapping
+
+    model = read_mapping(path).get("model")
+    return bool(isinstance(model, dict) and model.get("init_from")) and not any(
+        parse_override(o)[0] == ["model", "init_from"] for o in overrides)
+
+
+def stage_overrides(path: Path, overrides: list[str]) -> list[str]:
+    """The `--set` overrides that apply to one stage file: all of them, except that a stage starting from an earlier
+    model keeps that model's build: a new model's fields (`model.sound_encoder`, `model.text_base`...) apply to the
+    stages that build one and reach later stages through their models."""
+    if not starts_from_earlier(path, overrides):
+        return overrides
+    return [o for o in overrides if not is_new_model_override(o)]
 
 
 def _relocate(stages: list[Stage], out: Path) -> None:

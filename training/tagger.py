@@ -22,7 +22,8 @@ from tqdm.auto import tqdm
 from alm.errors import AlmError
 from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import encoder_frames, mel_frames, window_lengths
-from alm.model.tagger import SoundTagger, TaggerKind, TaggerSettings, pool_clips, split_sound, with_sound_block
+from alm.model.tagger import (SoundTagger, TaggerKind, TaggerSettings, pool_clips, split_sound, whisper_blocks,
+                              with_sound_block)
 from alm.processor import asked_text
 from training.tagger_cache import fit_key, load_fit, save_fit
 
@@ -115,6 +116,13 @@ def fit(features: torch.Tensor, target: torch.Tensor, settings: TaggerSettings, 
     rate warmed up over the first 5% of the steps, then decayed linearly to 0 (on the held-out draw of
     `scripts/tagger_heads.py` this named more held-out sounds than full-batch steps: training/README.md). `bar`
     (a tqdm) advances a step a step."""
+    if settings.layers_only:  # the heads reading the sound block and those reading Whisper's layers alone, each an
+        tagger = SoundTagger(settings)  # ensemble fit from the same seeds
+        with_block, alone = tagger.members
+        for group, x in ((with_block, features), (alone, whisper_blocks(features, settings))):
+            group.load_state_dict(fit(x, target, group.settings, steps, lr, weight_decay, label_smoothing, seed,
+                                      batch_size, bar).state_dict())
+        return tagger.eval()
     if settings.ensemble > 1:  # each member fit alone from its own seed, then gathered
         ensemble = SoundTagger(settings)
         for k, member in enumerate(ensemble.members):
@@ -369,6 +377,9 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError("tagger.asked_verdict: true needs tagger.asked: true (the verdict is said of asked sounds)")
     if plan.asked_top and not plan.asked_verdict:
         raise AlmError("tagger.asked_top: true needs tagger.asked_verdict: true (it is a rule of the verdict)")
+    if not model.config.sound_to_aligner:
+        raise AlmError("model.sound_to_aligner false (a sound encoder for the tagger alone) is not trained by a stage "
+                       "yet; scripts/tagger_swap.py fits such a tagger for a trained model")
     stats: dict = {"enabled": True}
     inherited = model.tagger
     if inherited is not None and not (Path(corpus_root) / "clips.jsonl").is_file():
@@ -404,6 +415,9 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError(f"tagger.exclude: no fitting clip is labelled {', '.join(map(repr, unknown))} (a label of the "
                        "corpus's clips.jsonl, e.g. music)")
     vocab = [label for label in vocabulary(fit_data.labels, plan.min_clips, plan.kind) if label not in plan.exclude]
+    if not vocab:
+        raise AlmError(f"tagger: no label has {plan.min_clips} or more of the {len(fit_data.paths)} fitting clips "
+                       f"(tagger.min_clips {plan.min_clips}, tagger.clips_per_label {plan.clips_per_label})")
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
     sound_width = model.config.sound_width if layers == 1 and model.sound_encoder is not None else 0  # E, or none
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,

@@ -29,6 +29,8 @@ class AlmConfig(PreTrainedConfig):
     text_base: str | None = None  # where the LLM weights (and tokenizer) come from
     sound_encoder: str | None = None  # a general-sound encoder beside Whisper: builtin:aisfx, or AST, CLAP, wav2vec2...
     sound_width: int | None = None  # its frame width (set when it is loaded)
+    sound_to_aligner: bool = True  # False: its frames reach only the sound tagger (one more block of the stats it reads,
+    # `alm.model.tagger.with_sound_block`), not the aligner: the LLM hears it through the tags alone
 
     aligner: Literal["mlp", "qformer", "pool", "none"] = "mlp"  # how frames become LLM tokens; none: no soft prompts,
     # the LLM reads only each clip's notes (transcript, sound tags): a cascade
@@ -76,8 +78,9 @@ class AlmConfig(PreTrainedConfig):
 
     @property
     def frame_width(self) -> int:
-        """Width of the frames the aligner takes: Whisper's, plus the sound encoder's when there is one."""
-        return self.audio_config.d_model + (self.sound_width or 0)
+        """Width of the frames the aligner takes: Whisper's, plus the sound encoder's when there is one and it feeds
+        the aligner."""
+        return self.audio_config.d_model + ((self.sound_width or 0) if self.sound_to_aligner else 0)
 
     def resolve_relative_bases(self, folder) -> None:
         """Bases written as `./NAME` (a self-contained export) are folders inside the checkpoint `folder`."""
@@ -95,6 +98,9 @@ class AlmConfig(PreTrainedConfig):
         if self.aligner == "none" and not (self.speech_transcripts or self.sound_tags):
             raise ValueError("aligner none gives the LLM no audio tokens: it hears a clip only through its notes, so "
                              "set speech_transcripts or sound_tags")
+        if not self.sound_to_aligner and not (self.sound_encoder and self.sound_tags):
+            raise ValueError("sound_to_aligner false sends a sound encoder's frames to the sound tagger alone: it needs "
+                             "sound_encoder and sound_tags")
         for name in ("aligner_stack", "pool_stride", "qformer_queries", "qformer_layers", "lora_r"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")

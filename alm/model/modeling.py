@@ -24,7 +24,7 @@ from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_stats
 from alm.model.configuration import AlmConfig
 from alm.model.loading import LoadOptions, load_options
-from alm.model.sound_encoder import SoundCnn, load_sound_encoder, stretch_frames
+from alm.model.sound_encoder import load_sound_encoder, sound_encoder_for_config, sound_frames_on_grid
 from alm.model.tagger import TAGGER_FILE, SoundTagger, pool_clips, with_sound_block
 from alm.model.trainable import add_lora, is_lora_model
 
@@ -95,11 +95,14 @@ class AlmForConditionalGeneration(PreTrainedModel):
     def __init__(self, config: AlmConfig, audio_encoder=None, language_model=None, sound_encoder=None):
         super().__init__(config)
         if config.sound_encoder and sound_encoder is None:
-            sound_encoder = SoundCnn()  # weights loaded after (from_bases, vLLM); only the CNN builds from a config
+            sound_encoder = sound_encoder_for_config(config.sound_encoder)  # weights loaded after (from_bases, vLLM)
             config.sound_width = sound_encoder.width
         config.validate_alm()
         self.audio_encoder = WhisperAudioEncoder(config.audio_config, audio_encoder)
         self.sound_encoder = sound_encoder
+        if sound_encoder is not None:  # frozen, its weights loaded: post_init would initialise its plain torch layers anew
+            for module in sound_encoder.modules():
+                module._is_hf_initialized = True
         self.tagger: SoundTagger | None = None  # set by from_pretrained or training (`training.tagger`)
         self.aligner = build_aligner(config)
         self.language_model = (
@@ -233,22 +236,25 @@ class AlmForConditionalGeneration(PreTrainedModel):
         if tag_stats and self.tagger is None:
             raise AlmError("this model has no sound tagger")
         layers = self.tagger.settings.layers if tag_stats else 0
-        frames_with_sound = layers == 1 and self.sound_encoder is not None  # a one-layer tagger reads both
+        to_aligner = self.config.sound_to_aligner
+        frames_with_sound = layers == 1 and self.sound_encoder is not None and to_aligner  # a one-layer tagger reads both
+        if tag_stats and not to_aligner and not self.tagger.settings.sound_block:
+            raise AlmError("sound_to_aligner false: the sound encoder feeds only the tagger, so the tagger must read it "
+                           "as a block (sound_block) beside several Whisper layers")
         frozen = not any(p.requires_grad for p in self.audio_encoder.parameters())
         with torch.set_grad_enabled(torch.is_grad_enabled() and not frozen):
             frames, frame_lengths, stats = self.audio_encoder.encode(  # W, T, C; W, K, 2C
                 audio_mel, audio_mel_lengths, 0 if frames_with_sound else layers)
-        if self.sound_encoder is not None:
+        if self.sound_encoder is not None and (to_aligner or tag_stats):  # tagger-only: run it for the tags alone
             if sound_features is None:
                 raise AudioTokenMismatch("this model has a sound encoder: give sound_features (the processor makes "
                                          "them)")
-            with torch.no_grad():  # always frozen
-                dtype = next(self.sound_encoder.parameters()).dtype
-                sound, sound_lengths = self.sound_encoder(sound_features.to(dtype), sound_lengths)  # W, S, E
-            sound = stretch_frames(sound, sound_lengths, frame_lengths, frames.shape[1])  # W, S, E -> W, T, E
+            sound = sound_frames_on_grid(self.sound_encoder, sound_features, sound_lengths, frame_lengths,
+                                         frames.shape[1])  # W, S, E -> W, T, E (always frozen)
             if tag_stats and self.tagger.settings.sound_block:  # W, K, 2C -> W, K + 1, 2W
                 stats = with_sound_block(stats, window_stats(sound, frame_lengths)[:, None])
-            frames = torch.cat([frames, sound.to(frames.dtype)], dim=-1)  # W, T, C + E
+            if to_aligner:
+                frames = torch.cat([frames, sound.to(frames.dtype)], dim=-1)  # W, T, C + E
         if frames_with_sound:
             stats = window_stats(frames, frame_lengths)[:, None]  # W, 1, 2C
         return frames, frame_lengths, stats

@@ -8,6 +8,8 @@ Whisper's frames channel-wise, so every aligner takes them unchanged:
     whisper frames (W, T, C)  +  sound frames (W, S', E) -> stretched (W, T, E)  ->  (W, T, C + E)
 
 Encoders (`AlmConfig.sound_encoder`):
+- `builtin:yamnet`: Google's YAMNet (3.7M parameters, trained on AudioSet's 521 sound classes; Apache-2.0;
+  64-band log-mel at 16 kHz in, 1,024-d frames every 0.32 s out; `alm.model.yamnet`);
 - `builtin:aisfx`: the 6.2M-parameter CNN of `aisfx` (CC BY 4.0; a DCASE-baseline CNN trained on
   sound-effect libraries; 96-band log-mel at 44.1 kHz in, 512-d frames at ~5.4 per second out);
 - a Hugging Face id or folder of a transformers audio model, with its own feature extractor: one on raw
@@ -24,8 +26,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alm.audio.sound_features import CNN_MARKER
+from alm.audio.sound_features import CNN_MARKER, marker_kind
 from alm.model.audio_encoder import padding_mask
+from alm.model.yamnet import Yamnet
 
 
 class _ConvBlock(nn.Module):
@@ -93,14 +96,21 @@ def save_cnn(state: dict, folder: Path) -> None:
                                                  "sample_rate": 44100}, indent=2) + "\n")
 
 
+def sound_encoder_for_config(name: str) -> nn.Module:
+    """An untrained encoder of the kind `name` names, to receive its weights after: YAMNet for `builtin:yamnet` or a
+    local folder alm converted it into, else aisfx's CNN (only these two build from a config)."""
+    return Yamnet() if name == "builtin:yamnet" or marker_kind(Path(name)) == "yamnet" else SoundCnn()
+
+
 def load_sound_encoder(name: str, dtype: torch.dtype = torch.float32, hub: dict | None = None) -> nn.Module:
-    """`builtin:aisfx`, or a Hugging Face id / folder of an audio model (`hub`: access arguments for its
-    `from_pretrained`, as the bases get them); frozen, in eval mode."""
+    """`builtin:aisfx`, `builtin:yamnet`, or a Hugging Face id / folder of an audio model (`hub`: access arguments
+    for its `from_pretrained`, as the bases get them); frozen, in eval mode."""
     from alm.weights import resolve_base
 
     path = Path(resolve_base(name))
-    if (path / CNN_MARKER).is_file():
-        encoder = SoundCnn.from_folder(path)
+    kind = marker_kind(path)
+    if kind is not None:
+        encoder = Yamnet.from_folder(path) if kind == "yamnet" else SoundCnn.from_folder(path)
     else:
         from alm.model.hub_sound_encoders import load_hub_sound_encoder
 
@@ -121,11 +131,27 @@ def stretch_frames(frames: torch.Tensor, lengths: torch.Tensor, target_lengths: 
     return out
 
 
+@torch.no_grad()
+def sound_frames_on_grid(encoder: nn.Module, features: torch.Tensor, lengths: torch.Tensor,
+                         frame_lengths: torch.Tensor, size: int) -> torch.Tensor:
+    """The frozen sound encoder's frames of each window (features (W, F, S), lengths (W,)), stretched onto Whisper's
+    frame grid: (W, size, E), the first `frame_lengths[w]` frames of each window real (`stretch_frames`)."""
+    dtype = next(encoder.parameters()).dtype
+    frames, counts = encoder(features.to(dtype), lengths)  # W, S', E
+    return stretch_frames(frames, counts, frame_lengths, size)
+
+
 def save_sound_encoder(encoder: nn.Module, features, folder: Path) -> None:
     """`encoder` (frozen, as loaded) and what makes its input features (`alm.audio.sound_features.SoundFeatures`)
     written to `folder`, which then loads as `sound_encoder: FOLDER`: the CNN as alm converts it, a Hub model by
     `save_pretrained` (CLAP's audio tower alone) with its feature extractor."""
-    if isinstance(encoder, SoundCnn):
+    if isinstance(encoder, Yamnet):
+        from alm.model.yamnet import save_yamnet
+
+        folder.mkdir(parents=True)
+        save_yamnet({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}, encoder.class_names,
+                    folder)
+    elif isinstance(encoder, SoundCnn):
         folder.mkdir(parents=True)
         save_cnn({k: v.detach().cpu().contiguous() for k, v in encoder.state_dict().items()}, folder)
     else:

