@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alm.audio.io import load_audio  # noqa: E402
 from alm.audio.sound_features import SoundFeatures  # noqa: E402
+from alm.checkpoints import resolve_checkpoint  # noqa: E402
 from alm.model import AlmForConditionalGeneration  # noqa: E402
 from alm.model.sound_encoder import load_sound_encoder  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
@@ -127,11 +128,7 @@ def main() -> None:
     model.tagger = tagger.requires_grad_(False)
     model.save_pretrained(out, processor=processor)
     tagger.to(getattr(torch, args.tagger_dtype)).save(out)  # the tagger's files again, in the dtype asked
-    record_file = Path(args.model) / RECORD if Path(args.model).is_dir() else None
-    if record_file is None:
-        from alm.checkpoints import resolve_checkpoint
-
-        record_file = resolve_checkpoint(args.model) / RECORD
+    record_file = resolve_checkpoint(args.model) / RECORD  # a folder, or a packaged name like alm-tiny
     if record_file.is_file():
         record = json.loads(record_file.read_text())
         record["tagger_swap"] = {**stats, "from": str(args.model), "recipe": args.recipe,

@@ -59,7 +59,7 @@ def _tensor(buf: bytes, data: bytes) -> tuple[str, np.ndarray | None]:
     name, dims, dtype, raw, floats, external, location = "", [], 0, None, None, {}, 0
     for number, value in _fields(buf):
         if number == 1:  # dims, one varint each or packed
-            dims += [value] if isinstance(value, int) else [v for _, v in _fields_packed(value)]
+            dims += [value] if isinstance(value, int) else list(_packed_varints(value))
         elif number == 2:
             dtype = value
         elif number == 8:
@@ -84,11 +84,11 @@ def _tensor(buf: bytes, data: bytes) -> tuple[str, np.ndarray | None]:
     return name, values.reshape(dims).copy()
 
 
-def _fields_packed(buf: bytes) -> Iterator[tuple[int, int]]:
+def _packed_varints(buf: bytes) -> Iterator[int]:
     i = 0
     while i < len(buf):
         value, i = _varint(buf, i)
-        yield 0, value
+        yield value
 
 
 def float_initializers(model: bytes, data: bytes) -> dict[str, np.ndarray]:
