@@ -14,6 +14,8 @@
 #
 #   scripts/retrain_alm_tiny.sh                        # train, then evaluate into runs/eval-retrained
 #   scripts/retrain_alm_tiny.sh --eval-only alm-tiny runs/eval-alm-tiny   # another model on the same items
+#   SOUND_ENCODER=builtin:yamnet scripts/retrain_alm_tiny.sh   # YAMNet's frames to the aligner too (and the tagger's
+#       block, with the recipe's layers_only heads): runs/alm-tiny-yamnet, evaluated into runs/eval-retrained-yamnet
 #
 # runs/ and data/ may be links to a disk that outlives the machine (e.g. ~/.cache/alm/persist/{runs,data}).
 set -euo pipefail
@@ -23,6 +25,12 @@ ALM=.venv/bin/alm
 MODEL=runs/alm-tiny/stage3/model
 EVALS=runs/eval-retrained
 TRAIN=1
+SOUND=()
+if [ -n "${SOUND_ENCODER:-}" ]; then  # the stages read it themselves: no tagger swap after
+  name=${SOUND_ENCODER#builtin:}; name=${name//\//-}
+  SOUND=(--set "model.sound_encoder=$SOUND_ENCODER" --out "runs/alm-tiny-$name")
+  MODEL=runs/alm-tiny-$name/stage3/model; EVALS=runs/eval-retrained-$name
+fi
 if [ "${1:-}" = "--eval-only" ]; then
   TRAIN=0; MODEL=${2:?--eval-only MODEL OUT}; EVALS=${3:?--eval-only MODEL OUT}
 fi
@@ -33,11 +41,13 @@ if [ ! -f data/corpus-v4/.done ]; then
   log "corpus v4"; bash scripts/build_corpus.sh; touch data/corpus-v4/.done
 fi
 if [ "$TRAIN" = 1 ]; then
-  log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny --resume --quiet
-  if [ ! -f runs/alm-tiny/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)
-    log "the tagger with YAMNet"; .venv/bin/python scripts/tagger_swap.py "$MODEL" runs/alm-tiny/yamtags
+  log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny "${SOUND[@]}" --resume --quiet
+  if [ ${#SOUND[@]} = 0 ]; then
+    if [ ! -f runs/alm-tiny/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)
+      log "the tagger with YAMNet"; .venv/bin/python scripts/tagger_swap.py "$MODEL" runs/alm-tiny/yamtags
+    fi
+    MODEL=runs/alm-tiny/yamtags
   fi
-  MODEL=runs/alm-tiny/yamtags
 fi
 OPTS=(--model "$MODEL" --no-meteor --no-probe --no-progress)
 FIRST=(); [ "${FIRST_LIMIT:-100}" != 0 ] && FIRST=(--limit "${FIRST_LIMIT:-100}")

@@ -268,14 +268,16 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     the saved tagger knows the sound names, and a prompt naming one gets its probability (with `asked_verdict`, and
     whether it is likely at the threshold the stage set on the cross-fitted tags or, with `asked_top`, as the first
     tag); in a model with a general-sound encoder a one-layer tagger reads its frames too, normalised apart, and a
-    tagger reading more layers reads them as one more block; `tagger.batch_size` reaches every fit."""
+    tagger reading more layers reads them as one more block (with `tagger.layers_only` heads on the layers alone
+    averaged in); `tagger.batch_size` reaches every fit."""
     import training.tagger as tagger_module
     from alm.conversation import Conversation
     from alm.inference import Assistant
     from alm.model import AlmForConditionalGeneration
     from alm.processor import AlmProcessor
 
-    extra = {"model__sound_encoder": str(tiny_sound_cnn(tmp_path / "cnn"))} if sound else {}
+    extra = {"model__sound_encoder": str(tiny_sound_cnn(tmp_path / "cnn")), "tagger__layers_only": 2} if sound else {}
+    layers_only = 2 if sound and layers > 1 else 0  # heads on the layers alone beside those reading the block
     batch = 4 if sound and layers == 1 else 0  # one case fits in minibatches
     if batch:
         extra["tagger__batch_size"] = batch
@@ -297,7 +299,9 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     record = json.loads((config.model_dir / RECORD_FILE).read_text())
     plain_record = json.loads((plain.model_dir / RECORD_FILE).read_text())
     tags = record["sound_tags"]
-    assert batches == [batch] * 3  # two folds, then the fit on every clip
+    # two folds, then the fit on every clip; with layers_only each fits its two groups: the one head reading the
+    # block, and the layers_only heads alone (an ensemble: one call, then one per head)
+    assert batches == [batch] * 3 * ((3 + layers_only) if layers_only else 1)
     assert tags["enabled"] and tags["fitted_on"] == 8 and tags["tagged"] == 10  # 8 train clips, 2 validation
     assert tags["kind"] == "softmax" and tags["labels"] == len(FREQS)  # the most specific labels; "tone" is implied
     assert 0.0 <= tags["cross_fit_top1"] <= 1.0 and 0.0 <= tags["train_top1"] <= 1.0
@@ -310,6 +314,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     assert model.tagger.settings.layers == layers
     assert model.tagger.settings.sound_width == (32 if sound and layers == 1 else 0)  # the tiny CNN's, apart
     assert model.tagger.settings.sound_block == (sound and layers > 1)  # the CNN's pooled frames as one more block
+    assert model.tagger.settings.layers_only == layers_only  # a one-layer tagger has no block to set apart
+    assert model.tagger.settings.layers_width == (model.config.audio_config.d_model if layers_only else 0)
     assert len(list((tmp_path / "fc").glob(f"*-layers{layers}/shard-*"))) == (layers > 1)
     assistant = Assistant(model, processor)
     clip_tags = assistant.tag([tone(440.0, 1.0), tone(1760.0, 0.7)])
@@ -634,20 +640,23 @@ def test_tag_top1_counts_a_clip_whose_first_tag_is_one_of_its_labels():
 
 def test_encoder_identity_hashes_every_encoder_tensor_even_zero_dimensional_buffers():
     """A sound encoder's BatchNorm holds a 0-dim `num_batches_tracked`; the identity must hash it (and change
-    with any encoder weight) rather than fail."""
+    with any encoder weight) rather than fail. A sound encoder that feeds only the tagger makes other frames (Whisper's
+    alone), so its model's cache is named apart from the same encoders' with the sound frames beside."""
     from types import SimpleNamespace
 
     from torch import nn
 
     from training.feature_cache import encoder_identity
 
-    def fake(sound_bias: float):
+    def fake(sound_bias: float, to_aligner: bool = True):
         torch.manual_seed(0)
         sound = nn.Sequential(nn.Conv1d(2, 2, 1), nn.BatchNorm1d(2))
         nn.init.constant_(sound[0].bias, sound_bias)
-        config = SimpleNamespace(audio_base="builtin:whisper-base", sound_encoder="builtin:aisfx")
+        config = SimpleNamespace(audio_base="builtin:whisper-base", sound_encoder="builtin:aisfx",
+                                 sound_to_aligner=to_aligner)
         return SimpleNamespace(config=config, audio_encoder=nn.Linear(2, 2), sound_encoder=sound)
 
     first = encoder_identity(fake(0.0))
     assert first.startswith("whisper-base-") and first == encoder_identity(fake(0.0))
     assert encoder_identity(fake(1.0)) != first
+    assert encoder_identity(fake(0.0, to_aligner=False)) not in (first, encoder_identity(fake(1.0, to_aligner=False)))

@@ -41,8 +41,12 @@ def default_cache_root() -> Path:
 
 def encoder_identity(model) -> str:
     """`<base name>-<16 hex>`: the encoders' bases and a sha256 over their parameter names, shapes and bytes
-    (Whisper's, and the sound encoder's when the model has one: the cache holds `encode_frames` outputs)."""
-    digest = hashlib.sha256(f"{model.config.audio_base}|{model.config.sound_encoder or ''}".encode())
+    (Whisper's, and the sound encoder's when the model has one: the cache holds `encode_frames` outputs, so a sound
+    encoder that feeds only the tagger, `sound_to_aligner: false`, whose frames are Whisper's alone, is named apart)."""
+    named = f"{model.config.audio_base}|{model.config.sound_encoder or ''}"
+    if model.config.sound_encoder and not getattr(model.config, "sound_to_aligner", True):
+        named += "|tagger-only"  # appended only here, so the caches of every other model keep their names
+    digest = hashlib.sha256(named.encode())
     encoders = {"audio_encoder": model.audio_encoder, "sound_encoder": model.sound_encoder}
     state = {f"{part}.{k}": v for part, module in encoders.items() if module is not None
              for k, v in module.state_dict().items()}

@@ -340,6 +340,8 @@ class TaggerPlan:
     hidden: int = 0  # 0: a linear head over the pooled frames; else one hidden layer this wide (`alm.model.tagger`)
     dropout: float = 0.0  # a hidden head's dropout while fit
     ensemble: int = 1  # heads fit from this many seeds, their probabilities averaged (`alm.model.tagger`)
+    layers_only: int = 0  # with a sound encoder's block (`sound_block`): this many more heads on the Whisper layers
+    # alone, averaged in (`alm.model.tagger`; they keep speech, which YAMNet's block alone hears as 'robot sound')
     weight_decay: float = 1e-4  # AdamW's
     label_smoothing: float = 0.1  # softmax only: on recordings of unseen sources it named more classes (0.10 -> 0.15)
     top_k: int = 3  # tags given per clip
@@ -423,7 +425,9 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
                               threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
                               asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout,
-                              sound_width=sound_width, sound_block=sound_block, ensemble=plan.ensemble)
+                              sound_width=sound_width, sound_block=sound_block, ensemble=plan.ensemble,
+                              layers_only=plan.layers_only if sound_block else 0,
+                              layers_width=model.config.audio_config.d_model if sound_block and plan.layers_only else 0)
     x = torch.stack([features[p] for p in fit_data.paths])
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
