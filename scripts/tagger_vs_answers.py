@@ -24,10 +24,12 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from alm.audio.io import read_audio  # noqa: E402
 from alm.inference import Assistant  # noqa: E402
 from eval.embed import LabelMapper, shared_embedder  # noqa: E402
+from tagger_heads import answered_items  # noqa: E402
 
 
 def main() -> None:
@@ -36,17 +38,14 @@ def main() -> None:
     ap.add_argument("results", help="the run's results.json")
     ap.add_argument("--benchmark", default="offline-classification-ood")
     args = ap.parse_args()
-    benchmarks = json.loads(Path(args.results).read_text())["benchmarks"]
-    if args.benchmark not in benchmarks:
-        raise SystemExit(f"{args.results}: no {args.benchmark!r} in it (it has {', '.join(benchmarks)})")
-    bench = benchmarks[args.benchmark]
-    items = [it for it in bench["items"] if it.get("model")]
+    items = answered_items(args.results, args.benchmark)
+    class_names = json.loads(Path(args.results).read_text())["benchmarks"][args.benchmark]["labels"]
     if not (Path(args.model) / "tagger.json").is_file():
         raise SystemExit(f"{args.model}: no tagger.json (a model without sound tags has no first tag to compare)")
     assistant = Assistant.load(args.model, device="cpu")
     tags = [assistant.tag([read_audio(it["audio"][0])])[0] for it in items]
     first = [clip[0][0] if clip else "" for clip in tags]  # no tag above the tagger's threshold: ""
-    read = LabelMapper(bench["labels"], shared_embedder()).map([tag or "nothing" for tag in first])
+    read = LabelMapper(class_names, shared_embedder()).map([tag or "nothing" for tag in first])
     known = set(assistant.model.tagger.settings.labels)
     counts: Counter = Counter()
     for item, tag, tag_read in zip(items, first, read):

@@ -422,12 +422,13 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                        f"(tagger.min_clips {plan.min_clips}, tagger.clips_per_label {plan.clips_per_label})")
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
     sound_width = model.config.sound_width if layers == 1 and model.sound_encoder is not None else 0  # E, or none
+    layers_only = plan.layers_only if sound_block else 0  # heads on the layers alone need a block to set apart
     settings = TaggerSettings(labels=vocab, width=next(iter(features.values())).shape[-1] // 2, top_k=plan.top_k,
                               threshold=plan.threshold, kind=plan.kind, layers=layers, names=names,
                               asked_limit=plan.asked_limit, hidden=plan.hidden, dropout=plan.dropout,
                               sound_width=sound_width, sound_block=sound_block, ensemble=plan.ensemble,
-                              layers_only=plan.layers_only if sound_block else 0,
-                              layers_width=model.config.audio_config.d_model if sound_block and plan.layers_only else 0)
+                              layers_only=layers_only,
+                              layers_width=model.config.audio_config.d_model if layers_only else 0)
     x = torch.stack([features[p] for p in fit_data.paths])
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
