@@ -11,7 +11,9 @@ beside them), through the training feature cache, as a one-layer tagger in a sta
 `--sound-encoder NAME` gives the model that encoder (`builtin:aisfx`, or by Hub id an AST, CLAP or waveform model:
 `alm.model.hub_sound_encoders`): its pooled frames join the Whisper layers read as one more block (with `--layers
 1`, beside Whisper's final frames, normalised apart), as a stage's tagger reads them; `--sound-only` keeps only that
-encoder's pooled frames. So the held-out ceiling of a sound-event encoder is one command, before any training:
+encoder's pooled frames. Without the option a model's own sound encoder is read the same way, whether it feeds the
+aligner or only the tagger (alm-tiny v5y's YAMNet); `--sound-encoder none` reads Whisper's layers alone, the baseline
+beside it. So the held-out ceiling of a sound-event encoder is one command, before any training:
 
     .venv/bin/python scripts/tagger_heads.py runs/alm-tiny/stage1/model linear \
         --sound-encoder MIT/ast-finetuned-audioset-10-10-0.4593 --sound-only
@@ -84,14 +86,20 @@ def head_draw(corpus: str, per_label: int, benchmark_results: str | None):
 
 
 def tagger_model(model_dir: str, sound_encoder: str | None = None):
-    """(model, processor) of the alm model folder, or, with `sound_encoder`, of its bases with that general-sound
-    encoder (untrained aligner and LoRA: only the encoders are read)."""
-    if not sound_encoder:
+    """(model, processor) of the alm model folder, or of its bases (untrained aligner and LoRA: only the encoders are
+    read) with the general-sound encoder `sound_encoder` ("none": Whisper alone) or, for a model whose sound encoder
+    feeds only its tagger (`sound_to_aligner: false`, as alm-tiny v5y's YAMNet), with that one: its frames then sit
+    beside Whisper's in the pooled frames, as `layer_stats` reads them."""
+    config = AlmConfig.from_pretrained(model_dir)
+    tagger_only = bool(config.sound_encoder) and not config.sound_to_aligner
+    if not sound_encoder and not tagger_only:
         model = AlmForConditionalGeneration.from_pretrained(model_dir, dtype=torch.float32)
         return model.eval(), AlmProcessor.from_pretrained(model_dir)
-    config = AlmConfig.from_pretrained(model_dir)
     config.resolve_relative_bases(model_dir)
-    config.sound_encoder = sound_encoder
+    if sound_encoder:
+        config.sound_encoder = None if sound_encoder == "none" else sound_encoder
+    config.sound_width = None
+    config.sound_to_aligner = True
     processor = AlmProcessor.from_config(config)
     return AlmForConditionalGeneration.from_bases(config, lora=False).eval(), processor
 
@@ -168,16 +176,18 @@ def main() -> None:
     ap.add_argument("--corpus", default="data/corpus-v2")
     ap.add_argument("--per-label", type=int, default=60, help="fitting clips per label (the recipe's)")
     ap.add_argument("--layers", type=int, default=6)
-    ap.add_argument("--sound-encoder", help="give the model this general-sound encoder")
-    ap.add_argument("--sound-only", action="store_true", help="with --sound-encoder: its pooled frames alone")
+    ap.add_argument("--sound-encoder", help="give the model this general-sound encoder (\"none\": Whisper's layers "
+                    "alone; without it, the model's own, if it has one, whether it feeds the aligner or the tagger)")
+    ap.add_argument("--sound-only", action="store_true",
+                    help="the sound encoder's pooled frames alone (--sound-encoder's, or the model's own)")
     ap.add_argument("--benchmark-results", help="an alm eval results.json with offline-classification-ood items")
     ap.add_argument("--ensemble", type=int, default=1, help="heads fit from this many seeds, probabilities averaged "
                     "(heads fit by training.tagger.fit: linear, linear+minibatch, hidden)")
     ap.add_argument("--per-item", help="write each held-out clip's label and first tag per head to this JSONL (audio "
                     "relative to the corpus, so two corpora's heads compare on the clips both hold out)")
     args = ap.parse_args()
-    if args.sound_only and not args.sound_encoder:
-        raise SystemExit("--sound-only needs --sound-encoder")
+    if args.sound_only and args.sound_encoder == "none":
+        raise SystemExit("--sound-only needs a sound encoder: --sound-encoder NAME, or a model with one")
     layers = 1 if args.sound_only else args.layers
     torch.manual_seed(0)
     fitting, vocab, held, test, held_i, test_i, items = head_draw(args.corpus, args.per_label, args.benchmark_results)
@@ -185,13 +195,15 @@ def main() -> None:
              + [it["audio"][0] for it in items])
     start = time.time()
     model, processor = tagger_model(args.model, args.sound_encoder)
+    if args.sound_only and model.sound_encoder is None:
+        raise SystemExit(f"--sound-only: {args.model} has no sound encoder; give one with --sound-encoder NAME")
     stats = layer_stats(model, processor, paths, layers)  # A, K, 2C
     if args.sound_only:
         stats = split_sound(stats, model.config.sound_width)[1]  # A, 1, 2E
     n, m, t = len(fitting.paths), len(held_i), len(test_i)
     print(json.dumps({"fitting_clips": n, "labels": len(vocab), "held_out_clips": m, "test_clips": len(test_i),
                       "stats_s": round(time.time() - start)}), flush=True)
-    sound = args.sound_encoder is not None and not args.sound_only  # read beside Whisper's, as a stage fits it
+    sound = model.sound_encoder is not None and not args.sound_only  # read beside Whisper's, as a stage fits it
     settings = TaggerSettings(labels=vocab, width=stats.shape[-1] // 2, kind="softmax", layers=layers,
                               sound_width=model.config.sound_width if sound and layers == 1 else 0,
                               sound_block=sound and layers > 1, ensemble=args.ensemble)

@@ -144,9 +144,36 @@ def test_a_model_with_a_sound_encoder_for_its_tagger_alone_exports_it_for_the_fr
         assert torch.equal(exported_sound.state_dict()[key], value)
 
 
-@pytest.mark.parametrize("field, value, named", [
-    ("sound_encoder", "MIT/ast-finetuned-audioset-10-10-0.4593", "a sound encoder feeding the aligner"),  # never loaded
-    ("aligner", "none", "aligner none")])
+def test_a_model_whose_sound_encoder_feeds_the_aligner_exports_it_and_the_wider_aligner(tiny_bases, tmp_path):
+    """`sound_to_aligner` (SALMONN's pairing): the plugin's front end runs the exported sound encoder and sends its
+    frames beside the mel (serve.vllm.model.sound_frames); the exported aligner reads Whisper's and its width."""
+    from transformers import AutoProcessor
+
+    from alm.export import SOUND_DIR
+    from alm.model.sound_encoder import load_sound_encoder
+    from alm.model.yamnet import Yamnet, save_yamnet
+    from serve.vllm.export import export_for_vllm
+
+    torch.manual_seed(0)
+    (tmp_path / "yamnet").mkdir()
+    save_yamnet(Yamnet().state_dict(), [f"class {i}" for i in range(521)], tmp_path / "yamnet")
+    audio_base, text_base = tiny_bases
+    ckpt = save_tiny_checkpoint(tmp_path / "ckpt", audio_base, text_base, tiny_whisper_config().to_dict(),
+                                sound_encoder=str(tmp_path / "yamnet"))
+    out = export_for_vllm(str(ckpt), tmp_path / "out")
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["sound_encoder"] == f"./{SOUND_DIR}" and saved["sound_to_aligner"] is True
+    whisper = saved["audio_config"]["d_model"]
+    norm = load_file(out / "model.safetensors")["aligner.norm.weight"]  # over aligner_stack frames of C + E
+    assert norm.shape == ((whisper + 1024) * saved["aligner_stack"],)
+    assert AutoProcessor.from_pretrained(out).sound_features.kind == "yamnet"
+    model = AlmForConditionalGeneration.from_pretrained(ckpt)
+    exported_sound = load_sound_encoder(str(out / SOUND_DIR))
+    for key, value in model.sound_encoder.state_dict().items():
+        assert torch.equal(exported_sound.state_dict()[key], value)
+
+
+@pytest.mark.parametrize("field, value, named", [("aligner", "none", "aligner none")])
 def test_a_model_the_plugin_cannot_run_is_refused_from_its_config_with_a_clear_error(exported, tmp_path, field, value,
                                                                                      named):
     from alm.errors import AlmError

@@ -5,7 +5,8 @@ One `model.safetensors` with the audio encoder, the aligner and the LLM with its
 `architectures = ["AlmForConditionalGeneration"]`; alm's processor (tokenizer with the audio token,
 alm's chat template with its system prompt, processor_config.json: vLLM renders prompts with
 that template and its front end runs that processor); and alm's generation config (end-of-turn
-ids, greedy); for a model that reads sound tags, its tagger in `tagger/` (run by the plugin's front end).
+ids, greedy); for a model that reads sound tags, its tagger in `tagger/`, and for a model with a general-sound
+encoder (feeding the aligner, the tagger or both), that encoder in `sound_encoder/`: both run in the plugin's front end.
 Exports are cached under `$ALM_HOME/vllm/` keyed by the checkpoint's files, and
 written atomically.
 """
@@ -51,8 +52,6 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
         return out_dir
     config = AlmConfig.from_pretrained(source)  # refused from the config alone, before any weight loads
     unsupported = ["instruction_aware"] if config.instruction_aware else []
-    if config.sound_encoder and config.sound_to_aligner:  # one for the tagger alone runs in the front end, as tags do
-        unsupported.append("a sound encoder feeding the aligner")
     if config.aligner == "none":  # the plugin splices embeddings at placeholders; none has no placeholders
         unsupported.append("aligner none")
     if unsupported:
@@ -79,7 +78,7 @@ def export_for_vllm(model: str, out_dir: Path | None = None, dtype: torch.dtype 
             config.max_audio_seconds = min(config.max_audio_seconds, max_audio_seconds)
             processor.max_audio_seconds = config.max_audio_seconds
         config.dtype = dtype
-        if config.sound_encoder:  # the tagger's sound encoder (sound_to_aligner false), run in the front end too
+        if config.sound_encoder:  # the general-sound encoder, run in the front end (serve.vllm.model.sound_frames)
             save_sound_encoder(alm.sound_encoder, processor.sound_features, tmp / SOUND_DIR)
             config.sound_encoder = processor.sound_encoder = f"./{SOUND_DIR}"
         config.save_pretrained(tmp)

@@ -14,10 +14,16 @@ processor kwarg, so vLLM's processor cache keys a clip by the names asked about 
 are alm's own modules, so audio embeddings are the transformers engine's; the LLM is vLLM's implementation of the text
 architecture, with the LoRA merged into its weights by `serve.vllm.export`.
 
-Shapes (A clips, W windows of all clips, M mel bins, Tm mel frames, T encoder frames, N tokens per
-window, D LLM width):
+A model with a general-sound encoder (YAMNet, aisfx, a Hub model) runs it in the front end too, on the features alm's
+processor makes, and stretches its frames onto Whisper's grid (`sound_frames`): the tagger reads them as it does in
+the transformers engine, and when they feed the aligner (`sound_to_aligner`) they travel to the model beside the mel,
+which concatenates them with Whisper's frames before the aligner.
+
+Shapes (A clips, W windows of all clips, M mel bins, Tm mel frames, T encoder frames, E sound-encoder width, N
+tokens per window, D LLM width):
     audio_mel (W, M, Tm), audio_mel_lengths (W,), audio_num_windows (A,), audio_num_tokens (A,)
-    encoder (W, M, Tm) -> (W, T, C); aligner (W, T, C) -> (W, N, D) -> per clip (sum_w N_w, D)
+    audio_sound_frames (W, E, T) (models whose sound encoder feeds the aligner)
+    encoder (W, M, Tm) -> (W, T, C) [+ sound -> (W, T, C + E)]; aligner -> (W, N, D) -> per clip (sum_w N_w, D)
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from transformers import BatchFeature
 from vllm.config import VllmConfig
@@ -50,7 +57,7 @@ from vllm.model_executor.models.utils import AutoWeightsLoader, init_vllm_regist
 from alm.audio.features import pad_windows
 from alm.model.aligners import build_aligner
 from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_stats
-from alm.model.audio_tokens import SAMPLE_RATE, num_audio_tokens
+from alm.model.audio_tokens import SAMPLE_RATE, encoder_frames, num_audio_tokens
 from alm.model.sound_encoder import load_sound_encoder, sound_frames_on_grid
 from alm.model.tagger import SoundTagger, pool_clips, with_sound_block
 from alm.processor import asked_text, check_clip, clip_notes
@@ -59,7 +66,7 @@ from serve.vllm.export import TAGGER_DIR
 AUDIO_TOKEN = "<|audio|>"  # AlmConfig.audio_token's default; checked against the config at load
 ASKED_KWARG = "alm_asked_sounds"  # the processor kwarg carrying the sound names a prompt asks about ("dog|drum")
 _transcribers: dict[tuple, object] = {}  # (audio_base, gate) -> alm.transcribe's transcriber, loaded on first use
-_taggers: dict[str, tuple] = {}  # export folder -> its Whisper encoder, tagger and the tagger's sound encoder (or None)
+_encoders: dict[str, tuple] = {}  # export folder -> its Whisper encoder and tagger (or None), its sound encoder (or None)
 
 
 def transcribe(config, wave: np.ndarray) -> str:
@@ -73,35 +80,48 @@ def transcribe(config, wave: np.ndarray) -> str:
     return _transcribers[key].transcribe(wave)
 
 
-def export_tagger(export: str, config) -> tuple[WhisperAudioEncoder, SoundTagger, torch.nn.Module | None]:
-    """The export's own Whisper encoder, sound tagger and (`sound_to_aligner` false) the tagger's sound encoder, in
-    float32 on the CPU (loaded once per export)."""
-    if export not in _taggers:
+def export_encoders(export: str, config) -> tuple[WhisperAudioEncoder | None, SoundTagger | None, nn.Module | None]:
+    """The export's own Whisper encoder and sound tagger (models with `sound_tags`) and its general-sound encoder
+    (models with one, feeding the aligner or the tagger alone), in float32 on the CPU (loaded once per export)."""
+    if export not in _encoders:
         from safetensors import safe_open
 
-        encoder = WhisperAudioEncoder(config.audio_config)
-        with safe_open(str(Path(export) / "model.safetensors"), framework="pt") as f:
-            encoder.load_state_dict({k.removeprefix("audio_encoder."): f.get_tensor(k) for k in f.keys()
-                                     if k.startswith("audio_encoder.")})
-        sound = None
+        encoder = tagger = sound = None
+        if config.sound_tags:
+            encoder = WhisperAudioEncoder(config.audio_config)
+            with safe_open(str(Path(export) / "model.safetensors"), framework="pt") as f:
+                encoder.load_state_dict({k.removeprefix("audio_encoder."): f.get_tensor(k) for k in f.keys()
+                                         if k.startswith("audio_encoder.")})
+            encoder, tagger = encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float()
         if config.sound_encoder:  # "./sound_encoder", saved by the export
-            sound = load_sound_encoder(str(Path(export) / config.sound_encoder.removeprefix("./")))
-        _taggers[export] = (encoder.float().eval(), SoundTagger.load(Path(export) / TAGGER_DIR).float(), sound)
-    return _taggers[export]
+            sound = load_sound_encoder(str(Path(export) / config.sound_encoder.removeprefix("./"))).float().eval()
+        _encoders[export] = (encoder, tagger, sound)
+    return _encoders[export]
 
 
-def clip_tags(export: str, config, features: dict[str, torch.Tensor],
+def sound_frames(export: str, config, features: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Each window's general-sound frames on Whisper's frame grid, (W, T, E) with T = ceil(Tm / 2), as
+    `AlmForConditionalGeneration.encode_windows` makes them."""
+    sound = export_encoders(export, config)[2]
+    lengths = torch.as_tensor([encoder_frames(int(n)) for n in features["audio_mel_lengths"]])  # W
+    return sound_frames_on_grid(sound, features["sound_features"].float(), features["sound_lengths"], lengths,
+                                encoder_frames(features["audio_mel"].shape[-1]))  # W, S, E -> W, T, E
+
+
+def clip_tags(export: str, config, features: dict[str, torch.Tensor], sound: torch.Tensor | None = None,
               asked: list[str] | None = None) -> tuple[list[list[tuple[str, float]]], list | None]:
     """The sound tagger's top labels of each clip (models with `sound_tags`) and, when `asked` names sounds the
-    tagger knows, each clip's probability of them, as `alm.inference.Assistant.with_notes` makes them."""
-    encoder, tagger, sound = export_tagger(export, config)
+    tagger knows, each clip's probability of them, as `alm.inference.Assistant.with_notes` makes them. `sound`: the
+    windows' general-sound frames (`sound_frames`), for a model with a sound encoder."""
+    encoder, tagger, _ = export_encoders(export, config)
+    one_layer = tagger.settings.layers == 1 and sound is not None and config.sound_to_aligner  # reads both as one
     with torch.no_grad():
-        _, lengths, stats = encoder.encode(features["audio_mel"].float(), features["audio_mel_lengths"],
-                                           tagger.settings.layers)  # W; W, K, 2C
-        if sound is not None:  # its pooled frames as one more block, as `AlmForConditionalGeneration.encode_windows`
-            frames = sound_frames_on_grid(sound, features["sound_features"].float(), features["sound_lengths"],
-                                          lengths, int(lengths.max()))  # W, T, E
-            stats = with_sound_block(stats, window_stats(frames, lengths)[:, None])  # W, K + 1, 2W
+        frames, lengths, stats = encoder.encode(features["audio_mel"].float(), features["audio_mel_lengths"],
+                                                0 if one_layer else tagger.settings.layers)  # W, T, C; W, K, 2C
+        if one_layer:  # the frames the aligner reads, Whisper's and the sound encoder's
+            stats = window_stats(torch.cat([frames, sound], -1), lengths)[:, None]  # W, 1, 2 (C + E)
+        elif sound is not None and tagger.settings.sound_block:  # its pooled frames as one more block
+            stats = with_sound_block(stats, window_stats(sound, lengths)[:, None])  # W, K + 1, 2W
         probs = tagger.clip_probabilities(pool_clips(stats, lengths, features["audio_num_windows"].tolist()))  # A, L
     names = [name for name in asked or [] if name in tagger.settings.names]
     return tagger.top_tags(probs), (tagger.asked_tags(probs, names) if names else None)
@@ -145,7 +165,7 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         notes give their probabilities and the processor cache keys each clip by them too."""
         config = self.info.get_hf_config()
         if config.sound_tags and inputs.mm_data_items.get_all_counts().get("audio"):
-            tagger = export_tagger(self.info.ctx.model_config.model, config)[1]
+            tagger = export_encoders(self.info.ctx.model_config.model, config)[1]
             if tagger.asks:
                 prompt = self.info.get_tokenizer().decode(inputs.prompt)
                 names = tagger.asked_names(asked_text(prompt, config.system_prompt))
@@ -166,14 +186,20 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         if not features:
             return BatchFeature({})
         features["audio_num_tokens"] = torch.tensor([num_audio_tokens(len(w), processor.spec) for w in clips])
+        export = self.info.ctx.model_config.model
+        sound = None
+        if config.sound_encoder:  # its frames, for the tagger and (sound_to_aligner) the aligner
+            sound = sound_frames(export, config, features)  # W, T, E
+        if config.sound_encoder and config.sound_to_aligner:  # stored (W, E, T): the blocks pad on T, as mel
+            features["audio_sound_frames"] = sound.transpose(1, 2).contiguous()
+        for key in ("sound_features", "sound_lengths"):  # the model in vLLM takes Whisper's mel (and the above)
+            features.pop(key, None)
         if config.speech_transcripts or config.sound_tags:  # the text alm's processor puts after each clip's audio
             transcripts = [transcribe(config, w) for w in clips] if config.speech_transcripts else [None] * len(clips)
             tags, asked = [None] * len(clips), None
             if config.sound_tags:
                 names = [n for n in str(hf_kwargs.get(ASKED_KWARG) or "").split("|") if n]
-                tags, asked = clip_tags(self.info.ctx.model_config.model, config, features, names)
-        for key in ("sound_features", "sound_lengths"):  # the tagger's alone: the model in vLLM takes Whisper's mel
-            features.pop(key, None)
+                tags, asked = clip_tags(export, config, features, sound, names)
             asked = asked or [None] * len(clips)
             ids = [processor.tokenizer.encode(clip_notes(t, g, a), add_special_tokens=False)
                    for t, g, a in zip(transcripts, tags, asked)]
@@ -189,6 +215,8 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
             audio_num_windows=MultiModalFieldConfig.batched("audio"),
             audio_num_tokens=MultiModalFieldConfig.batched("audio"),
         )
+        if "audio_sound_frames" in hf_inputs:
+            fields["audio_sound_frames"] = MultiModalFieldConfig.flat_from_sizes("audio", num_windows)
         if "audio_note_lens" in hf_inputs:
             fields["audio_note_ids"] = MultiModalFieldConfig.flat_from_sizes("audio", hf_inputs["audio_note_lens"])
             fields["audio_note_lens"] = MultiModalFieldConfig.batched("audio")
@@ -265,6 +293,10 @@ class AlmVllmForConditionalGeneration(nn.Module, SupportsMultiModal, SupportsPP)
         lengths = _flat(kwargs["audio_mel_lengths"]).to(mel.device)  # W
         num_windows = _flat(kwargs["audio_num_windows"]).tolist()  # A
         frames, frame_lengths = self.audio_encoder(mel, lengths)  # W, M, Tm -> W, T, C
+        if self.config.sound_encoder and self.config.sound_to_aligner:  # made in the front end (`sound_frames`)
+            sound = pad_windows(_mel_blocks(kwargs["audio_sound_frames"]))  # blocks (W_i, E, T_i) -> W, E, T'
+            sound = F.pad(sound, (0, frames.shape[1] - sound.shape[-1]))  # the batch's T
+            frames = torch.cat([frames, sound.transpose(1, 2).to(frames)], -1)  # W, T, C + E
         tokens, token_lengths = self.aligner(frames, frame_lengths)  # W, T, C -> W, N, D
         flat = tokens[padding_mask(token_lengths, tokens.shape[1])]  # W, N, D -> sum_w N_w, D
         per_clip = [int(s.sum()) for s in token_lengths.split(num_windows)]
