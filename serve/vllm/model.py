@@ -190,8 +190,8 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         sound = None
         if config.sound_encoder:  # its frames, for the tagger and (sound_to_aligner) the aligner
             sound = sound_frames(export, config, features)  # W, T, E
-        if config.sound_encoder and config.sound_to_aligner:  # stored (W, E, T): the blocks pad on T, as mel
-            features["audio_sound_frames"] = sound.transpose(1, 2).contiguous()
+            if config.sound_to_aligner:  # stored (W, E, T): the blocks pad on T, as mel
+                features["audio_sound_frames"] = sound.transpose(1, 2).contiguous()
         for key in ("sound_features", "sound_lengths"):  # the model in vLLM takes Whisper's mel (and the above)
             features.pop(key, None)
         if config.speech_transcripts or config.sound_tags:  # the text alm's processor puts after each clip's audio

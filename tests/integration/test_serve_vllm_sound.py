@@ -31,6 +31,7 @@ VLLM_PYTHON = Path(os.environ.get("ALM_VLLM_PYTHON", REPO / ".venv-vllm" / "bin"
 def sound_model(tmp_path_factory) -> Path:
     from alm.checkpoints import resolve_checkpoint
     from alm.model import AlmConfig, AlmForConditionalGeneration
+    from alm.model.tagger import SoundTagger
     from alm.processor import AlmProcessor
 
     source = resolve_checkpoint("alm-tiny")
@@ -38,9 +39,8 @@ def sound_model(tmp_path_factory) -> Path:
     config.resolve_relative_bases(source)
     config.sound_encoder, config.sound_to_aligner = "builtin:yamnet", True
     model = AlmForConditionalGeneration.from_bases(config, seed=0)
-    shipped = AlmForConditionalGeneration.from_pretrained(source)
-    assert shipped.tagger.settings.sound_block  # the stats it reads do not depend on where YAMNet's frames go
-    model.tagger = shipped.tagger
+    model.tagger = SoundTagger.load(source).requires_grad_(False)  # alm-tiny's trained tagger alone
+    assert model.tagger.settings.sound_block  # the stats it reads do not depend on where YAMNet's frames go
     folder = tmp_path_factory.mktemp("sound") / "alm-tiny-sound-to-aligner"
     model.save_pretrained(folder, processor=AlmProcessor.from_config(config))
     return folder
