@@ -35,8 +35,8 @@ from alm.model.sound_encoder import load_sound_encoder  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
 from alm.processor import AlmProcessor  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.tagger import (asked_threshold, balanced_subset, corpus_clips, cross_fit_probabilities, fit,  # noqa: E402
-                             sound_names, tag_top1, targets, top1_accuracy, vocabulary)
+from training.tagger import (asked_threshold, balanced_subset, corpus_clips, held_out_by_scheme,  # noqa: E402
+                             mixed_held_out, scheme_groups, sound_names, tag_top1, targets, top1_accuracy, vocabulary)
 
 SAVE_EVERY = 500
 RECORD = "training_record.json"
@@ -113,11 +113,9 @@ def main() -> None:
     y = targets(fit_data.labels, vocab, plan.kind)
     fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
                   "label_smoothing": plan.label_smoothing, "batch_size": plan.batch_size}
-    groups = fit_data.origins if plan.fold_by == "source" else None
-    with tqdm(total=(plan.folds + 1) * plan.steps * (plan.ensemble + args.layers_only), desc="tagger fit", unit="step",
-              dynamic_ncols=True) as bar:
-        held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, bar=bar, **fit_kwargs)
-        tagger = fit(x, y, settings, seed=seed, bar=bar, **fit_kwargs)
+    tagger, held, _ = held_out_by_scheme(x, y, settings, plan, scheme_groups(fit_data.origins, plan.folds), {}, seed,
+                                         fit_kwargs)
+    held_out = mixed_held_out(held, seed)
     stats = {"sound_encoder": args.sound_encoder, "fitted_on": len(fit_data.paths), "labels": len(vocab),
              "asked_names": len(names), "train_top1": round(top1_accuracy(tagger, x, fit_data.labels), 4),
              "cross_fit_top1": round(tag_top1(tagger.top_tags(held_out), fit_data.labels), 4)}

@@ -247,10 +247,12 @@ def tiny_sound_cnn(folder):
 
 
 @contextlib.contextmanager
-def labelled_clips(corpus):
-    """The corpus's clips.jsonl (each tone clip's label, under the parent "tone") while the block runs."""
+def labelled_clips(corpus, origins: bool = False):
+    """The corpus's clips.jsonl (each tone clip's label, under the parent "tone"; with `origins` the k-th clip of
+    each tone from recording source k) while the block runs."""
     rows = [{"audio": f"audio/{name.replace(' ', '_')}-{k}.wav", "split": "validation" if k == 2 else "train",
-             "labels": [name, "tone"], "kind": "tone"} for name in FREQS for k in range(3)]
+             "labels": [name, "tone"], "kind": "tone", **({"origin": f"source-{k}"} if origins else {})}
+            for name in FREQS for k in range(3)]
     (corpus / "clips.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     try:
         yield
@@ -423,6 +425,40 @@ def test_a_later_stage_keeps_the_tagger_and_its_cross_fitted_tags(stage, corpus,
     assert records[2] == records[3] == {"enabled": True, "inherited": True, "fit_cross_fitted": 0, "tagged": 10}
     saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in runs]
     assert all(torch.equal(saved[0][k], s[k]) for s in saved[1:] for k in saved[0])  # kept, not fit again
+
+
+def test_folds_of_both_kinds_tag_half_the_fitting_clips_each_and_a_later_stage_can_change_the_folds(stage, corpus,
+                                                                                                     tmp_path):
+    """tagger.fold_by: both cross-fits the fitting clips by source and by clip and gives each clip one of the two, in
+    equal shares; the fits land in the tagger cache, so the same plan again reuses them; a later stage whose plan
+    changes source folds to both keeps the model's tagger and cross-fits its clips by clip too."""
+    from training.tagger import TAGGER_CACHE_DIR, mixed_held_out
+
+    plan = dict(feature_cache=str(tmp_path / "fc"), tagger__min_clips=1, tagger__folds=2, tagger__steps=50)
+    by_source = stage("source", max_steps=1, model__sound_tags=True, tagger__fold_by="source", **plan)
+    later = stage("later", max_steps=1, model={"init_from": str(by_source.output_dir)}, tagger__fold_by="both",
+                  **plan)
+    fresh = [stage(name, max_steps=1, model__sound_tags=True, tagger__fold_by="both", **plan)
+             for name in ("both", "again")]
+    fits = tmp_path / "fc"
+    with labelled_clips(corpus, origins=True):
+        train_stage(by_source, progress=False)
+        assert len(list(fits.rglob(f"{TAGGER_CACHE_DIR}/*/held_out.safetensors"))) == 1
+        train_stage(later, progress=False)
+        assert len(list(fits.rglob(f"{TAGGER_CACHE_DIR}/*/held_out.safetensors"))) == 2  # the clip folds, added
+        for config in fresh:
+            train_stage(config, progress=False)
+    records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in (later, *fresh)]
+    assert records[0] == {"enabled": True, "inherited": True, "fit_cross_fitted": 8, "tagged": 10}
+    assert [r["fit_reused"] for r in records[1:]] == [True, True]  # both schemes' fits were in the cache already
+    saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in (by_source, later, *fresh)]
+    assert all(torch.equal(saved[0][k], s[k]) for s in saved[1:] for k in saved[0])  # the fit on every clip is one
+
+    held = {"source": torch.zeros(9, 3), "clip": torch.ones(9, 3)}
+    mixed = mixed_held_out(held, seed=0)
+    assert sorted(mixed[:, 0].tolist()) == [0.0] * 5 + [1.0] * 4  # each clip one scheme's row, equal shares
+    assert torch.equal(mixed, mixed_held_out(held, seed=0)) and not torch.equal(mixed, mixed_held_out(held, seed=1))
+    assert mixed_held_out({"clip": held["clip"]}, seed=0) is held["clip"]
 
 
 def test_source_folds_on_a_corpus_of_one_source_are_a_clear_error(stage, corpus, tmp_path):

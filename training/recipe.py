@@ -183,7 +183,7 @@ class StageRecipe:
                            "feature_cache: auto or a folder)")
         tags, self.tag_stats = stage_tags(self.model, self.processor, self.cache, self.config.data.root,
                                           sorted(set(paths)), self.config.tagger, self.config.seed,
-                                          self._precompute, say=self.say)
+                                          self._precompute, progress=self.progress and self.main, say=self.say)
         return tags
 
     def _precompute(self, paths: list[str], clips: dict[str, tuple[int, list[str]]], cache=None,

@@ -203,6 +203,58 @@ def cross_fit_probabilities(features: torch.Tensor, target: torch.Tensor, settin
     return probs
 
 
+FOLD_SCHEMES = {"clip": ("clip",), "source": ("source",), "both": ("source", "clip")}  # `TaggerPlan.fold_by`
+
+
+def scheme_groups(origins: list[str], folds: int) -> dict[str, list[str] | None]:
+    """The fold groups of each scheme a fit can be cross-fitted by: none (clips) and, with `folds` or more recording
+    sources, each clip's source."""
+    groups: dict[str, list[str] | None] = {"clip": None}
+    if len(set(origins)) >= folds:
+        groups["source"] = origins
+    return groups
+
+
+def mixed_held_out(held: dict[str, torch.Tensor], seed: int) -> torch.Tensor:
+    """(A, L): each clip's cross-fitted probabilities from one scheme of `held` (scheme -> (A, L)), the clips dealt to
+    the schemes in turn in a seeded order, so each scheme tags an equal share of them."""
+    schemes = list(held)
+    if len(schemes) == 1:
+        return held[schemes[0]]
+    first = held[schemes[0]]
+    order = list(range(first.shape[0]))
+    random.Random(f"{seed}:fold-mix").shuffle(order)
+    mixed = torch.empty_like(first)
+    for position, i in enumerate(order):
+        mixed[i] = held[schemes[position % len(schemes)]][i]
+    return mixed
+
+
+def held_out_by_scheme(x: torch.Tensor, y: torch.Tensor, settings: TaggerSettings, plan: "TaggerPlan",
+                       groups: dict[str, list[str] | None], found: dict[str, tuple[SoundTagger, torch.Tensor] | None],
+                       seed: int, fit_kwargs: dict, tagger: SoundTagger | None = None, progress: bool = True
+                       ) -> tuple[SoundTagger, dict[str, torch.Tensor], list[str]]:
+    """(tagger, scheme -> (A, L) cross-fitted probabilities, schemes fit here) for the plan's fold schemes: those in
+    `found` (the tagger cache's fits) are reused, the others cross-fitted now; the tagger is `tagger`, else a found
+    fit's, else fit here on every clip (the fit on every clip does not depend on the folds)."""
+    schemes = FOLD_SCHEMES[plan.fold_by]
+    missing = [s for s in schemes if found.get(s) is None]
+    if tagger is None:
+        tagger = next((f[0] for f in found.values() if f is not None), None)
+    held = {s: found[s][1] for s in schemes if s not in missing}
+    fits = len(missing) * plan.folds + (tagger is None)
+    if fits:
+        heads = plan.ensemble + settings.layers_only
+        with tqdm(total=fits * plan.steps * heads, desc="tagger fit", unit="step", disable=not progress,
+                  dynamic_ncols=True) as bar:
+            for s in missing:
+                held[s] = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups[s], bar=bar,
+                                                  **fit_kwargs)
+            if tagger is None:
+                tagger = fit(x, y, settings, seed=seed, bar=bar, **fit_kwargs)
+    return tagger, {s: held[s] for s in schemes}, missing
+
+
 def sound_names(labels: list[list[str]], vocab: list[str], min_clips: int, kind: TaggerKind = "softmax",
                 share: float = 0.5) -> dict[str, list[str]]:
     """The names a tagger's notes give asked sounds for (`TaggerSettings.names`): softmax taggers every label of at
@@ -332,8 +384,11 @@ class TaggerPlan:
     # music?" sums the instruments under it); training/README.md, "The v5 candidate"
     balance: Literal["label", "source"] = "label"  # clips of a label drawn at random, or in turn from its sources
     folds: int = 3  # cross-fitting: the tags the LLM reads on a training clip come from a tagger that never saw it
-    fold_by: Literal["clip", "source"] = "clip"  # folds of clips, or of whole recording sources (a training clip's
-    # tags then come from a tagger that never heard its source, as a recording of a new source is tagged)
+    fold_by: Literal["clip", "source", "both"] = "clip"  # folds of clips, or of whole recording sources (a training
+    # clip's tags then come from a tagger that never heard its source, as a recording of a new source is tagged), or
+    # both, each on half the clips (seeded): tags as right as a new recording of a heard source's and as an unheard
+    # one's, in equal shares (`mixed_held_out`). A later stage may change it: the kept tagger's fitting clips are
+    # cross-fitted again by the new schemes.
     steps: int = 300  # AdamW steps
     batch_size: int = 0  # 0: each step on all the fitting clips; else on this many (shuffled; warm-up and linear decay)
     lr: float = 1e-2  # a hidden head (`hidden`) was measured fit at 2e-3 (`alm.model.tagger`)
@@ -435,32 +490,37 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                   "label_smoothing": plan.label_smoothing}
     if plan.batch_size:  # keyed only when set, so full-batch fits keep their cache keys
         fit_kwargs["batch_size"] = plan.batch_size
-    groups = fit_data.origins if plan.fold_by == "source" else None
-    if groups is not None and len(set(groups)) < plan.folds:
-        raise AlmError(f"tagger.fold_by: source needs clips of at least {plan.folds} recording sources (clips.jsonl "
-                       f"`origin`); the tagger's fitting clips have {len(set(groups))}")
-    key = fit_key(x, y, settings, plan.folds, groups, seed, fit_kwargs)
-    fitted = load_fit(cache.root / TAGGER_CACHE_DIR, key)
-    if inherited is not None:
-        same = fitted is not None and same_tagger(fitted[0], inherited)
+    groups = scheme_groups(fit_data.origins, plan.folds)
+    if "source" in FOLD_SCHEMES[plan.fold_by] and "source" not in groups:
+        raise AlmError(f"tagger.fold_by: {plan.fold_by} needs clips of at least {plan.folds} recording sources "
+                       f"(clips.jsonl `origin`); the tagger's fitting clips have {len(set(fit_data.origins))}")
+    root = cache.root / TAGGER_CACHE_DIR
+    keys = {s: fit_key(x, y, settings, plan.folds, g, seed, fit_kwargs) for s, g in groups.items()}
+    found = {s: load_fit(root, key) for s, key in keys.items()}
+    unit = {"source": "sources", "clip": "clips", "both": "sources for half the clips and clips for the other half"}[
+        plan.fold_by]
+    if inherited is not None:  # its fit in the cache under any scheme shows these clips fit it
+        same = any(f is not None and same_tagger(f[0], inherited) for f in found.values())
         if same:
-            probs.update(zip(fit_data.paths, fitted[1]))
+            _, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found, seed, fit_kwargs, inherited,
+                                                  progress)
+            for s in fit_now:
+                save_fit(root, keys[s], inherited, held[s])
+            probs.update(zip(fit_data.paths, mixed_held_out(held, seed)))
         stats.update(inherited=True, fit_cross_fitted=len(fit_data.paths) if same else 0)
         say("sound tagger: kept from the model the stage starts from; "
-            + (f"the {len(fit_data.paths)} clips it was fit on keep their cross-fitted tags" if same else
+            + (f"the {len(fit_data.paths)} clips it was fit on keep tags cross-fitted over {plan.folds} folds of "
+               f"{unit}" if same else
                "no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on get "
                "its own tags (learnt on them)"))
     else:
-        if fitted is None:  # a fit per fold, then one on every clip
-            with tqdm(total=(plan.folds + 1) * plan.steps * plan.ensemble, desc="tagger fit", unit="step", disable=not progress,
-                      dynamic_ncols=True) as bar:
-                held_out = cross_fit_probabilities(x, y, settings, plan.folds, seed, groups=groups, bar=bar,
-                                                   **fit_kwargs)
-                tagger = fit(x, y, settings, seed=seed, bar=bar, **fit_kwargs)
-            save_fit(cache.root / TAGGER_CACHE_DIR, key, tagger, held_out)
-        else:
-            tagger, held_out = fitted
-            say(f"sound tagger: the same fit was made before; reused from {cache.root / TAGGER_CACHE_DIR / key}")
+        tagger, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found, seed, fit_kwargs,
+                                                   progress=progress)
+        for s in fit_now:
+            save_fit(root, keys[s], tagger, held[s])
+        if not fit_now:
+            say(f"sound tagger: the same fit was made before; reused from {root}")
+        held_out = mixed_held_out(held, seed)
         probs.update(zip(fit_data.paths, held_out))
         if names and plan.asked_verdict:
             tagger.settings.asked_top = plan.asked_top
@@ -473,11 +533,10 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
                 "tags)")
         model.tagger = tagger.requires_grad_(False)
         stats.update(kind=plan.kind, fitted_on=len(fit_data.paths), labels=len(vocab), asked_names=len(names),
-                     fit_reused=fitted is not None,
+                     fit_reused=not fit_now,
                      train_top1=round(top1_accuracy(model.tagger.cpu(), x, fit_data.labels), 4),
                      cross_fit_top1=round(tag_top1(model.tagger.top_tags(held_out), fit_data.labels), 4))
         model.tagger.to(model.get_input_embeddings().weight.device)
-        unit = "sources" if groups is not None else "clips"
         say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
             f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds of {unit} (top-1 "
             f"on clips its fold never saw {stats['cross_fit_top1']:.2f})")
