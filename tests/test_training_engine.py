@@ -521,6 +521,28 @@ def test_class_balance_caps_speech_per_voice_not_per_label(tmp_path):
     assert len(more) == 21  # the task's own cap
 
 
+def test_per_voice_labels_are_capped_per_voice_as_speech_is(tmp_path):
+    """`data.per_voice` names labels (parents too) whose class is the label and the clip's source, as speech's is:
+    grunts of three voice packs keep the cap each, the rest of the labels one cap in all."""
+    from training.config import DataSection
+    from training.data import select_records
+
+    lines = []
+    for pack in ("hedgewars:British", "hedgewars:Pirate", "hedgewars:Russian"):
+        for label, parent in (("grunt", "human sound"), ("explosion", "explosion")):
+            for k in range(10):
+                rec = Record(id=f"{pack}-{label}-{k}", instruction="What sound is this?", output=label,
+                             sound=[f"audio/{k}.wav"], dataset="hedgewars", task="classification", stage="perception",
+                             metadata={"labels": [label, parent], "origin": pack})
+                lines.append(json.dumps(rec.to_openaqa()))
+    write_train_split(tmp_path, lines)
+    chosen = select_records(DataSection(root=str(tmp_path), max_per_class=4, per_voice=["human sound"]), seed=0)
+    assert Counter(rec.metadata["labels"][0] for rec in chosen) == {"grunt": 12, "explosion": 4}
+    assert len({rec.metadata["origin"] for rec in chosen if rec.metadata["labels"][0] == "grunt"}) == 3
+    plain = select_records(DataSection(root=str(tmp_path), max_per_class=4), seed=0)
+    assert Counter(rec.metadata["labels"][0] for rec in plain) == {"grunt": 4, "explosion": 4}
+
+
 def test_source_weights_scale_each_sources_records_on_top_of_the_task_weight(tmp_path):
     from training.config import DataSection
     from training.data import select_records

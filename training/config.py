@@ -78,6 +78,8 @@ class DataSection:
     max_per_task: int | None = None  # at most this many records of each task (seeded random choice)
     max_per_class: int | None = None  # class balance: at most this many records per task and sound class (label)
     class_caps: dict[str, int] = field(default_factory=dict)  # task -> its own max_per_class (e.g. more speech per voice)
+    per_voice: list[str] = field(default_factory=list)  # labels (or parents, e.g. "human sound") balanced per voice as
+    # speech is: a class per label and recording source, so grunts of 14 voice packs are not 6 grunts in all
     max_samples: int | None = None  # at most this many records in all, after the above (seeded random choice)
     balance_answers: list[str] = field(default_factory=list)  # tasks whose yes / no answers are equal per negative mode
     speech_answers: Literal["reference", "transcript"] = "reference"  # what is said: the words, or the transcript read

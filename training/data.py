@@ -55,7 +55,7 @@ def select_records(data: DataSection, seed: int) -> list[Record]:
         rng.shuffle(group)
         cap = data.class_caps.get(task, data.max_per_class)
         if cap is not None:
-            group = balanced(group, cap)
+            group = balanced(group, cap, set(data.per_voice))
         if data.max_per_task is not None:
             group = group[: data.max_per_task]
         selected += weighted(group, data.task_weights.get(task, 1.0), data.source_weights)
@@ -92,28 +92,30 @@ def spoken_words(record: Record) -> int:
     return len((record.metadata.get("transcript") or "").split())
 
 
-def sound_class(record: Record) -> str | None:
+def sound_class(record: Record, per_voice: set[str] = frozenset()) -> str | None:
     """The record's class for balancing: its first clip's most specific label; None for a record without one
     (multi-clip questions carry no label), which no class cap applies to: pooled under one empty class, a
     cap of 6 kept 6 of 1,255 multi-clip records of corpus v2.
     Speech is one label but hundreds of voices, and what is said does not depend on the label: a speech
     clip's class is the label and its voice (`metadata.origin`, e.g. `synth_speech:en-029`), so a cap per
-    class keeps every voice rather than a handful of speech clips in all."""
+    class keeps every voice rather than a handful of speech clips in all. The same holds of the labels in
+    `per_voice` (`data.per_voice`, e.g. "human sound": grunts and shouts of many voice packs), matched against
+    every label of the clip, parents included."""
     labels = record.metadata.get("labels") or []
     if not labels:
         return None
-    if labels[0] == "speech" and record.metadata.get("origin"):
-        return f"speech|{record.metadata['origin']}"
+    if (labels[0] == "speech" or per_voice & set(labels)) and record.metadata.get("origin"):
+        return f"{labels[0]}|{record.metadata['origin']}"
     return labels[0]
 
 
-def balanced(group: list[Record], per_class: int) -> list[Record]:
-    """The first `per_class` records of each sound class, in the group's (shuffled) order; every record
-    without a class."""
+def balanced(group: list[Record], per_class: int, per_voice: set[str] = frozenset()) -> list[Record]:
+    """The first `per_class` records of each sound class (`sound_class`), in the group's (shuffled) order; every
+    record without a class."""
     taken: Counter = Counter()
     kept = []
     for record in group:
-        cls = sound_class(record)
+        cls = sound_class(record, per_voice)
         if cls is None:
             kept.append(record)
         elif taken[cls] < per_class:
