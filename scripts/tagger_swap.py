@@ -92,6 +92,10 @@ def main() -> None:
                     help="how the tagger's weights are stored (float16: half the file; on the 5,624 fitting clips of "
                          "alm-tiny's swap its probabilities were within 1.2e-4 of float32's, the same first tag on all)")
     args = ap.parse_args()
+    if args.steps is not None and args.steps < 1:
+        raise SystemExit(f"--steps {args.steps}: expected at least 1")
+    if args.label_smoothing is not None and not 0.0 <= args.label_smoothing < 1.0:
+        raise SystemExit(f"--label-smoothing {args.label_smoothing}: expected 0 <= value < 1")
     out = Path(args.out)
     if out.exists():
         raise SystemExit(f"{out}: exists; give a new folder")
@@ -105,7 +109,7 @@ def main() -> None:
         with_sound_encoder(model, processor, args.sound_encoder)
     stage = load_config(args.recipe)
     plan, seed = stage.tagger, stage.seed
-    plan.steps = args.steps or plan.steps
+    plan.steps = args.steps or plan.steps  # validated above: None or >= 1
     plan.label_smoothing = plan.label_smoothing if args.label_smoothing is None else args.label_smoothing
     fit_data = balanced_subset(corpus_clips(stage.data.root, "train"), plan.clips_per_label, seed,
                                by_source=plan.balance == "source")
