@@ -13,9 +13,9 @@ threshold picked on the cross-fitted probabilities), on the stats the model itse
 (`encode_windows`: each clip's windows through Whisper and the sound encoder, pooled by `pool_clips`), cached in
 `--cache` (written every 500 clips, so a stopped run resumes). Stages do not train such models yet (`stage_tags`
 refuses them). A model whose aligner already reads that encoder (`alm train alm-tiny --set
-model.sound_encoder=builtin:yamnet`) keeps it as it is, and only its tagger is fit again. `--steps` and
-`--label-smoothing` override the plan's (session 41 fit alm-tiny's ten heads at 2,400 steps instead of 600: they
-named fewer held-out items, training/README.md, "Session 41")."""
+model.sound_encoder=builtin:yamnet`) keeps it as it is, and only its tagger is fit again. `--set KEY=VALUE` overrides
+the recipe as `alm train --set` does (session 41: `--set tagger.steps=2400`, ten heads fit four times longer, named
+fewer held-out items; training/README.md, "Session 41")."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from alm.audio.io import load_audio  # noqa: E402
 from alm.audio.sound_features import SoundFeatures  # noqa: E402
 from alm.checkpoints import resolve_checkpoint  # noqa: E402
+from alm.errors import AlmError  # noqa: E402
 from alm.model import AlmForConditionalGeneration  # noqa: E402
 from alm.model.sound_encoder import load_sound_encoder  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
@@ -86,16 +87,16 @@ def main() -> None:
     ap.add_argument("--layers-only", type=int, default=5,
                     help="heads on the Whisper layers alone averaged in beside the plan's heads reading the sound "
                          "block (0: none; `alm.model.tagger`, layers_only)")
-    ap.add_argument("--steps", type=int, help="the fit's steps (default: the plan's `steps`)")
-    ap.add_argument("--label-smoothing", type=float, help="the fit's label smoothing (default: the plan's)")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of the recipe, as `alm train --set` (e.g. --set tagger.steps=2400)")
     ap.add_argument("--tagger-dtype", choices=["float16", "float32"], default="float16",
                     help="how the tagger's weights are stored (float16: half the file; on the 5,624 fitting clips of "
                          "alm-tiny's swap its probabilities were within 1.2e-4 of float32's, the same first tag on all)")
     args = ap.parse_args()
-    if args.steps is not None and args.steps < 1:
-        raise SystemExit(f"--steps {args.steps}: expected at least 1")
-    if args.label_smoothing is not None and not 0.0 <= args.label_smoothing < 1.0:
-        raise SystemExit(f"--label-smoothing {args.label_smoothing}: expected 0 <= value < 1")
+    try:
+        stage = load_config(args.recipe, args.overrides)
+    except AlmError as exc:
+        raise SystemExit(str(exc)) from None  # it names the stage file
     out = Path(args.out)
     if out.exists():
         raise SystemExit(f"{out}: exists; give a new folder")
@@ -107,10 +108,7 @@ def main() -> None:
         raise SystemExit(f"{args.model}: no sound tagger to fit again")
     if model.config.sound_encoder != args.sound_encoder:  # a model that has it (feeding its aligner too) keeps it
         with_sound_encoder(model, processor, args.sound_encoder)
-    stage = load_config(args.recipe)
     plan, seed = stage.tagger, stage.seed
-    plan.steps = args.steps or plan.steps  # validated above: None or >= 1
-    plan.label_smoothing = plan.label_smoothing if args.label_smoothing is None else args.label_smoothing
     fit_data = balanced_subset(corpus_clips(stage.data.root, "train"), plan.clips_per_label, seed,
                                by_source=plan.balance == "source")
     cache_file = Path(args.cache) / f"{args.sound_encoder.replace(':', '-').replace('/', '-')}.pt"

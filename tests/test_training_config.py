@@ -49,6 +49,7 @@ def test_load_with_overrides(tmp_path):
     ({"tagger": {"kind": "softmx"}}, "tagger.kind: must be one of softmax, sigmoid"),
     ({"tagger": {"label_smoothing": 1.0}}, "tagger.label_smoothing: must be in [0, 1)"),
     ({"tagger": {"layers": 0}}, "tagger.layers: the last Whisper layers the tagger reads, at least 1; got 0"),
+    ({"tagger": {"steps": 0}}, "tagger.steps: the fit's optimizer steps, at least 1; got 0"),
     ({"tagger": {"batch_size": -1}}, "tagger.batch_size: 0 (every fitting clip each step) or a batch size; got -1"),
 ])
 def test_validation_errors_are_one_line(tmp_path, change, message):

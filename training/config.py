@@ -234,6 +234,8 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError(f"tagger.batch_size: 0 (every fitting clip each step) or a batch size; got {c.tagger.batch_size}")
     if c.tagger.layers < 1:
         raise ConfigError(f"tagger.layers: the last Whisper layers the tagger reads, at least 1; got {c.tagger.layers}")
+    if c.tagger.steps < 1:
+        raise ConfigError(f"tagger.steps: the fit's optimizer steps, at least 1; got {c.tagger.steps}")
 
 
 def flat_items(data: dict, prefix: str = "") -> dict[str, Any]:
