@@ -54,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--timeout", type=float, default=120.0, help="seconds per endpoint request (default 120)")
     model.add_argument("--retries", type=int, default=4, help="retries on 429/5xx/connection errors (default 4)")
     model.add_argument("--batch-size", type=int, default=8, help="local: questions per generate call (default 8)")
+    model.add_argument("--dtype", default="auto", choices=["auto", "float32", "bfloat16", "float16"],
+                       help="local: the model's dtype (auto: bfloat16 where the device runs it natively, else float32; "
+                       "greedy answers can differ between dtypes, and in bfloat16 with the batch they share)")
     model.add_argument("--device", default="auto", help="local: auto (cuda, then mps, then cpu; default), cpu, cuda, "
                        "cuda:1 ...")
 
@@ -236,7 +239,8 @@ def run(args: argparse.Namespace) -> int:
         runner = EndpointRunner(args.endpoint, args.model or DEFAULT_MODEL, key, concurrency=args.concurrency,
                                 timeout_s=args.timeout, retries=args.retries)
     else:
-        runner = LocalRunner(args.model or DEFAULT_MODEL, device=args.device, batch_size=args.batch_size)
+        runner = LocalRunner(args.model or DEFAULT_MODEL, device=args.device, batch_size=args.batch_size,
+                             dtype=args.dtype)
         if not runner.identity["trained"]:
             print(f"note: {args.model or DEFAULT_MODEL} has an untrained aligner; expect scores near the no-audio "
                   "baseline", file=sys.stderr)

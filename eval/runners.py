@@ -138,21 +138,29 @@ class Runner:
 class LocalRunner(Runner):
     """An alm checkpoint through the one inference interface, `Assistant.answer_batch`."""
 
-    def __init__(self, model: str, device: str = "cpu", batch_size: int = 8, assistant=None) -> None:
+    def __init__(self, model: str, device: str = "cpu", batch_size: int = 8, assistant=None,
+                 dtype: str = "auto") -> None:
+        """`dtype`: "auto" (bfloat16 where the device runs it natively, else float32: `Assistant.load`) or a torch
+        dtype's name. Greedy answers can change with it (and, in bfloat16, with which questions share a batch), so
+        the dtype the model ran in is part of the cache key: answers of another dtype are never reused."""
+        import torch
+
         from alm.checkpoints import resolve_checkpoint
         from alm.hashing import folder_fingerprint
 
         if assistant is None:
             from alm.inference import Assistant
 
-            assistant = Assistant.load(model, device=device)
+            assistant = Assistant.load(model, device=device, dtype=None if dtype == "auto" else getattr(torch, dtype))
         self.assistant, self.batch_size, self.device = assistant, max(1, batch_size), device
+        self.dtype = str(assistant.model.dtype).removeprefix("torch.")
         path = resolve_checkpoint(model)
         self.identity = {"kind": "local", "model": model, "path": str(path.resolve()),
-                         "trained": bool(assistant.trained), "fingerprint": folder_fingerprint(path)}
+                         "trained": bool(assistant.trained), "fingerprint": folder_fingerprint(path),
+                         "dtype": self.dtype}
 
     def settings(self) -> dict[str, Any]:
-        return {"batch_size": self.batch_size, "device": self.device}
+        return {"batch_size": self.batch_size, "device": self.device, "dtype": self.dtype}
 
     @property
     def transcriber(self):

@@ -264,6 +264,14 @@ def test_alm_eval_local_tiny_model_end_to_end(tiny_model, corpus: Path, tmp_path
     lines = (out / "cache" / "answers.jsonl").read_text().splitlines()
     assert main(args + ["--no-plots"]) == 0
     assert (out / "cache" / "answers.jsonl").read_text().splitlines() == lines
+    # another dtype asks every question again (greedy answers can differ between dtypes): no answer is reused
+    first = results["settings"]["runner"]["dtype"]
+    assert first in ("bfloat16", "float32") and results["model"]["dtype"] == first
+    other = "float32" if first == "bfloat16" else "bfloat16"
+    assert main(args + ["--no-plots", "--dtype", other]) == 0
+    again = json.loads((out / "results.json").read_text())
+    assert again["settings"]["runner"]["dtype"] == other and again["model"]["dtype"] == other
+    assert len((out / "cache" / "answers.jsonl").read_text().splitlines()) == 2 * len(lines)
     capsys.readouterr()
     assert main(["eval", "compare", str(out / "results.json"), str(out)]) == 0
     text = capsys.readouterr().out
