@@ -31,10 +31,9 @@ from alm.model import AlmForConditionalGeneration  # noqa: E402
 from alm.model.tagger import TaggerSettings, whisper_blocks  # noqa: E402
 from alm.processor import AlmProcessor  # noqa: E402
 from tagger_heads import answered_items  # noqa: E402
-from tagger_swap import clip_stats  # noqa: E402
+from tagger_swap import clip_stats, recipe_draw, stats_file  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.tagger import (balanced_subset, corpus_clips, cross_fit_probabilities, fit, targets,  # noqa: E402
-                             vocabulary)
+from training.tagger import cross_fit_probabilities, fit  # noqa: E402
 
 GROUPS = ("block", "layers", "sound", "early", "late", "smoothed")
 
@@ -75,18 +74,13 @@ def main() -> None:
     plan, seed = stage.tagger, stage.seed
     if model.sound_encoder is None:
         raise SystemExit(f"{args.model}: no sound encoder; the groups read its block")
-    sound = model.config.sound_encoder.replace(":", "-").replace("/", "-")
-    fit_data = balanced_subset(corpus_clips(stage.data.root, "train"), plan.clips_per_label, seed,
-                               by_source=plan.balance == "source")
-    x = clip_stats(model, processor, fit_data.paths, Path(args.cache) / f"{sound}.pt", 6)  # A, 7, 2W
+    fit_data, vocab, y, fit_kwargs = recipe_draw(stage)
+    x = clip_stats(model, processor, fit_data.paths, stats_file(args.cache, model.config.sound_encoder), 6)  # A, 7, 2W
     items = answered_items(args.results, args.benchmark) if args.results else []
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    xb = clip_stats(model, processor, [it["audio"][0] for it in items], out / f"items-{sound}.pt", 6) if items else None
-    vocab = [label for label in vocabulary(fit_data.labels, plan.min_clips, plan.kind) if label not in plan.exclude]
-    y = targets(fit_data.labels, vocab, plan.kind)
-    kw = dict(steps=plan.steps, lr=plan.lr, weight_decay=plan.weight_decay, label_smoothing=plan.label_smoothing,
-              batch_size=plan.batch_size)
+    xb = clip_stats(model, processor, [it["audio"][0] for it in items],
+                    stats_file(out, f"items-{model.config.sound_encoder}"), 6) if items else None
     views = group_views(vocab, x.shape[-1] // 2, model.config.audio_config.d_model, plan.ensemble)
     file = out / "probabilities.pt"
     probs = torch.load(file) if file.exists() else {}
@@ -95,8 +89,9 @@ def main() -> None:
             continue
         settings, view, extra = views[name]
         start = time.time()
-        held = cross_fit_probabilities(view(x), y, settings, plan.folds, seed, groups=fit_data.origins, **kw, **extra)
-        full = fit(view(x), y, settings, seed=seed, **kw, **extra)
+        kwargs = {**fit_kwargs, **extra}  # a group's own fit arguments replace the recipe's
+        held = cross_fit_probabilities(view(x), y, settings, plan.folds, seed, groups=fit_data.origins, **kwargs)
+        full = fit(view(x), y, settings, seed=seed, **kwargs)
         probs[name] = {"cross_fit": held, "items": full.clip_probabilities(view(xb)) if items else None}
         torch.save(probs, file.with_suffix(".tmp"))
         file.with_suffix(".tmp").replace(file)

@@ -54,6 +54,23 @@ def with_sound_encoder(model, processor, name: str) -> None:
     processor.sound_encoder, processor.sound_features = name, SoundFeatures.for_encoder(name)
 
 
+def recipe_draw(stage):
+    """The stage's tagger fit as `training.tagger.stage_tags` draws it: (fitting clips, vocabulary, (A, L) targets,
+    the fit's keyword arguments)."""
+    plan = stage.tagger
+    fit_data = balanced_subset(corpus_clips(stage.data.root, "train"), plan.clips_per_label, stage.seed,
+                               by_source=plan.balance == "source")
+    vocab = [label for label in vocabulary(fit_data.labels, plan.min_clips, plan.kind) if label not in plan.exclude]
+    fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
+                  "label_smoothing": plan.label_smoothing, "batch_size": plan.batch_size}
+    return fit_data, vocab, targets(fit_data.labels, vocab, plan.kind), fit_kwargs
+
+
+def stats_file(cache: str | Path, sound_encoder: str) -> Path:
+    """Where `clip_stats` keeps the fitting clips' stats for a sound encoder."""
+    return Path(cache) / f"{sound_encoder.replace(':', '-').replace('/', '-')}.pt"
+
+
 @torch.no_grad()
 def clip_stats(model, processor, paths: list[str], cache_file: Path, layers: int) -> torch.Tensor:
     """(A, K + 1, 2W) pooled stats of each clip as the model's tagger reads them (K Whisper layers, the sound block)."""
@@ -109,20 +126,15 @@ def main() -> None:
     if model.config.sound_encoder != args.sound_encoder:  # a model that has it (feeding its aligner too) keeps it
         with_sound_encoder(model, processor, args.sound_encoder)
     plan, seed = stage.tagger, stage.seed
-    fit_data = balanced_subset(corpus_clips(stage.data.root, "train"), plan.clips_per_label, seed,
-                               by_source=plan.balance == "source")
-    cache_file = Path(args.cache) / f"{args.sound_encoder.replace(':', '-').replace('/', '-')}.pt"
+    fit_data, vocab, y, fit_kwargs = recipe_draw(stage)
+    cache_file = stats_file(args.cache, args.sound_encoder)
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     x = clip_stats(model, processor, fit_data.paths, cache_file, old.settings.layers)  # A, K + 1, 2W
-    vocab = [label for label in vocabulary(fit_data.labels, plan.min_clips, plan.kind) if label not in plan.exclude]
     names = sound_names(fit_data.labels, vocab, plan.min_clips, plan.kind) if plan.asked else {}
     settings = TaggerSettings(labels=vocab, width=x.shape[-1] // 2, top_k=plan.top_k, threshold=plan.threshold,
                               kind=plan.kind, layers=old.settings.layers, names=names, asked_limit=plan.asked_limit,
                               hidden=plan.hidden, dropout=plan.dropout, sound_block=True, ensemble=plan.ensemble,
                               layers_only=args.layers_only, layers_width=model.config.audio_config.d_model)
-    y = targets(fit_data.labels, vocab, plan.kind)
-    fit_kwargs = {"steps": plan.steps, "lr": plan.lr, "weight_decay": plan.weight_decay,
-                  "label_smoothing": plan.label_smoothing, "batch_size": plan.batch_size}
     tagger, held, _ = held_out_by_scheme(x, y, settings, plan, scheme_groups(fit_data.origins, plan.folds), {}, seed,
                                          fit_kwargs)
     held_out = mixed_held_out(held, seed)
