@@ -352,9 +352,13 @@ class Assistant:
         return self.answer_batch([Conversation(messages, audios, transcripts)], params)[0]
 
     def transcribe(self, audios: list[np.ndarray]) -> list[str]:
+        """Each clip's Whisper transcript, behind Whisper's no-speech gate and, for a model whose tagger has a
+        `speech_gate`, the tagger's: a clip it does not hear speech in gets none ("") and is not decoded."""
         if self.transcriber is None:
             raise AlmError("this assistant was loaded without speech transcripts (speech_transcripts=False)")
-        return [self.transcriber.transcribe(w) for w in audios]
+        gated = self.reads_tags and self.model.tagger.settings.speech_gate and audios
+        heard = self.model.tagger.hears_speech(self._clip_probabilities(audios)) if gated else [True] * len(audios)
+        return [self.transcriber.transcribe(w) if h else "" for w, h in zip(audios, heard)]
 
     def answer_stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
                       transcripts: list[str | None] | None = None) -> AnswerStream:

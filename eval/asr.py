@@ -7,7 +7,8 @@
   speech-aware model that copies its transcript is at 1, one that garbles it above.
 - Non-speech clips: the share of the split's clips without speech (sound, music, tones) that get a
   non-empty transcript from the evaluated model's own transcriber (`Assistant.transcriber`, with the
-  no-speech gate it was loaded with), i.e. how often the LLM is handed words that were never said.
+  no-speech gate it was loaded with, and for a model whose tagger gates transcripts too, behind that gate:
+  `eval.runners.TaggerGatedTranscriber`), i.e. how often the LLM is handed words that were never said.
   When that transcriber has no gate, the same clips are also transcribed with the gate at
   `alm.transcribe.NO_SPEECH_THRESHOLD`. An endpoint, or a model that does not transcribe, has no
   transcriber to ask: the rate is reported as unavailable.
@@ -36,7 +37,8 @@ def describe(transcriber) -> dict[str, Any]:
     return {"audio_base": str(transcriber.audio_base), "backend": transcriber.backend,
             "no_speech_threshold": transcriber.no_speech_threshold,
             "decode_checks": decode_checks(transcriber.no_speech_threshold),
-            "precision": str(getattr(transcriber, "compute_type", None) or getattr(transcriber, "dtype", ""))}
+            "precision": str(getattr(transcriber, "compute_type", None) or getattr(transcriber, "dtype", "")),
+            **({"speech_gate": gate} if (gate := getattr(transcriber, "speech_gate", None)) else {})}
 
 
 def transcribe(transcriber, clips: list[tuple[AudioRef, ...]], cache: AnswerCache, desc: str,

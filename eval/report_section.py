@@ -104,8 +104,9 @@ def _floor_lines(b: dict[str, Any]) -> list[str]:
             r = non_speech[key]
             gate = r["transcriber"]["no_speech_threshold"]
             examples = ", ".join(repr(short(t, 40)) for t in r["examples"][:3])
+            tagger = " and its tagger's speech gate" if r["transcriber"].get("speech_gate") else ""
             lines.append(f"- non-speech clips given a transcript by the model's transcriber ({what}, no-speech gate "
-                         f"{'off' if gate is None else gate}): {r['transcribed']} of {r['clips']} "
+                         f"{'off' if gate is None else gate}{tagger}): {r['transcribed']} of {r['clips']} "
                          f"({fmt(r['rate'], 3)}; of {non_speech['of']} in the split)"
                          + (f", e.g. {examples}" if examples else ""))
     return lines

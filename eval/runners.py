@@ -135,6 +135,25 @@ class Runner:
         raise NotImplementedError
 
 
+class TaggerGatedTranscriber:
+    """A model's Whisper behind its tagger's speech gate too (`alm.inference.Assistant.transcribe`), with the
+    transcriber's public attributes (`eval.asr.describe`) and `speech_gate`, the gating model's fingerprint, so its
+    transcripts are cached apart from Whisper's alone."""
+
+    def __init__(self, assistant, fingerprint: str) -> None:
+        whisper = assistant.transcriber
+        self.assistant, self.speech_gate = assistant, fingerprint
+        self.audio_base, self.backend = whisper.audio_base, whisper.backend
+        self.no_speech_threshold = whisper.no_speech_threshold
+        self.compute_type, self.dtype = getattr(whisper, "compute_type", None), getattr(whisper, "dtype", "")
+
+    def transcribe(self, wave: np.ndarray) -> str:
+        return self.assistant.transcribe([wave])[0]
+
+    def transcribe_batch(self, waves: list[np.ndarray]) -> list[str]:
+        return self.assistant.transcribe(list(waves))
+
+
 class LocalRunner(Runner):
     """An alm checkpoint through the one inference interface, `Assistant.answer_batch`."""
 
@@ -164,7 +183,12 @@ class LocalRunner(Runner):
 
     @property
     def transcriber(self):
-        return self.assistant.transcriber
+        """Whisper as the model loads it; for a model whose tagger gates transcripts too (`speech_gate`), behind
+        that gate as well (`TaggerGatedTranscriber`): the transcripts the model reads."""
+        whisper = self.assistant.transcriber
+        if whisper is None or not (self.assistant.reads_tags and self.assistant.model.tagger.settings.speech_gate):
+            return whisper
+        return TaggerGatedTranscriber(self.assistant, self.identity["fingerprint"])
 
     @property
     def audio_base(self) -> str | None:

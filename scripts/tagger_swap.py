@@ -15,7 +15,8 @@ threshold picked on the cross-fitted probabilities), on the stats the model itse
 refuses them). A model whose aligner already reads that encoder (`alm train alm-tiny --set
 model.sound_encoder=builtin:yamnet`) keeps it as it is, and only its tagger is fit again. `--set KEY=VALUE` overrides
 the recipe as `alm train --set` does (session 41: `--set tagger.steps=2400`, ten heads fit four times longer, named
-fewer held-out items; training/README.md, "Session 41")."""
+fewer held-out items; training/README.md, "Session 41"). How the model then reads its tagger (one tag or three, the
+speech gate) is `scripts/tagger_reading.py`'s to set, with no fit."""
 
 from __future__ import annotations
 
@@ -134,12 +135,14 @@ def main() -> None:
     settings = TaggerSettings(labels=vocab, width=x.shape[-1] // 2, top_k=plan.top_k, threshold=plan.threshold,
                               kind=plan.kind, layers=old.settings.layers, names=names, asked_limit=plan.asked_limit,
                               hidden=plan.hidden, dropout=plan.dropout, sound_block=True, ensemble=plan.ensemble,
-                              layers_only=args.layers_only, layers_width=model.config.audio_config.d_model)
+                              layers_only=args.layers_only, layers_width=model.config.audio_config.d_model,
+                              speech_gate=plan.speech_gate)
     tagger, held, _ = held_out_by_scheme(x, y, settings, plan, scheme_groups(fit_data.origins, plan.folds), {}, seed,
                                          fit_kwargs)
     held_out = mixed_held_out(held, seed)
     stats = {"sound_encoder": args.sound_encoder, "fitted_on": len(fit_data.paths), "labels": len(vocab),
-             "steps": plan.steps, "label_smoothing": plan.label_smoothing,
+             "steps": plan.steps, "label_smoothing": plan.label_smoothing, "top_k": plan.top_k,
+             "speech_gate": plan.speech_gate,
              "asked_names": len(names), "train_top1": round(top1_accuracy(tagger, x, fit_data.labels), 4),
              "cross_fit_top1": round(tag_top1(tagger.top_tags(held_out), fit_data.labels), 4)}
     if names and plan.asked_verdict:

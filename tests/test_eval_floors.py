@@ -206,6 +206,39 @@ def test_whisper_floor_and_non_speech_rate(corpus: Path, benchmarks, tmp_path: P
     assert (whisper.calls, model_transcriber.calls) == calls
 
 
+class _FakeGatingAssistant:
+    """A model whose tagger hears speech only in the first clip of each call (`Assistant.transcribe`)."""
+
+    def __init__(self, whisper):
+        self.transcriber, self.calls = whisper, 0
+
+    def transcribe(self, waves):
+        self.calls += len(waves)
+        return ["hello"] + [""] * (len(waves) - 1)
+
+
+def test_a_model_whose_tagger_gates_transcripts_is_measured_behind_that_gate(corpus: Path, benchmarks,
+                                                                              tmp_path: Path):
+    from eval.report_section import _floor_lines
+    from eval.runners import TaggerGatedTranscriber
+
+    bench = benchmarks["offline-speech-ood"]
+    data = load_benchmark_data(bench, corpus)
+    whisper = _FakeTranscriber("thanks for watching", no_speech_threshold=0.45)
+    assistant = _FakeGatingAssistant(whisper)
+    floors = Floors(FloorSettings(), TaggerGatedTranscriber(assistant, "f1ng3rpr1nt"), tmp_path / "cache",
+                    progress=False)
+    scored = families.score(bench, data, {MODEL: ["hello"]}, None)
+    assert floors.add(bench, data, scored) == {}
+    as_loaded = scored.breakdown["non_speech"]["as_loaded"]
+    assert assistant.calls == 3 and whisper.calls == 0  # asked through the model, which gates, not Whisper alone
+    assert as_loaded["rate"] == pytest.approx(1 / 3) and as_loaded["transcriber"]["speech_gate"] == "f1ng3rpr1nt"
+    assert "gated" not in scored.breakdown["non_speech"]  # Whisper's gate is on already
+    line = next(x for x in _floor_lines({"headline": families.headline(bench, scored), "breakdown": scored.breakdown})
+                if "non-speech clips" in x)
+    assert "no-speech gate 0.45 and its tagger's speech gate): 1 of 3" in line
+
+
 def test_non_speech_rate_needs_the_models_transcriber(corpus: Path, benchmarks, tmp_path: Path):
     bench = benchmarks["offline-speech-ood"]
     data = load_benchmark_data(bench, corpus)

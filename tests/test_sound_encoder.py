@@ -551,6 +551,8 @@ def test_a_verdict_without_asked_sounds_is_a_config_error():
         stage_tags(None, None, None, "corpus", [], TaggerPlan(asked_verdict=True), 0, None)
     with pytest.raises(AlmError, match="asked_top: true needs tagger.asked_verdict: true"):
         stage_tags(None, None, None, "corpus", [], TaggerPlan(asked=True, asked_top=True), 0, None)
+    with pytest.raises(AlmError, match="speech_gate: true needs tagger.asked_verdict: true"):
+        stage_tags(None, None, None, "corpus", [], TaggerPlan(asked=True, speech_gate=True), 0, None)
 
 
 def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_it():
@@ -755,3 +757,58 @@ def test_source_folds_tag_each_clip_with_a_tagger_that_never_heard_its_source(mo
         heard = {groups[i] for i in trained}
         untagged = [i for i in range(len(labels)) if i not in trained]
         assert untagged and not heard & {groups[i] for i in untagged}
+
+
+def speech_tagger(**settings) -> SoundTagger:
+    return SoundTagger(TaggerSettings(labels=["speech", "dog", "rain"], width=4, kind="softmax",
+                                      names={"speech": ["speech"], "dog": ["dog"], "rain": ["rain"]},
+                                      asked_threshold=0.22, asked_top=True, **settings))
+
+
+GATE_PROBS = torch.tensor([[0.50, 0.30, 0.20],   # speech first: heard
+                           [0.10, 0.70, 0.20],   # a dog, speech 0.10: no transcript
+                           [0.30, 0.45, 0.25],   # a dog, yet speech 0.30, over the threshold: heard
+                           [0.215, 0.5, 0.285]])  # speech 0.215, shown as 0.22: heard, as the notes say "likely"
+
+
+def test_the_speech_gate_withholds_transcripts_of_clips_whose_speech_the_notes_call_unlikely(tmp_path):
+    gated = speech_tagger(speech_gate=True)
+    assert gated.hears_speech(GATE_PROBS) == [True, False, True, True]
+    assert [row[0][2] == "likely" for row in gated.asked_tags(GATE_PROBS, ["speech"])] == [True, False, True, True]
+    assert speech_tagger().hears_speech(GATE_PROBS) == [True] * 4  # no gate: every clip may have one
+    no_threshold = speech_tagger(speech_gate=True)
+    no_threshold.settings.asked_threshold = None
+    assert no_threshold.hears_speech(GATE_PROBS) == [True, False, False, False]  # only where speech comes first
+    gated.save(tmp_path)
+    assert SoundTagger.load(tmp_path).settings.speech_gate
+    with pytest.raises(ValueError, match="speech_gate: the gate reads the probability of the name 'speech'"):
+        TaggerSettings(labels=["dog"], width=4, kind="softmax", names={"dog": ["dog"]}, speech_gate=True)
+
+
+class _CountingTranscriber:
+    def __init__(self):
+        self.heard = 0
+
+    def transcribe(self, wave):
+        self.heard += 1
+        return "hello there"
+
+
+@pytest.mark.parametrize("gate", [False, True])
+def test_an_assistant_with_the_speech_gate_does_not_transcribe_clips_its_tagger_hears_no_speech_in(tiny_model, gate,
+                                                                                                    monkeypatch):
+    from alm.inference import Assistant
+
+    model, processor = tiny_model()
+    model.config.sound_tags = True
+    model.tagger = speech_tagger(speech_gate=gate)
+    whisper = _CountingTranscriber()
+    assistant = Assistant(model, processor, transcriber=whisper)
+    asked = []
+    monkeypatch.setattr(assistant, "_clip_probabilities", lambda audios: asked.append(len(audios)) or GATE_PROBS)
+    clips = [tone(440 + 110 * k, 0.5 + 0.1 * k) for k in range(4)]
+    expected = ["hello there", "" if gate else "hello there", "hello there", "hello there"]
+    assert assistant.transcribe(clips) == expected
+    assert whisper.heard == (3 if gate else 4) and asked == ([4] if gate else [])  # a gated clip is not decoded
+    conv = assistant.with_notes(Conversation([{"role": "user", "content": clips_then_text(4, "What is it?")}], clips))
+    assert conv.transcripts == expected

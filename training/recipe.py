@@ -130,6 +130,9 @@ class StageRecipe:
         eval_records = select_eval_records(c.data, c.seed)
         paths = [p for r in [*records, *eval_records] for p in r.sound]
         transcripts = self._setup_transcripts(paths)
+        tags = self._setup_tags(paths)
+        if transcripts is not None and tags is not None and tags.tagger.settings.speech_gate:
+            transcripts = self._gate_transcripts(transcripts, tags)
         quoting = [k for k in ("speech_answers", "speech_captions") if getattr(c.data, k) == "transcript"]
         if quoting:
             if transcripts is None:
@@ -143,7 +146,6 @@ class StageRecipe:
                      f"{withheld} records of speech left out (the no-speech gate withheld their clip's transcript)"
                      + (f"; {unclear} asked what is said about such clips answered that the words cannot be made out"
                         if unheard == "unclear" and answers else ""))
-        tags = self._setup_tags(paths)
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
                                                           lengths, transcripts, tags)
@@ -172,8 +174,18 @@ class StageRecipe:
                  f"{stats['precompute_misses']} transcribed")
         return transcripts
 
-    def _setup_tags(self, paths: list[str]) -> dict[str, list] | None:
-        """Sound tags of the clips (path -> [(label, p)]) for a model that reads them, else None; fits the tagger
+    def _gate_transcripts(self, transcripts: dict[str, str], tags) -> dict[str, str]:
+        """The tagger's speech gate on the stage's transcripts, as `alm.inference.Assistant.transcribe` gates: a clip
+        whose "speech" is unlikely gets none ("")."""
+        paths = sorted(transcripts)
+        heard = dict(zip(paths, tags.hears_speech(paths)))
+        gated = sum(bool(transcripts[p]) and not heard[p] for p in paths)
+        self.transcript_stats["tagger_gated"] = gated
+        self.say(f"tagger speech gate: {gated} of {sum(map(bool, transcripts.values()))} transcripts withheld")
+        return {p: t if heard[p] else "" for p, t in transcripts.items()}
+
+    def _setup_tags(self, paths: list[str]):
+        """Sound tags of the clips (`training.tagger.StageTags`) for a model that reads them, else None; fits the tagger
         first if the model has none (`training.tagger.stage_tags`)."""
         self.tag_stats = {"enabled": False}
         if not self.model.config.sound_tags:

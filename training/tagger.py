@@ -22,8 +22,8 @@ from tqdm.auto import tqdm
 from alm.errors import AlmError
 from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import encoder_frames, mel_frames, window_lengths
-from alm.model.tagger import (SoundTagger, TaggerKind, TaggerSettings, pool_clips, split_sound, whisper_blocks,
-                              with_sound_block)
+from alm.model.tagger import (SPEECH, SoundTagger, TaggerKind, TaggerSettings, pool_clips, split_sound,
+                              whisper_blocks, with_sound_block)
 from alm.processor import asked_text
 from training.tagger_cache import fit_key, load_fit, save_fit
 
@@ -319,6 +319,10 @@ class StageTags:
     probs: dict[str, torch.Tensor]  # path -> (L,)
     system_prompt: str | None  # the model's, left out of the text asked sounds are found in
 
+    def hears_speech(self, paths: list[str]) -> list[bool]:
+        """Whether each clip may have a transcript (`SoundTagger.hears_speech`)."""
+        return self.tagger.hears_speech(torch.stack([self.probs[p] for p in paths])) if paths else []
+
     def top(self, path: str) -> list[tuple[str, float]]:
         return self.tagger.top_tags(self.probs[path][None])[0]
 
@@ -407,6 +411,8 @@ class TaggerPlan:
     asked_verdict: bool = False  # and whether each is "likely" or "unlikely", at the threshold that tells them apart
     # best on the cross-fitted tags (`asked_threshold`)
     asked_top: bool = False  # and "likely" too when the sound covers the clip's most likely label (`SoundTagger.likely`)
+    speech_gate: bool = False  # a clip whose "speech" is "unlikely" gets no transcript, in training as in use
+    # (`SoundTagger.hears_speech`; needs asked_verdict and a tagger name "speech")
 
 
 def same_tagger(a: SoundTagger, b: SoundTagger) -> bool:
@@ -434,6 +440,8 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError("tagger.asked_verdict: true needs tagger.asked: true (the verdict is said of asked sounds)")
     if plan.asked_top and not plan.asked_verdict:
         raise AlmError("tagger.asked_top: true needs tagger.asked_verdict: true (it is a rule of the verdict)")
+    if plan.speech_gate and not plan.asked_verdict:
+        raise AlmError("tagger.speech_gate: true needs tagger.asked_verdict: true (it gates on the verdict on 'speech')")
     if not model.config.sound_to_aligner:
         raise AlmError("model.sound_to_aligner false (a sound encoder for the tagger alone) is not trained by a stage "
                        "yet; scripts/tagger_swap.py fits such a tagger for a trained model")
@@ -466,7 +474,7 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         stats.update(inherited=True, fit_cross_fitted=0)
         say("sound tagger: kept from the model the stage starts from (the corpus lists no labelled clips to find "
             "its fit by)")
-        return _stage_tags_of(model, features, stage_paths, probs, stats)
+        return _stage_tags_of(model, features, stage_paths, probs, stats, plan)
     unknown = sorted(set(plan.exclude) - {label for clip in fit_data.labels for label in clip})
     if unknown:
         raise AlmError(f"tagger.exclude: no fitting clip is labelled {', '.join(map(repr, unknown))} (a label of the "
@@ -540,11 +548,11 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         say(f"sound tagger: {len(vocab)} labels fit on {len(fit_data.paths)} clips (training top-1 "
             f"{stats['train_top1']:.2f}); tags of those clips cross-fitted over {plan.folds} folds of {unit} (top-1 "
             f"on clips its fold never saw {stats['cross_fit_top1']:.2f})")
-    return _stage_tags_of(model, features, stage_paths, probs, stats)
+    return _stage_tags_of(model, features, stage_paths, probs, stats, plan)
 
 
 def _stage_tags_of(model, features: dict[str, torch.Tensor], stage_paths: list[str], probs: dict[str, torch.Tensor],
-                   stats: dict) -> tuple[StageTags, dict]:
+                   stats: dict, plan: TaggerPlan) -> tuple[StageTags, dict]:
     """The stage's `StageTags`: the cross-fitted probabilities in `probs`, the model's tagger's for the other clips."""
     rest = [p for p in stage_paths if p not in probs]
     if rest:
@@ -552,4 +560,7 @@ def _stage_tags_of(model, features: dict[str, torch.Tensor], stage_paths: list[s
         probs.update(zip(rest, model.tagger.clip_probabilities(torch.stack([features[p] for p in rest]).to(device))
                          .cpu()))
     stats["tagged"] = len(set(stage_paths))
+    if plan.speech_gate and SPEECH not in model.tagger.settings.names:
+        raise AlmError(f"tagger.speech_gate: the tagger has no name {SPEECH!r} to gate transcripts on")
+    model.tagger.settings.speech_gate = plan.speech_gate  # a rule of use, as the verdict's: saved with the model
     return StageTags(model.tagger, {p: probs[p] for p in stage_paths}, model.config.system_prompt), stats

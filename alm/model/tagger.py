@@ -11,7 +11,17 @@ layer over each clip's frames pooled over time (mean and max), trained on the co
 - `sigmoid`: one independent probability per label, parents included (the first taggers: their first
   tags were mostly parents, "music" or "animal", which name no class).
 
-The LLM reads, after the clip's audio tokens, ` (sound tags: dog 0.62, cat 0.11)`.
+The LLM reads, after the clip's audio tokens, ` (sound tags: dog 0.62, cat 0.11)`: `top_k` tags at least `threshold`
+likely. Read with fewer tags than it trained on, alm-tiny's LLM follows its first tag more often: on the 330 held-out
+class items it named 148 with one tag (150 with the speech gate below too), 149 with two and the gate, 144 with its
+three; but with one tag its first-split captions lost 0.28 CIDEr-D (training/README.md, "Session 43"; `scripts/tagger_reading.py` sets it).
+
+The speech gate (`speech_gate`): a clip whose asked name "speech" the tagger calls "unlikely" (`hears_speech`, the
+verdict below on the probability the notes show) gets no transcript, as behind Whisper's no-speech gate, and is not
+decoded. Whisper's gate lets through shouts, grunts, water and applause "transcribed" as "Huh?", "Bye." or
+"Thank you.", and the LLM answers from those words; the tagger's gate withholds 16 of the 34 transcripts of the held-out
+class items and one of the 60 held-out spoken sentences (training/README.md, "Session 43"). `Assistant.transcribe`, the
+vLLM front end (`serve.vllm.model`) and training (`training.tagger.TaggerPlan.speech_gate`) gate alike.
 
 Asked sounds (a tagger with `names`): when the prompt names sounds the tagger knows ("Is there a bird?"), each clip's
 notes also give the tagger's probability of each named sound, ` (sound tags: dog 0.62, cat 0.11; asked: bird 0.03)`,
@@ -86,6 +96,7 @@ from torch import nn
 
 
 TAGGER_WEIGHTS = "tagger.safetensors"
+SPEECH = "speech"  # the asked name whose verdict gates transcripts (`speech_gate`)
 TAGGER_FILE = "tagger.json"
 TaggerKind = Literal["softmax", "sigmoid"]  # see the module docstring
 KINDS = get_args(TaggerKind)
@@ -119,6 +130,8 @@ class TaggerSettings:
     layers_only: int = 0  # with a sound block: this many more heads, averaged in as equals, read the Whisper layers
     # alone (the first `layers` blocks, unpadded to `layers_width`; files without: 0, none); see the module docstring
     layers_width: int = 0  # those heads' width, Whisper's frame width C
+    speech_gate: bool = False  # a clip the tagger hears no speech in (the name "speech" "unlikely": `hears_speech`)
+    # gets no transcript, as behind Whisper's no-speech gate (files without: False); see the module docstring
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -139,6 +152,9 @@ class TaggerSettings:
         if self.sound_width and (self.layers != 1 or not 0 < self.sound_width < self.width):
             raise ValueError(f"tagger sound_width {self.sound_width}: a one-layer tagger's sound encoder channels, "
                              f"fewer than its width {self.width}")
+        if self.speech_gate and self.names and SPEECH not in self.names:
+            raise ValueError(f"tagger speech_gate: the gate reads the probability of the name {SPEECH!r}, which the "
+                             "tagger's names lack")
         unknown = sorted({label for covered in self.names.values() for label in covered} - set(self.labels))
         if unknown:
             raise ValueError(f"tagger names cover labels it does not tell apart: {', '.join(unknown[:5])}")
@@ -313,6 +329,17 @@ class SoundTagger(nn.Module):
         """The verdict (a bool, or a bool tensor for tensors): at or above the threshold, or, for a tagger with
         `asked_top`, naming the clip's most likely label."""
         return (p >= threshold) | (covers_top & self.settings.asked_top)
+
+    def hears_speech(self, probs: torch.Tensor) -> list[bool]:
+        """(A, L) probabilities -> whether each clip may have a transcript: True for every clip without
+        `speech_gate`; with it, whether the name "speech" is "likely" (`likely`, on the probability the notes show;
+        without an asked threshold, only where speech is the clip's most likely sound)."""
+        if not self.settings.speech_gate:
+            return [True] * len(probs)
+        p = self.asked_probabilities(probs, [SPEECH])[:, 0].round(decimals=2)  # A, as `asked_tags` shows it
+        top = self.asked_cover_top(probs, [SPEECH])[:, 0]
+        threshold = self.settings.asked_threshold
+        return (self.likely(p, top, threshold) if threshold is not None else top).tolist()
 
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file

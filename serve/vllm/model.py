@@ -109,10 +109,11 @@ def sound_frames(export: str, config, features: dict[str, torch.Tensor]) -> torc
 
 
 def clip_tags(export: str, config, features: dict[str, torch.Tensor], sound: torch.Tensor | None = None,
-              asked: list[str] | None = None) -> tuple[list[list[tuple[str, float]]], list | None]:
-    """The sound tagger's top labels of each clip (models with `sound_tags`) and, when `asked` names sounds the
-    tagger knows, each clip's probability of them, as `alm.inference.Assistant.with_notes` makes them. `sound`: the
-    windows' general-sound frames (`sound_frames`), for a model with a sound encoder."""
+              asked: list[str] | None = None) -> tuple[list[list[tuple[str, float]]], list | None, list[bool]]:
+    """The sound tagger's top labels of each clip (models with `sound_tags`), when `asked` names sounds the tagger
+    knows each clip's probability of them, as `alm.inference.Assistant.with_notes` makes them, and whether each clip
+    may have a transcript (`SoundTagger.hears_speech`, as `Assistant.transcribe` gates). `sound`: the windows'
+    general-sound frames (`sound_frames`), for a model with a sound encoder."""
     encoder, tagger, _ = export_encoders(export, config)
     one_layer = tagger.settings.layers == 1 and sound is not None and config.sound_to_aligner  # reads both as one
     with torch.no_grad():
@@ -124,7 +125,7 @@ def clip_tags(export: str, config, features: dict[str, torch.Tensor], sound: tor
             stats = with_sound_block(stats, window_stats(sound, lengths)[:, None])  # W, K + 1, 2W
         probs = tagger.clip_probabilities(pool_clips(stats, lengths, features["audio_num_windows"].tolist()))  # A, L
     names = [name for name in asked or [] if name in tagger.settings.names]
-    return tagger.top_tags(probs), (tagger.asked_tags(probs, names) if names else None)
+    return tagger.top_tags(probs), (tagger.asked_tags(probs, names) if names else None), tagger.hears_speech(probs)
 
 
 class AlmProcessingInfo(BaseProcessingInfo):
@@ -195,11 +196,12 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         for key in ("sound_features", "sound_lengths"):  # the model in vLLM takes Whisper's mel (and the above)
             features.pop(key, None)
         if config.speech_transcripts or config.sound_tags:  # the text alm's processor puts after each clip's audio
-            transcripts = [transcribe(config, w) for w in clips] if config.speech_transcripts else [None] * len(clips)
-            tags, asked = [None] * len(clips), None
+            tags, asked, heard = [None] * len(clips), None, [True] * len(clips)
             if config.sound_tags:
                 names = [n for n in str(hf_kwargs.get(ASKED_KWARG) or "").split("|") if n]
-                tags, asked = clip_tags(export, config, features, sound, names)
+                tags, asked, heard = clip_tags(export, config, features, sound, names)
+            transcripts = ([transcribe(config, w) if h else "" for w, h in zip(clips, heard)]
+                           if config.speech_transcripts else [None] * len(clips))
             asked = asked or [None] * len(clips)
             ids = [processor.tokenizer.encode(clip_notes(t, g, a), add_special_tokens=False)
                    for t, g, a in zip(transcripts, tags, asked)]

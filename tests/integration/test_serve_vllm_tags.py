@@ -5,8 +5,9 @@ as the transformers engine, so prompts and greedy answers match.
 The model is alm-tiny with a seeded tagging head of its own tagger's shape attached (its tags are arbitrary but
 deterministic; what is checked is that both engines read the same ones; alm-tiny's tagger also reads YAMNet, which the
 front end runs from the export), one that knows sound names, so a prompt naming one also
-gets its probability in both engines (`alm.model.tagger`, asked sounds). Needs the vLLM venv; skipped cleanly
-without it.
+gets its probability in both engines (`alm.model.tagger`, asked sounds), and one with the speech gate that never
+hears speech, so a spoken clip's transcript is withheld in both engines (`SoundTagger.hears_speech`). Needs the vLLM
+venv; skipped cleanly without it.
 """
 
 import os
@@ -18,7 +19,7 @@ pytest.importorskip("openai", reason="needs the serve extras: pip install -e .[s
 import openai
 import torch
 
-from alm.audio.io import decode_audio_bytes
+from alm.audio.io import decode_audio_bytes, read_audio
 from alm.inference import Assistant, SamplingParams
 from serve.testing import input_audio, running_vllm, text, tone, wav_bytes
 
@@ -31,7 +32,8 @@ NAMES = {**{label: [label] for label in LABELS}, "animal": ["dog"], "weather": [
 
 @pytest.fixture(scope="module")
 def tag_model(tmp_path_factory) -> Path:
-    """alm-tiny plus a seeded tagger over its Whisper frames (top 3 tags, no threshold: every clip has tags)."""
+    """alm-tiny plus a seeded tagger over its Whisper frames (top 3 tags, no threshold: every clip has tags) with the
+    speech gate, whose "speech" is never heard (its bias far below the others'), so every transcript is withheld."""
     from alm.checkpoints import resolve_checkpoint
     from alm.model import AlmForConditionalGeneration
     from alm.model.tagger import SoundTagger, TaggerSettings
@@ -44,7 +46,10 @@ def tag_model(tmp_path_factory) -> Path:
         shape = model.tagger.settings  # what the shipped tagger reads (alm-tiny: six Whisper layers and YAMNet's block)
         model.tagger = SoundTagger(TaggerSettings(labels=LABELS, width=shape.width, layers=shape.layers,
                                                   sound_block=shape.sound_block, top_k=3, threshold=0.0,
-                                                  names=NAMES)).requires_grad_(False)
+                                                  names=NAMES, speech_gate=True)).requires_grad_(False)
+        for name, value in model.tagger.state_dict().items():
+            if name.endswith("bias") and value.shape == (len(LABELS),):
+                value[LABELS.index("speech")] = -30.0
     model.config.sound_tags = True
     folder = tmp_path_factory.mktemp("tags") / "alm-tiny-tags"
     model.save_pretrained(folder)
@@ -102,3 +107,22 @@ def test_asked_sounds_reach_vllm_prompts_and_key_its_processor_cache(tag_model, 
             messages=[{"role": "user", "content": [input_audio(clip), text(question)]}])
         assert resp.usage.prompt_tokens == want.prompt_tokens
         assert resp.choices[0].message.content.strip() == want.text
+
+
+def test_the_speech_gate_withholds_a_spoken_clips_transcript_in_vllm_as_in_the_transformers_engine(tag_model,
+                                                                                                     vllm_url):
+    assistant = Assistant.load(str(tag_model), dtype=torch.float32)
+    clip = decode_audio_bytes(wav_bytes(read_audio(REPO / "examples" / "announcement.flac")))
+    assert assistant.transcribe([clip]) == [""]  # the tagger hears no speech
+    assistant.model.tagger.settings.speech_gate = False
+    assert len(assistant.transcribe([clip])[0].split()) > 5  # Whisper does
+    assistant.model.tagger.settings.speech_gate = True
+    question = "What does the speaker say?"
+    messages = [{"role": "user", "content": [{"type": "audio"}, {"type": "text", "text": question}]}]
+    want = assistant.answer(messages, [clip], SamplingParams(max_new_tokens=16))
+    assert want.transcripts == [""]
+    client = openai.OpenAI(base_url=vllm_url, api_key="none", max_retries=0, timeout=300)
+    resp = client.chat.completions.create(model="tags", max_tokens=16, temperature=0,
+                                          messages=[{"role": "user", "content": [input_audio(clip), text(question)]}])
+    assert resp.usage.prompt_tokens == want.prompt_tokens  # no transcript's words in vLLM's prompt either
+    assert resp.choices[0].message.content.strip() == want.text
