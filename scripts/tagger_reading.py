@@ -51,9 +51,10 @@ def main() -> None:
     if changes.get("top_k", 1) < 1:
         raise SystemExit(f"--top-k {args.top_k}: expected at least 1")
     try:
-        new = dataclasses.replace(settings, **changes)  # validated as any tagger's settings
+        dataclasses.replace(settings, **changes)  # validated as any tagger's settings
     except ValueError as exc:
         raise SystemExit(f"{args.model}: {exc}") from None
+    was = {k: getattr(settings, k) for k in changes}
     with atomic_folder(out) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
         data = json.loads((tmp / TAGGER_FILE).read_text())
@@ -61,11 +62,9 @@ def main() -> None:
         (tmp / TAGGER_FILE).write_text(json.dumps(data, indent=1) + "\n")
         if (tmp / RECORD).is_file():
             record = json.loads((tmp / RECORD).read_text())
-            was = {k: getattr(settings, k) for k in changes}
             record["tagger_reading"] = {"from": str(args.model), "was": was, "now": changes}
             (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
-    print(json.dumps({"out": str(out), "was": {k: getattr(settings, k) for k in changes}, "now": changes,
-                      "top_k": new.top_k, "speech_gate": new.speech_gate}))
+    print(json.dumps({"out": str(out), "was": was, "now": changes}))
 
 
 if __name__ == "__main__":
