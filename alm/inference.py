@@ -190,21 +190,23 @@ class Assistant:
         return bool(self.model.config.trained)
 
     # ------------------------------------------------------------------ internals
-    def with_transcripts(self, conv: Conversation) -> Conversation:
-        """The conversation with its clips' Whisper transcripts, if this assistant transcribes and it has none."""
+    def with_transcripts(self, conv: Conversation, probs: torch.Tensor | None = None) -> Conversation:
+        """The conversation with its clips' Whisper transcripts, if this assistant transcribes and it has none
+        (`probs`: the clips' tagger probabilities when already computed, for the speech gate)."""
         if self.transcriber is None or conv.transcripts is not None:
             return conv
-        return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios))
+        return Conversation(conv.messages, conv.audios, self.transcribe(conv.audios, probs))
 
     def with_notes(self, conv: Conversation) -> Conversation:
         """`with_transcripts`, then the clips' sound tags (and, for a tagger with names, the probabilities of the
-        sounds the prompt names) if the model reads them and the conversation has none."""
-        conv = self.with_transcripts(conv)
+        sounds the prompt names) if the model reads them and the conversation has none. The tagger's probabilities
+        are computed once, for the tags and the speech gate alike."""
         if not self.reads_tags or conv.tags is not None or not conv.audios:
-            return conv
+            return self.with_transcripts(conv)
+        probs = self._clip_probabilities(conv.audios)  # A, L
+        conv = self.with_transcripts(conv, probs)
         tagger = self.model.tagger
         names = tagger.asked_names(self.asked_text(conv)) if tagger.asks else []
-        probs = self._clip_probabilities(conv.audios)  # A, L
         asked = tagger.asked_tags(probs, names) if names else None
         return Conversation(conv.messages, conv.audios, conv.transcripts, tagger.top_tags(probs), asked)
 
@@ -351,13 +353,16 @@ class Assistant:
                transcripts: list[str | None] | None = None) -> Answer:
         return self.answer_batch([Conversation(messages, audios, transcripts)], params)[0]
 
-    def transcribe(self, audios: list[np.ndarray]) -> list[str]:
+    def transcribe(self, audios: list[np.ndarray], probs: torch.Tensor | None = None) -> list[str]:
         """Each clip's Whisper transcript, behind Whisper's no-speech gate and, for a model whose tagger has a
-        `speech_gate`, the tagger's: a clip it does not hear speech in gets none ("") and is not decoded."""
+        `speech_gate`, the tagger's: a clip it does not hear speech in gets none ("") and is not decoded. `probs`:
+        the clips' (A, L) tagger probabilities, if the caller has them (else they are computed when the gate needs
+        them)."""
         if self.transcriber is None:
             raise AlmError("this assistant was loaded without speech transcripts (speech_transcripts=False)")
-        gated = self.reads_tags and self.model.tagger.settings.speech_gate and audios
-        heard = self.model.tagger.hears_speech(self._clip_probabilities(audios)) if gated else [True] * len(audios)
+        heard = [True] * len(audios)
+        if self.reads_tags and self.model.tagger.settings.speech_gate and audios:
+            heard = self.model.tagger.hears_speech(self._clip_probabilities(audios) if probs is None else probs)
         return [self.transcriber.transcribe(w) if h else "" for w, h in zip(audios, heard)]
 
     def answer_stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,

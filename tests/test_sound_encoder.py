@@ -810,5 +810,7 @@ def test_an_assistant_with_the_speech_gate_does_not_transcribe_clips_its_tagger_
     expected = ["hello there", "" if gate else "hello there", "hello there", "hello there"]
     assert assistant.transcribe(clips) == expected
     assert whisper.heard == (3 if gate else 4) and asked == ([4] if gate else [])  # a gated clip is not decoded
+    asked.clear()
     conv = assistant.with_notes(Conversation([{"role": "user", "content": clips_then_text(4, "What is it?")}], clips))
-    assert conv.transcripts == expected
+    assert conv.transcripts == expected and conv.tags is not None
+    assert asked == [4]  # one tagger pass serves the gate and the tags
