@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # alm-tiny from scratch (`alm train alm-tiny`, the v5u recipe, then `scripts/tagger_swap.py`: v5y, its tagger reading
-# YAMNet beside Whisper) and the figures issue 11 asks of it, resumable: run it
+# YAMNet beside Whisper, then `scripts/tagger_reading.py`: its LLM given the tagger's top two labels and no transcript
+# of a clip whose speech the tagger calls unlikely) and the figures issue 11 asks of it, resumable: run it
 # again after an interruption and every finished step is skipped (corpora with a .done mark, stages through `alm train
 # --resume`, answers through each eval folder's cache). About 2 h 20 min of training on a 2-core CPU with native
 # bfloat16 (AMX), about five hours on an AVX2-only one (training/README.md, "v3's three stages from scratch"), then
@@ -46,7 +47,11 @@ if [ "$TRAIN" = 1 ]; then
     if [ ! -f runs/alm-tiny/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)
       log "the tagger with YAMNet"; .venv/bin/python scripts/tagger_swap.py "$MODEL" runs/alm-tiny/yamtags
     fi
-    MODEL=runs/alm-tiny/yamtags
+    if [ ! -f runs/alm-tiny/read/config.json ]; then  # read with two tags and its speech gate (no fit; session 44)
+      log "the tagger read with two tags and its speech gate"
+      .venv/bin/python scripts/tagger_reading.py runs/alm-tiny/yamtags runs/alm-tiny/read --top-k 2 --speech-gate
+    fi
+    MODEL=runs/alm-tiny/read
   fi
 fi
 OPTS=(--model "$MODEL" --no-meteor --no-probe --no-progress)

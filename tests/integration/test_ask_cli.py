@@ -14,6 +14,7 @@ pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "announcement.flac"
 ASTERISK = Path("/usr/share/asterisk/sounds/en_US_f_Allison/demo-nogo.wav")
+BEE = Path("/usr/share/tuxpaint/stamps/animals/insects/bee.ogg")  # tuxpaint-stamps-default: a bee's buzz, no voice
 
 
 def alm(*args: str, timeout: int = 300) -> subprocess.CompletedProcess:
@@ -56,6 +57,24 @@ def test_show_notes_prints_what_the_llm_reads():
     notes = next(line for line in result.stderr.splitlines() if line.startswith(f"[notes on {EXAMPLE}]"))
     assert '(speech transcript: "Good morning.' in notes, notes
     assert "(sound tags: speech " in notes and "; asked: bell 0." in notes, notes
+
+
+@pytest.mark.skipif(not BEE.exists(), reason="tuxpaint-stamps-default is not installed")
+def test_alm_tiny_gives_no_words_to_a_clip_its_tagger_hears_no_speech_in():
+    """Whisper-base, behind its own no-speech gate, 'transcribes' Tux Paint's buzzing bee ("Thank you." here);
+    alm-tiny's tagger does not hear speech in it (its speech gate), so the LLM is given no transcript."""
+    from alm.audio import load_audio
+    from alm.conversation import Conversation
+    from alm.inference import Assistant
+
+    assistant = Assistant.load("alm-tiny")
+    assert assistant.model.tagger.settings.speech_gate
+    wave = load_audio(BEE)
+    assert assistant.transcriber.transcribe(wave).strip()  # Whisper's gate lets words through
+    assert assistant.transcribe([wave]) == [""]
+    conv = assistant.with_notes(Conversation([{"role": "user", "content": [
+        {"type": "audio"}, {"type": "text", "text": "What is said?"}]}], [wave]))
+    assert conv.transcripts == [""] and conv.tags is not None
 
 
 def test_alm_tiny_repeats_what_is_said():
