@@ -127,11 +127,13 @@ def token_times(assistant, inputs: dict, new_tokens: int) -> tuple[float, list[f
 
 
 def forget(assistant) -> None:
-    """Empty what the assistant keeps per clip (transcripts, encoder frames), so a part is timed from scratch."""
+    """Empty what the assistant keeps per clip (transcripts, encoder frames, tagger probabilities), so a part is
+    timed from scratch."""
     if hasattr(assistant.transcriber, "clear"):
         assistant.transcriber.clear()
     if assistant._frames is not None:
         assistant._frames.clear()
+    assistant._probs.clear()
 
 
 @torch.inference_mode()

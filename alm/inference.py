@@ -119,6 +119,9 @@ class _Cancelled(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
 
 
+PROBS_KEPT = 256  # clips whose tagger probabilities an assistant keeps (`Assistant._clip_probabilities`)
+
+
 def cut_at_stop(text: str, stop: list[str]) -> tuple[str, bool]:
     cut = min((i for i in (text.find(s) for s in stop if s) if i >= 0), default=-1)
     return (text[:cut], True) if cut >= 0 else (text, False)
@@ -144,6 +147,7 @@ class Assistant:
         self._fast = None
         plain_audio = not processor.instruction_aware and getattr(model, "sound_encoder", None) is None
         self._frames = _FramesCache(audio_cache) if audio_cache and plain_audio else None
+        self._probs: dict[str, torch.Tensor] = {}  # waveform digest -> (L,) tagger probabilities, the last clips'
         if self.decoder == "fast":
             from alm.fast_llm import FastLlama
 
@@ -224,10 +228,25 @@ class Assistant:
         """The sound tagger's top labels (label, probability) of each clip."""
         return self.model.tagger.top_tags(self._clip_probabilities(audios))
 
-    @torch.inference_mode()
     def _clip_probabilities(self, audios: list[np.ndarray]) -> torch.Tensor:
-        """The sound tagger's (A, L) label probabilities of each clip, from the model's own encoders (through the
-        frames cache when there is one, so generation does not encode the clips again)."""
+        """The sound tagger's (A, L) label probabilities of each clip, each distinct clip's computed once among the
+        last `PROBS_KEPT` (by the sha256 of its samples): a caller that transcribes behind the speech gate and then
+        adds the tags (`alm ask`, the server) does not run the encoders for them twice."""
+        keys = [waveform_digest(w) for w in audios]
+        todo = {k: w for k, w in zip(keys, audios) if k not in self._probs}
+        if todo:
+            self._probs.update(zip(todo, self._encode_probabilities(list(todo.values()))))
+        found = torch.stack([self._probs[k] for k in keys])  # A, L
+        for key in keys:  # most recently used last
+            self._probs[key] = self._probs.pop(key)
+        while len(self._probs) > PROBS_KEPT:
+            self._probs.pop(next(iter(self._probs)))
+        return found
+
+    @torch.inference_mode()
+    def _encode_probabilities(self, audios: list[np.ndarray]) -> torch.Tensor:
+        """`_clip_probabilities` computed: from the model's own encoders (through the frames cache when there is
+        one, so generation does not encode the clips again)."""
         if self._frames is not None:
             per_clip = [split_windows(wave, self.processor.spec.window_seconds) for wave in audios]
             _, lengths, stats = self._frames.frames([w for clip in per_clip for w in clip], self.model,

@@ -814,3 +814,26 @@ def test_an_assistant_with_the_speech_gate_does_not_transcribe_clips_its_tagger_
     conv = assistant.with_notes(Conversation([{"role": "user", "content": clips_then_text(4, "What is it?")}], clips))
     assert conv.transcripts == expected and conv.tags is not None
     assert asked == [4]  # one tagger pass serves the gate and the tags
+
+
+def test_an_assistant_computes_each_clips_tagger_probabilities_once_across_calls(tiny_model, monkeypatch):
+    """`alm ask` and the server transcribe behind the speech gate before the tags: the second pass finds them kept."""
+    from alm.inference import Assistant
+
+    model, processor = tiny_model()
+    model.config.sound_tags = True
+    model.tagger = speech_tagger(speech_gate=True)
+    assistant = Assistant(model, processor, transcriber=_CountingTranscriber())
+    encoded = []
+    monkeypatch.setattr(assistant, "_encode_probabilities",
+                        lambda audios: encoded.append(len(audios)) or GATE_PROBS[:len(audios)])
+    clips = [tone(440 + 110 * k, 0.5 + 0.1 * k) for k in range(2)]
+    transcripts = assistant.transcribe(clips)
+    conv = assistant.with_notes(Conversation([{"role": "user", "content": clips_then_text(2, "What is it?")}], clips,
+                                             transcripts))
+    assert transcripts == ["hello there", ""] and conv.tags is not None
+    assert encoded == [2]  # the tags found what the gate computed
+    assistant.with_notes(Conversation([{"role": "user", "content": clips_then_text(2, "And now?")}], clips[::-1]))
+    assert encoded == [2]  # the same clips in another order: still kept
+    assistant.tag([tone(1000, 0.4)])
+    assert encoded == [2, 1]  # a new clip is computed alone
