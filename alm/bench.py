@@ -120,7 +120,7 @@ def token_times(assistant, inputs: dict, new_tokens: int) -> tuple[float, list[f
         if assistant._fast is None:
             kwargs.update(min_new_tokens=new_tokens, eos_token_id=None)
         start = time.perf_counter()
-        assistant._generate(inputs, kwargs, streamer=streamer)
+        assistant._generate(inputs, kwargs, None, streamer=streamer)  # no loop guard: every token is timed
     finally:
         assistant.eos_ids = saved
     return start, streamer.times

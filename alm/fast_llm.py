@@ -164,9 +164,11 @@ class FastLlama:
     @torch.no_grad()
     def generate(self, inputs_embeds: torch.Tensor, attention_mask: torch.Tensor, max_new_tokens: int,
                  eos_token_id: list[int], do_sample: bool = False, temperature: float | None = None,
-                 top_p: float | None = None, stop: Callable[[], bool] | None = None) -> Iterator[torch.Tensor]:
-        """Yields the next token of every row, (B,), until each row has ended (an end id) or `max_new_tokens`
-        tokens came or `stop()` says so. Rows that ended get `eos_token_id[0]` (they are padding from then on)."""
+                 top_p: float | None = None, stop: Callable[[], bool] | None = None,
+                 row_stop: Callable[[torch.Tensor], torch.Tensor] | None = None) -> Iterator[torch.Tensor]:
+        """Yields the next token of every row, (B,), until each row has ended (an end id, or `row_stop(token)`, (B,)
+        bool, says so: `alm.loops.LoopGuard.update`) or `max_new_tokens` tokens came or `stop()` says so. Rows that
+        ended get `eos_token_id[0]` (they are padding from then on)."""
         B, L, _ = inputs_embeds.shape
         self._threads = torch.get_num_threads()
         kernel_steps = self.gemv is not None and B <= self.gemv.max_rows  # each decode step's products: the kernel's
@@ -194,6 +196,8 @@ class FastLlama:
                 token = torch.where(done, ends[0], token)
             yield token
             done = done | torch.isin(token, ends)
+            if row_stop is not None:
+                done = done | row_stop(token)
             if bool(done.all()) or step == max_new_tokens - 1 or (stop is not None and stop()):
                 return
             if padded:

@@ -28,6 +28,7 @@ from alm.conversation import Conversation
 from alm.devices import AUTO
 from alm.errors import AlmError
 from alm.hashing import waveform_digest
+from alm.loops import LoopGuard
 from alm.model import AlmForConditionalGeneration
 from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 from alm.processor import AlmProcessor, asked_text
@@ -117,6 +118,16 @@ class _Cancelled(StoppingCriteria):
 
     def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
         return torch.full((input_ids.shape[0],), self.event.is_set(), dtype=torch.bool, device=input_ids.device)
+
+
+class _Looping(StoppingCriteria):
+    """Ends the rows of generate() that have fallen into a repetition loop (`alm.loops`)."""
+
+    def __init__(self, guard: LoopGuard):
+        self.guard = guard
+
+    def __call__(self, input_ids, scores, **kwargs) -> torch.Tensor:
+        return self.guard.update(input_ids[:, -1])
 
 
 PROBS_KEPT = 256  # clips whose tagger probabilities an assistant keeps (`Assistant._clip_probabilities`)
@@ -294,16 +305,20 @@ class Assistant:
         frames, lengths, _ = self._frames.frames(windows, self.model, self.processor.feature_extractor)
         return self.model.embed_inputs(inputs["input_ids"], audio_frames=frames, audio_frame_lengths=lengths)
 
-    def _generate(self, inputs: dict[str, torch.Tensor], kwargs: dict, streamer=None,
+    def _generate(self, inputs: dict[str, torch.Tensor], kwargs: dict, guard: LoopGuard | None, streamer=None,
                   cancel: threading.Event | None = None) -> torch.Tensor:
-        """New tokens (B, new) of one batched generation, through the chosen decoder; `streamer` gets them as they
-        come (batch 1), `cancel` stops early."""
+        """New tokens (B, new) of one batched generation, through the chosen decoder; `guard` ends the rows that
+        fall into a repetition loop (None: none is ended), `streamer` gets the tokens as they come (batch 1),
+        `cancel` stops early."""
         if self._fast is None:
             extra = {}
+            criteria = [_Looping(guard)] if guard is not None else []
+            if cancel is not None:
+                criteria.append(_Cancelled(cancel))
+            if criteria:
+                extra["stopping_criteria"] = StoppingCriteriaList(criteria)
             if streamer is not None:
                 extra["streamer"] = streamer
-            if cancel is not None:
-                extra["stopping_criteria"] = StoppingCriteriaList([_Cancelled(cancel)])
             if self.decoder == "static":
                 extra["cache_implementation"] = "static"
             if "audio_windows" not in inputs:
@@ -320,7 +335,8 @@ class Assistant:
             for token in self._fast.generate(embeds, inputs["attention_mask"], kwargs["max_new_tokens"],
                                              self.eos_ids, do_sample=kwargs.get("do_sample", False),
                                              temperature=kwargs.get("temperature"), top_p=kwargs.get("top_p"),
-                                             stop=cancel.is_set if cancel is not None else None):
+                                             stop=cancel.is_set if cancel is not None else None,
+                                             row_stop=guard.update if guard is not None else None):
                 tokens.append(token)
                 if streamer is not None:
                     streamer.put(token.cpu())
@@ -353,16 +369,18 @@ class Assistant:
                 return [dataclasses.replace(answers[k], transcripts=c.transcripts) for k, c in zip(keys, convs)]
         inputs = self._inputs(convs)
         kwargs = self._generate_kwargs(params)
+        guard = LoopGuard(len(convs))
         with self._lock:
             if params.seed is not None:
                 torch.manual_seed(params.seed)
-            out = self._generate(inputs, kwargs)  # B, new
+            out = self._generate(inputs, kwargs, guard)  # B, new
         answers = []
         prompt_lengths = inputs["attention_mask"].sum(1).tolist()
-        for row, conv, n_prompt in zip(out, convs, prompt_lengths):
+        for row, conv, n_prompt, looped in zip(out, convs, prompt_lengths, guard.ended_at):
             ids = row.tolist()
-            ended = any(i in self.eos_ids for i in ids)
-            ids = [i for i in ids[: next((k for k, i in enumerate(ids) if i in self.eos_ids), len(ids))]]
+            end = next((k for k, i in enumerate(ids) if i in self.eos_ids), len(ids))
+            ended = end < len(ids) or looped is not None
+            ids = ids[: end if looped is None else min(end, looped)]  # a loop's row pads after it (pad or end ids)
             text, stopped = cut_at_stop(self.processor.decode(ids), params.stop)
             answers.append(Answer(text.strip(), int(n_prompt), len(ids), "stop" if ended or stopped else "length",
                                   conv.transcripts))
@@ -417,7 +435,7 @@ class Assistant:
                 with self._lock:
                     if params.seed is not None:
                         torch.manual_seed(params.seed)
-                    self._generate(inputs, kwargs, streamer=streamer, cancel=cancel)
+                    self._generate(inputs, kwargs, LoopGuard(1), streamer=streamer, cancel=cancel)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the consumer
                 errors.append(exc)
                 streamer.end()

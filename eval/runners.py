@@ -166,6 +166,7 @@ class LocalRunner(Runner):
 
         from alm.checkpoints import resolve_checkpoint
         from alm.hashing import folder_fingerprint
+        from alm.loops import SETTINGS as LOOP_SETTINGS
 
         if assistant is None:
             from alm.inference import Assistant
@@ -176,7 +177,7 @@ class LocalRunner(Runner):
         path = resolve_checkpoint(model)
         self.identity = {"kind": "local", "model": model, "path": str(path.resolve()),
                          "trained": bool(assistant.trained), "fingerprint": folder_fingerprint(path),
-                         "dtype": self.dtype}
+                         "dtype": self.dtype, "loop_guard": LOOP_SETTINGS}
 
     def settings(self) -> dict[str, Any]:
         return {"batch_size": self.batch_size, "device": self.device, "dtype": self.dtype}

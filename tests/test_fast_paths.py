@@ -258,8 +258,8 @@ def test_identical_greedy_conversations_are_answered_once(tiny_model):
     a, b = Conversation(QUESTION, [tone(440, 1.0)]), Conversation(QUESTION, [tone(660, 1.0)])
     calls = []
     original = fast._generate
-    fast._generate = lambda inputs, kwargs, **kw: calls.append(len(inputs["input_ids"])) or original(inputs, kwargs,
-                                                                                                       **kw)
+    fast._generate = lambda inputs, *args, **kw: calls.append(len(inputs["input_ids"])) or original(inputs, *args,
+                                                                                                      **kw)
     got = fast.answer_batch([a, b, a, a], params)
     assert calls == [2]
     alone = [fast.answer_batch([c], params)[0] for c in (a, b)]
