@@ -126,7 +126,9 @@ def evaluate(runner: Runner, benchmarks: list[Benchmark], options: Options, embe
         data.items = subsample(data.items, options.limit, bench.seed)
         loaded.append((bench, data))
     if not loaded:
-        raise AlmError("nothing to run: " + "; ".join(f"{k}: {v['reason']}" for k, v in skipped.items()))
+        where = list(dict.fromkeys(v["obtain"] for v in skipped.values() if v.get("obtain")))
+        raise AlmError("nothing to run: " + "; ".join(f"{k}: {v['reason']}" for k, v in skipped.items())
+                       + (f" (where to get it: {'; '.join(where)})" if where else ""))
     if embedder is None and any(b.family in EMBEDDING_FAMILIES for b, _ in loaded):
         embedder = shared_embedder()
     judge = Judge(options.judge, out / "cache" / "judge.jsonl", options.progress) if options.judge else None

@@ -47,3 +47,12 @@ def test_the_independent_suite_runs_from_its_folder(serve, tmp_path: Path):  # n
     assert all(label == folder for folder, label, answer in asked if answer == "yes")
     assert ("chicken", "bird", "no") not in asked and any(a == "no" for _, _, a in asked)
     assert pope["scores"]["model"]["yes_ratio"] == 1.0
+
+
+def test_the_independent_suite_without_its_folder_says_how_to_build_it(tmp_path: Path, capsys):
+    from alm.cli import main
+
+    assert main(["eval", "--endpoint", "http://127.0.0.1:9/v1", "--model", "m", "--suite", "independent",
+                 "--data-root", str(tmp_path), "--out", str(tmp_path / "out"), "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nothing to run" in err[0] and "scripts/independent_ood/build.sh" in err[0]
