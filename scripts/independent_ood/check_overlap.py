@@ -77,7 +77,9 @@ def best_lag_corr(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> None:
-    ours = sorted(p for p in SET_DIR.glob("*/*") if p.suffix.lower() in (".ogg", ".wav", ".flac"))
+    ours = sorted(p for p in SET_DIR.glob("*/*") if p.suffix.lower() in (".ogg", ".wav", ".flac", ".mp3"))
+    if not ours:
+        sys.exit(f"error: {SET_DIR}: no audio clips (<label>/<clip>.ogg|wav|flac|mp3); build it with build.sh")
     corpus = []
     for line in (CORPUS / "clips.jsonl").open():
         c = json.loads(line)
