@@ -39,7 +39,9 @@ build_set() {  # $1: set name
     local -a missing=()
     for p in "${pkgs[@]}" unzip; do installed "$p" || missing+=("$p"); done
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "$set: installing ${missing[*]} (0ad-data alone is a 1.4 GB download, 3.2 GB installed)"
+        local note=""
+        [[ " ${missing[*]} " == *" 0ad-data "* ]] && note=" (0ad-data is a 1.4 GB download, 3.2 GB installed)"
+        echo "$set: installing ${missing[*]}$note"
         if [ "$(id -u)" -ne 0 ]; then echo "error: not root; run: sudo apt-get install ${missing[*]}" >&2; exit 1; fi
         apt-get update -qq
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
