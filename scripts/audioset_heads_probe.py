@@ -14,6 +14,7 @@ group was not wired into the model."""
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 import time
@@ -28,14 +29,16 @@ sys.path[:0] = [str(ROOT), str(ROOT / "scripts")]
 SAVE_EVERY = 1000
 
 
+def clip_path(item: dict) -> str:
+    """An `alm eval` item's first clip (a path, or a dict holding one)."""
+    clip = item["audio"][0]
+    return clip if isinstance(clip, str) else clip["path"]
+
+
 def item_paths(results: str) -> list[str]:
     """Each item's first clip in an `alm eval` results.json."""
-    out = []
-    for bench in json.loads(Path(results).read_text())["benchmarks"].values():
-        for item in bench["items"]:
-            clip = item["audio"][0]
-            out.append(clip if isinstance(clip, str) else clip["path"])
-    return out
+    return [clip_path(item) for bench in json.loads(Path(results).read_text())["benchmarks"].values()
+            for item in bench["items"]]
 
 
 @torch.no_grad()
@@ -91,6 +94,7 @@ def score(args) -> None:
     heads.eval()
     logits = torch.load(out / "logits.pt")
 
+    @functools.cache  # a clip is asked about in several items (six "is there X?" questions each)
     def probabilities(path: str) -> dict[str, torch.Tensor]:  # each (L,)
         shipped = assistant._clip_probabilities([load_audio(path)])[0]
         audioset = heads.clip_probabilities(logits[path].float()[None, None])[0]
@@ -104,10 +108,9 @@ def score(args) -> None:
             yes = dict.fromkeys(right, 0)
             n = 0
             for item in bench["items"]:
-                clip = item["audio"][0]
                 if bench["family"] == "classification":
                     n += 1
-                    for arm, p in probabilities(clip if isinstance(clip, str) else clip["path"]).items():
+                    for arm, p in probabilities(clip_path(item)).items():
                         right[arm] += tagger.settings.labels[int(p.argmax())] == item["reference"]["label"]
                 elif bench["family"] == "hallucination":
                     asked = tagger.asked_names(item["question"])[:1]
@@ -115,7 +118,7 @@ def score(args) -> None:
                         continue
                     n += 1
                     truth = item["reference"]["answer"] == "yes"
-                    for arm, p in probabilities(clip if isinstance(clip, str) else clip["path"]).items():
+                    for arm, p in probabilities(clip_path(item)).items():
                         p_asked = tagger.asked_probabilities(p[None], asked)[0, 0].item()
                         verdict = p_asked >= threshold or bool(tagger.asked_cover_top(p[None], asked)[0, 0])
                         right[arm] += verdict == truth

@@ -47,9 +47,10 @@ build_set() {  # $1: set name
         DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}"
     fi
     local i
+    local -a have=()  # each package's installed version, read once (SOURCES.tsv names it per clip)
     for i in "${!pkgs[@]}"; do
-        local v; v="$(version "${pkgs[$i]}")"
-        [ "$v" = "${versions[$i]}" ] || echo "warning: ${pkgs[$i]} is $v, $set's mapping was written for ${versions[$i]}" >&2
+        have[i]="$(version "${pkgs[$i]}")"
+        [ "${have[$i]}" = "${versions[$i]}" ] || echo "warning: ${pkgs[$i]} is ${have[$i]}, $set's mapping was written for ${versions[$i]}" >&2
     done
 
     # 2. labels must be names of the tagger's vocabulary
@@ -70,9 +71,9 @@ PY
     local n=0 src label
     while IFS=$'\t' read -r src label; do
         case "$src" in ''|'#'*) continue ;; esac
-        local pkg="" tag=""
+        local pkg="" tag="" ver=""
         for i in "${!prefixes[@]}"; do
-            [[ "$src" == "${prefixes[$i]}"* ]] && { pkg="${pkgs[$i]}"; tag="${tags[$i]}"; break; }
+            [[ "$src" == "${prefixes[$i]}"* ]] && { pkg="${pkgs[$i]}"; tag="${tags[$i]}"; ver="${have[$i]}"; break; }
         done
         [ -n "$pkg" ] || { echo "error: $src: under no '#@ package' prefix of $map" >&2; exit 1; }
         local path="${src#*!}"                                   # the member (or the whole path)
@@ -89,7 +90,7 @@ PY
             [ -f "/$src" ] || { echo "error: /$src not found" >&2; exit 1; }
             if [ "${OOD_COPY:-0}" = 1 ]; then cp "/$src" "$dest"; else ln -s "/$src" "$dest"; fi
         fi
-        printf '%s\t%s\t%s\t%s\n' "$label/$name" "$src" "$pkg" "$(version "$pkg")" >> "$tmp/SOURCES.tsv"
+        printf '%s\t%s\t%s\t%s\n' "$label/$name" "$src" "$pkg" "$ver" >> "$tmp/SOURCES.tsv"
         n=$((n + 1))
     done < "$map"
     (cd "$tmp" && find . -mindepth 2 \( -type f -o -type l \) | LC_ALL=C sort | sed 's|^\./||' \
