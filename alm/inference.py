@@ -392,15 +392,16 @@ class Assistant:
 
     def transcribe(self, audios: list[np.ndarray], probs: torch.Tensor | None = None) -> list[str]:
         """Each clip's Whisper transcript, behind Whisper's no-speech gate and, for a model whose tagger has a
-        `speech_gate`, the tagger's: a clip it does not hear speech in gets none ("") and is not decoded. `probs`:
+        `speech_gate`, the tagger's (`SoundTagger.gated_transcripts`): a clip it does not hear speech in gets none ("")
+        and is not decoded, unless the tagger's `speech_gate_words` may keep a long transcript. `probs`:
         the clips' (A, L) tagger probabilities, if the caller has them (else they are computed when the gate needs
         them)."""
         if self.transcriber is None:
             raise AlmError("this assistant was loaded without speech transcripts (speech_transcripts=False)")
-        heard = [True] * len(audios)
-        if self.reads_tags and self.model.tagger.settings.speech_gate and audios:
-            heard = self.model.tagger.hears_speech(self._clip_probabilities(audios) if probs is None else probs)
-        return [self.transcriber.transcribe(w) if h else "" for w, h in zip(audios, heard)]
+        if not (self.reads_tags and self.model.tagger.settings.speech_gate and audios):
+            return [self.transcriber.transcribe(w) for w in audios]
+        heard = self.model.tagger.hears_speech(self._clip_probabilities(audios) if probs is None else probs)
+        return self.model.tagger.gated_transcripts(audios, heard, self.transcriber.transcribe)
 
     def answer_stream(self, messages: list[dict], audios: list[np.ndarray], params: SamplingParams | None = None,
                       transcripts: list[str | None] | None = None) -> AnswerStream:

@@ -17,6 +17,10 @@
 #   scripts/retrain_alm_tiny.sh --eval-only alm-tiny runs/eval-alm-tiny   # another model on the same items
 #   SOUND_ENCODER=builtin:yamnet scripts/retrain_alm_tiny.sh   # YAMNet's frames to the aligner too (and the tagger's
 #       block, with the recipe's layers_only heads): runs/alm-tiny-yamnet, evaluated into runs/eval-retrained-yamnet
+#   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (not run yet): YAMNet joins at stage 2
+#       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
+#       transcripts of 4+ distinct words), so the LLM learns the notes it reads: runs/alm-tiny-v6, evaluated into
+#       runs/eval-retrained-v6 (caches under runs/cache, so they outlive a machine whose ~/.cache does not)
 #
 # runs/ and data/ may be links to a disk that outlives the machine (e.g. ~/.cache/alm/persist/{runs,data}).
 set -euo pipefail
@@ -32,6 +36,9 @@ if [ -n "${SOUND_ENCODER:-}" ]; then  # the stages read it themselves: no tagger
   SOUND=(--set "model.sound_encoder=$SOUND_ENCODER" --out "runs/alm-tiny-$name")
   MODEL=runs/alm-tiny-$name/stage3/model; EVALS=runs/eval-retrained-$name
 fi
+if [ -n "${READING_TRAINED:-}" ]; then
+  MODEL=runs/alm-tiny-v6/stage3/model; EVALS=runs/eval-retrained-v6
+fi
 if [ "${1:-}" = "--eval-only" ]; then
   TRAIN=0; MODEL=${2:?--eval-only MODEL OUT}; EVALS=${3:?--eval-only MODEL OUT}
 fi
@@ -41,7 +48,20 @@ log() { echo "[$(date +%H:%M:%S)] $*"; }
 if [ ! -f data/corpus-v4/.done ]; then
   log "corpus v4"; bash scripts/build_corpus.sh; touch data/corpus-v4/.done
 fi
-if [ "$TRAIN" = 1 ]; then
+if [ "$TRAIN" = 1 ] && [ -n "${READING_TRAINED:-}" ]; then
+  V6=runs/alm-tiny-v6
+  CACHES=(--set feature_cache=runs/cache/feature-cache --set transcript_cache=runs/cache/transcript-cache)
+  READ=(--set tagger.top_k=2 --set tagger.speech_gate=true --set tagger.speech_gate_words=4)
+  log "alm-tiny v6, stage 1"
+  $ALM train training/recipes/alm-tiny/stage1.yaml "${CACHES[@]}" --out $V6 --resume --quiet
+  log "alm-tiny v6, stage 2 (YAMNet joins for the tagger alone)"
+  $ALM train training/recipes/alm-tiny/stage2.yaml --set model.init_from=$V6/stage1 \
+    --set model.sound_encoder=builtin:yamnet --set model.sound_to_aligner=false "${READ[@]}" "${CACHES[@]}" \
+    --out $V6 --resume --quiet
+  log "alm-tiny v6, stage 3"
+  $ALM train training/recipes/alm-tiny/stage3.yaml --set model.init_from=$V6/stage2 "${READ[@]}" "${CACHES[@]}" \
+    --out $V6 --resume --quiet
+elif [ "$TRAIN" = 1 ]; then
   log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny "${SOUND[@]}" --resume --quiet
   if [ ${#SOUND[@]} = 0 ]; then
     if [ ! -f runs/alm-tiny/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)

@@ -34,6 +34,8 @@ def main() -> None:
     ap.add_argument("--top-k", type=int, default=None, help="tags given per clip (unset: as the model has it)")
     ap.add_argument("--speech-gate", action=argparse.BooleanOptionalAction, default=None,
                     help="withhold the transcript of a clip whose 'speech' the tagger calls unlikely")
+    ap.add_argument("--speech-gate-words", type=int, default=None,
+                    help="with the gate, keep a transcript of at least this many distinct words anyway (0: none)")
     args = ap.parse_args()
     try:
         source = resolve_checkpoint(args.model)
@@ -45,9 +47,10 @@ def main() -> None:
     if not (source / TAGGER_FILE).is_file():
         raise SystemExit(f"{args.model}: no sound tagger ({TAGGER_FILE}) to read another way")
     settings = TaggerSettings(**json.loads((source / TAGGER_FILE).read_text()))
-    changes = {k: v for k, v in (("top_k", args.top_k), ("speech_gate", args.speech_gate)) if v is not None}
+    changes = {k: v for k, v in (("top_k", args.top_k), ("speech_gate", args.speech_gate),
+                                 ("speech_gate_words", args.speech_gate_words)) if v is not None}
     if not changes:
-        raise SystemExit("nothing to change: give --top-k and/or --speech-gate / --no-speech-gate")
+        raise SystemExit("nothing to change: give --top-k, --speech-gate / --no-speech-gate or --speech-gate-words")
     if changes.get("top_k", 1) < 1:
         raise SystemExit(f"--top-k {args.top_k}: expected at least 1")
     try:

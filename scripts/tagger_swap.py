@@ -11,8 +11,9 @@ The fit follows `training.tagger.stage_tags` for a stage that fits a tagger (the
 balanced draw of training clips, vocabulary, asked-sound names, ensemble, cross-fitting by source and the asked-sound
 threshold picked on the cross-fitted probabilities), on the stats the model itself computes at inference
 (`encode_windows`: each clip's windows through Whisper and the sound encoder, pooled by `pool_clips`), cached in
-`--cache` (written every 500 clips, so a stopped run resumes). Stages do not train such models yet (`stage_tags`
-refuses them). A model whose aligner already reads that encoder (`alm train alm-tiny --set
+`--cache` (written every 500 clips, so a stopped run resumes). A stage trains such a model too (since session 47:
+`alm train ... --set model.sound_encoder=builtin:yamnet --set model.sound_to_aligner=false`, its tagger reading the
+encoder's block from a stats cache of its own, `training.tagger.stage_tags`). A model whose aligner already reads that encoder (`alm train alm-tiny --set
 model.sound_encoder=builtin:yamnet`) keeps it as it is, and only its tagger is fit again. `--set KEY=VALUE` overrides
 the recipe as `alm train --set` does (session 41: `--set tagger.steps=2400`, ten heads fit four times longer, named
 fewer held-out items; training/README.md, "Session 41"). How the model then reads its tagger (one tag or three, the
@@ -32,27 +33,18 @@ from tqdm import tqdm
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from alm.audio.io import load_audio  # noqa: E402
-from alm.audio.sound_features import SoundFeatures  # noqa: E402
 from alm.checkpoints import resolve_checkpoint  # noqa: E402
 from alm.errors import AlmError  # noqa: E402
 from alm.model import AlmForConditionalGeneration  # noqa: E402
-from alm.model.sound_encoder import load_sound_encoder  # noqa: E402
 from alm.model.tagger import SoundTagger, TaggerSettings, pool_clips  # noqa: E402
 from alm.processor import AlmProcessor  # noqa: E402
 from training.config import load_config  # noqa: E402
+from training.engine import add_tagger_sound_encoder  # noqa: E402
 from training.tagger import (asked_threshold, balanced_subset, corpus_clips, held_out_by_scheme,  # noqa: E402
                              mixed_held_out, scheme_groups, sound_names, tag_top1, targets, top1_accuracy, vocabulary)
 
 SAVE_EVERY = 500
 RECORD = "training_record.json"
-
-
-def with_sound_encoder(model, processor, name: str) -> None:
-    """`model` and `processor` given the sound encoder `name` for the tagger alone."""
-    encoder = load_sound_encoder(name)
-    model.sound_encoder = encoder
-    model.config.sound_encoder, model.config.sound_width, model.config.sound_to_aligner = name, encoder.width, False
-    processor.sound_encoder, processor.sound_features = name, SoundFeatures.for_encoder(name)
 
 
 def recipe_draw(stage):
@@ -125,7 +117,10 @@ def main() -> None:
     if old is None:
         raise SystemExit(f"{args.model}: no sound tagger to fit again")
     if model.config.sound_encoder != args.sound_encoder:  # a model that has it (feeding its aligner too) keeps it
-        with_sound_encoder(model, processor, args.sound_encoder)
+        try:
+            add_tagger_sound_encoder(model, processor, args.sound_encoder)
+        except AlmError as exc:
+            raise SystemExit(str(exc)) from None
     plan, seed = stage.tagger, stage.seed
     fit_data, vocab, y, fit_kwargs = recipe_draw(stage)
     cache_file = stats_file(args.cache, args.sound_encoder)
@@ -136,13 +131,13 @@ def main() -> None:
                               kind=plan.kind, layers=old.settings.layers, names=names, asked_limit=plan.asked_limit,
                               hidden=plan.hidden, dropout=plan.dropout, sound_block=True, ensemble=plan.ensemble,
                               layers_only=args.layers_only, layers_width=model.config.audio_config.d_model,
-                              speech_gate=plan.speech_gate)
+                              speech_gate=plan.speech_gate, speech_gate_words=plan.speech_gate_words)
     tagger, held, _ = held_out_by_scheme(x, y, settings, plan, scheme_groups(fit_data.origins, plan.folds), {}, seed,
                                          fit_kwargs)
     held_out = mixed_held_out(held, seed)
     stats = {"sound_encoder": args.sound_encoder, "fitted_on": len(fit_data.paths), "labels": len(vocab),
              "steps": plan.steps, "label_smoothing": plan.label_smoothing, "top_k": plan.top_k,
-             "speech_gate": plan.speech_gate,
+             "speech_gate": plan.speech_gate, "speech_gate_words": plan.speech_gate_words,
              "asked_names": len(names), "train_top1": round(top1_accuracy(tagger, x, fit_data.labels), 4),
              "cross_fit_top1": round(tag_top1(tagger.top_tags(held_out), fit_data.labels), 4)}
     if names and plan.asked_verdict:

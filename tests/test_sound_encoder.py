@@ -553,6 +553,8 @@ def test_a_verdict_without_asked_sounds_is_a_config_error():
         stage_tags(None, None, None, "corpus", [], TaggerPlan(asked=True, asked_top=True), 0, None)
     with pytest.raises(AlmError, match="speech_gate: true needs tagger.asked_verdict: true"):
         stage_tags(None, None, None, "corpus", [], TaggerPlan(asked=True, speech_gate=True), 0, None)
+    with pytest.raises(AlmError, match="speech_gate_words: a rule of the speech gate"):
+        stage_tags(None, None, None, "corpus", [], TaggerPlan(speech_gate_words=4), 0, None)
 
 
 def test_a_fits_cache_key_holds_what_the_fit_reads_not_the_threshold_set_after_it():
@@ -814,6 +816,44 @@ def test_an_assistant_with_the_speech_gate_does_not_transcribe_clips_its_tagger_
     conv = assistant.with_notes(Conversation([{"role": "user", "content": clips_then_text(4, "What is it?")}], clips))
     assert conv.transcripts == expected and conv.tags is not None
     assert asked == [4]  # one tagger pass serves the gate and the tags
+
+
+class _ScriptedTranscriber:
+    """Whisper's transcripts in turn, counting the clips decoded."""
+
+    def __init__(self, texts):
+        self.texts, self.heard = list(texts), 0
+
+    def transcribe(self, wave):
+        self.heard += 1
+        return self.texts[self.heard - 1]
+
+
+def test_the_speech_gate_keeps_a_long_transcript_the_tagger_hears_no_speech_in_when_told_to(tiny_model, monkeypatch):
+    """`speech_gate_words`: a vetoed clip is decoded too, and keeps a transcript of that many distinct words or more."""
+    from alm.inference import Assistant
+    from alm.model.tagger import distinct_words
+
+    assert distinct_words("Oh, oh, OH!") == 1 and distinct_words("Please enter the channel number.") == 5
+    assert distinct_words("") == 0
+    tagger = speech_tagger(speech_gate=True, speech_gate_words=4)
+    assert [tagger.keeps_transcript(t, False) for t in ("Thank you.", "Oh, oh, oh, oh, oh", "Set an alarm now")] == \
+        [False, False, True]
+    assert tagger.keeps_transcript("Hi.", True)  # where the tagger hears speech, any transcript is kept
+    model, processor = tiny_model()
+    model.config.sound_tags = True
+    model.tagger = tagger
+    probs = torch.cat([GATE_PROBS[1:2]] * 3)  # the tagger hears no speech in any of the three clips
+    whisper = _ScriptedTranscriber(["Thank you.", "Please enter the channel number.", "Oh, oh, oh, oh, oh, oh."])
+    assistant = Assistant(model, processor, transcriber=whisper)
+    monkeypatch.setattr(assistant, "_clip_probabilities", lambda audios: probs)
+    clips = [tone(440 + 110 * k, 0.5) for k in range(3)]
+    assert assistant.transcribe(clips) == ["", "Please enter the channel number.", ""]
+    assert whisper.heard == 3  # every vetoed clip decoded, as its transcript might be kept
+    with pytest.raises(ValueError, match="speech_gate_words -1"):
+        speech_tagger(speech_gate=True, speech_gate_words=-1)
+    with pytest.raises(ValueError, match="only with speech_gate"):
+        speech_tagger(speech_gate_words=4)
 
 
 def test_an_assistant_computes_each_clips_tagger_probabilities_once_across_calls(tiny_model, monkeypatch):

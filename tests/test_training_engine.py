@@ -261,7 +261,7 @@ def labelled_clips(corpus, origins: bool = False):
 
 
 @pytest.mark.parametrize("layers,asked,sound", [(1, False, False), (2, True, False), (1, False, True),
-                                                (2, False, True)])
+                                                (2, False, True), (2, False, "tagger-only")])
 def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stage, corpus, tmp_path, layers, asked,
                                                                             sound, monkeypatch):
     """model.sound_tags: the stage fits a tagger on the corpus's labelled training clips (cross-fitted tags for
@@ -271,7 +271,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     whether it is likely at the threshold the stage set on the cross-fitted tags or, with `asked_top`, as the first
     tag); in a model with a general-sound encoder a one-layer tagger reads its frames too, normalised apart, and a
     tagger reading more layers reads them as one more block (with `tagger.layers_only` heads on the layers alone
-    averaged in); `tagger.batch_size` reaches every fit."""
+    averaged in); a sound encoder for the tagger alone (`model.sound_to_aligner: false`) gives that block from a stats
+    cache of its own while the aligner reads Whisper's frames alone; `tagger.batch_size` reaches every fit."""
     import training.tagger as tagger_module
     from alm.conversation import Conversation
     from alm.inference import Assistant
@@ -279,6 +280,8 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     from alm.processor import AlmProcessor
 
     extra = {"model__sound_encoder": str(tiny_sound_cnn(tmp_path / "cnn")), "tagger__layers_only": 2} if sound else {}
+    if sound == "tagger-only":
+        extra["model__sound_to_aligner"] = False
     layers_only = 2 if sound and layers > 1 else 0  # heads on the layers alone beside those reading the block
     batch = 4 if sound and layers == 1 else 0  # one case fits in minibatches
     if batch:
@@ -315,10 +318,12 @@ def test_a_tag_reading_stage_fits_the_tagger_and_its_prompts_carry_the_tags(stag
     assert model.config.sound_tags and model.tagger is not None and set(model.tagger.settings.labels) == set(FREQS)
     assert model.tagger.settings.layers == layers
     assert model.tagger.settings.sound_width == (32 if sound and layers == 1 else 0)  # the tiny CNN's, apart
-    assert model.tagger.settings.sound_block == (sound and layers > 1)  # the CNN's pooled frames as one more block
+    assert model.tagger.settings.sound_block == (bool(sound) and layers > 1)  # the CNN's pooled frames: one more block
+    assert model.config.sound_to_aligner == (sound != "tagger-only")
     assert model.tagger.settings.layers_only == layers_only  # a one-layer tagger has no block to set apart
     assert model.tagger.settings.layers_width == (model.config.audio_config.d_model if layers_only else 0)
-    assert len(list((tmp_path / "fc").glob(f"*-layers{layers}/shard-*"))) == (layers > 1)
+    stats_dir = f"*-layers{layers}" + ("-sound" if sound == "tagger-only" else "")  # the block in the stats' cache
+    assert len(list((tmp_path / "fc").glob(f"{stats_dir}/shard-*"))) == (layers > 1)
     assistant = Assistant(model, processor)
     clip_tags = assistant.tag([tone(440.0, 1.0), tone(1760.0, 0.7)])
     assert [len(t) for t in clip_tags] == [3, 3] and all(0.0 <= p <= 1.0 for t in clip_tags for _, p in t)
@@ -718,3 +723,32 @@ def test_encoder_identity_hashes_every_encoder_tensor_even_zero_dimensional_buff
     assert first.startswith("whisper-base-") and first == encoder_identity(fake(0.0))
     assert encoder_identity(fake(1.0)) != first
     assert encoder_identity(fake(0.0, to_aligner=False)) not in (first, encoder_identity(fake(1.0, to_aligner=False)))
+
+
+def test_a_later_stage_adds_a_sound_encoder_for_the_tagger_alone(stage, corpus, tmp_path):
+    """`model.sound_encoder` with `init_from` and `sound_to_aligner: false`: the stage gives the trained model a sound
+    encoder that only its tagger reads (one more block beside the Whisper layers), the aligner keeps its input width;
+    without `sound_to_aligner: false` the stage is refused (a new aligner input needs a new model)."""
+    from alm.inference import Assistant
+    from alm.model import AlmForConditionalGeneration
+    from alm.processor import AlmProcessor
+    from alm.typed_config import ConfigError
+
+    cnn = str(tiny_sound_cnn(tmp_path / "cnn"))
+    first = stage("first", max_steps=1)
+    later = stage("later", max_steps=1, feature_cache=str(tmp_path / "fc"), tagger__min_clips=1, tagger__folds=2,
+                  tagger__steps=50, tagger__layers=2,
+                  model={"init_from": str(first.output_dir), "sound_encoder": cnn, "sound_to_aligner": False,
+                         "sound_tags": True})
+    with labelled_clips(corpus):
+        train_stage(first, progress=False)
+        train_stage(later, progress=False)
+    before = load_file(str(first.model_dir / "aligner.safetensors"))
+    model = AlmForConditionalGeneration.from_pretrained(later.model_dir)
+    assert model.config.sound_encoder and model.config.sound_to_aligner is False and model.sound_encoder is not None
+    assert {k: v.shape for k, v in model.aligner.state_dict().items()} == {k: v.shape for k, v in before.items()}
+    assert model.tagger.settings.sound_block and model.tagger.settings.layers == 2
+    tags = Assistant(model, AlmProcessor.from_pretrained(later.model_dir)).tag([tone(440.0, 1.0)])
+    assert len(tags[0]) >= 1
+    with pytest.raises(ConfigError, match="set model.sound_to_aligner: false"):
+        stage("refused", model={"init_from": str(first.output_dir), "sound_encoder": cnn})

@@ -34,6 +34,9 @@ NOT_RECIPE_FIELDS = ("audio_config", "text_config", "audio_token", "audio_token_
                      "sound_width")
 # AlmConfig fields that also apply to an init_from model (the others shape a new model only)
 INIT_FIELDS = ("quantization", "speech_transcripts", "sound_tags", "no_speech_gate")
+# with init_from, a sound encoder may join for the tagger alone (sound_to_aligner false): the aligner it does not feed
+# is unchanged (`training.engine.add_tagger_sound_encoder`)
+TAGGER_ENCODER_FIELDS = ("sound_encoder", "sound_to_aligner")
 # descriptions of the AlmConfig fields that have no comment there
 def _model_section() -> type:
     """The `model:` dataclass: `init_from`, then each recipe-settable AlmConfig field as `type | None = None`."""
@@ -44,7 +47,8 @@ def _model_section() -> type:
         if name in NOT_RECIPE_FIELDS:
             continue
         doc = comments.get(name, "")
-        scope = "new model or init_from" if name in INIT_FIELDS else "new model only"
+        scope = "new model or init_from" if name in INIT_FIELDS else \
+            "new model, or init_from with sound_to_aligner false" if name in TAGGER_ENCODER_FIELDS else "new model only"
         fields.append((name, tp | None, field(default=None, metadata={"doc": f"{doc} ({scope})"})))
     doc = ("Either a new model from two bases, or `init_from` an earlier stage (then the base fields stay unset). "
            "The keys other than init_from are AlmConfig's fields.")
@@ -181,7 +185,12 @@ def validate(c: TrainConfig) -> None:
         raise ConfigError("encoder, aligner and llm are all frozen: nothing to train")
     m = c.model
     if m.init_from:
-        given = [n for n in NEW_MODEL_FIELDS if getattr(m, n) is not None]
+        given = [n for n in NEW_MODEL_FIELDS if getattr(m, n) is not None and n not in TAGGER_ENCODER_FIELDS]
+        if m.sound_encoder is not None and m.sound_to_aligner is not False:
+            raise ConfigError(f"model.sound_encoder: {m.sound_encoder} with model.init_from joins for the sound tagger "
+                              "alone: set model.sound_to_aligner: false (a new aligner input needs a new model)")
+        if m.sound_to_aligner is not None and m.sound_encoder is None:
+            given.append("sound_to_aligner")
         if given:
             raise ConfigError(f"model.{given[0]}: not allowed with model.init_from (the model comes from there)")
     elif not (m.audio_base and m.text_base):

@@ -125,11 +125,34 @@ def build_model(config: TrainConfig) -> tuple[AlmForConditionalGeneration, AlmPr
     for name in INIT_FIELDS:  # what a stage may also set on an init_from model (quantization: at load)
         if getattr(m, name) is not None:
             setattr(model.config, name, getattr(m, name))
+    if m.init_from and m.sound_encoder:  # config validation: only with sound_to_aligner false
+        add_tagger_sound_encoder(model, processor, m.sound_encoder)
+        model.config.validate_alm()
     set_trainable(model, encoder=config.encoder, aligner=config.aligner, llm=config.llm)
     model.config.freeze_encoder = bool(model.config.freeze_encoder and config.encoder == "frozen")
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable()
     return model, processor, origin
+
+
+def add_tagger_sound_encoder(model, processor, name: str) -> None:
+    """`model` and `processor` given the general-sound encoder `name` for the sound tagger alone
+    (`AlmConfig.sound_to_aligner: false`): its pooled frames become one more block of the stats the tagger reads,
+    while the aligner keeps reading Whisper's frames, so a trained model takes it without retraining what it has
+    (a stage's `model.sound_encoder` with `init_from`, `scripts/tagger_swap.py`). A model that already has it keeps it;
+    one with another sound encoder is refused."""
+    from alm.audio.sound_features import SoundFeatures
+    from alm.model.sound_encoder import load_sound_encoder
+
+    if model.config.sound_encoder:
+        if model.config.sound_encoder == name:
+            return
+        raise AlmError(f"model.sound_encoder {name}: the model already has the sound encoder "
+                       f"{model.config.sound_encoder}")
+    encoder = load_sound_encoder(name)
+    model.sound_encoder = encoder
+    model.config.sound_encoder, model.config.sound_width, model.config.sound_to_aligner = name, encoder.width, False
+    processor.sound_encoder, processor.sound_features = name, SoundFeatures.for_encoder(name)
 
 
 def set_train_mode(model) -> None:

@@ -22,7 +22,10 @@ from safetensors.torch import save
 from tqdm.auto import tqdm
 
 from alm.audio.io import load_audio
+from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import split_windows
+from alm.model.sound_encoder import sound_frames_on_grid
+from alm.model.tagger import with_sound_block
 from alm.files import atomic_write_bytes
 from alm.hashing import waveform_digest
 
@@ -136,11 +139,15 @@ class FeatureCache:
 
 @torch.no_grad()
 def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: int = 0, num_processes: int = 1,
-               progress: bool = True, clips: dict | None = None, stats_layers: int = 0) -> tuple[int, int]:
+               progress: bool = True, clips: dict | None = None, stats_layers: int = 0,
+               sound_block: bool = False) -> tuple[int, int]:
     """Encode every window of `paths[rank::num_processes]` not yet cached; returns (hits, misses). `clips`, if
     given, gets path -> (samples, window keys) for those paths (so training need not read the audio again).
     With `stats_layers` the entries are not frames but each window's stats of the last `stats_layers` Whisper
-    layers, (K, 2C), what a sound tagger reading them is fit on (`alm.model.tagger`; a cache of their own)."""
+    layers, (K, 2C), what a sound tagger reading them is fit on (`alm.model.tagger`; a cache of their own); with
+    `sound_block` too, the model's sound encoder's window stats as one more block, (K + 1, 2W) (`with_sound_block`):
+    what a tagger reads in a model whose sound encoder feeds the tagger alone (`sound_to_aligner: false`), whose
+    frames cached for the aligner are Whisper's alone."""
     encoder = model.audio_encoder
     device = next(encoder.parameters()).device
     was_training = encoder.training
@@ -159,8 +166,12 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
             # Each window as its own clip: the processor makes exactly the mel that training would.
             batch = processor.audio_features([w for _, w in chunk])
             if stats_layers:
-                _, _, stats = encoder.encode(batch["audio_mel"].to(device), batch["audio_mel_lengths"].to(device),
-                                             stats_layers)  # W, K, 2C
+                frames, lengths, stats = encoder.encode(batch["audio_mel"].to(device),
+                                                        batch["audio_mel_lengths"].to(device), stats_layers)  # W, K, 2C
+                if sound_block:  # W, K, 2C -> W, K + 1, 2W, as `encode_windows` makes a tagger's stats
+                    sound = sound_frames_on_grid(model.sound_encoder, batch["sound_features"].to(device),
+                                                 batch["sound_lengths"].to(device), lengths, frames.shape[1])
+                    stats = with_sound_block(stats, window_stats(sound, lengths)[:, None])
                 entries = list(stats)
             else:
                 frames, lengths = model.encode_frames(**{k: batch[k].to(device) for k in names if k in batch})

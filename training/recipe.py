@@ -176,13 +176,14 @@ class StageRecipe:
 
     def _gate_transcripts(self, transcripts: dict[str, str], tags) -> dict[str, str]:
         """The tagger's speech gate on the stage's transcripts, as `alm.inference.Assistant.transcribe` gates: a clip
-        whose "speech" is unlikely gets none ("")."""
+        whose "speech" is unlikely gets none ("") unless the transcript is long enough to keep
+        (`SoundTagger.keeps_transcript`)."""
         paths = sorted(transcripts)
-        heard = dict(zip(paths, tags.hears_speech(paths)))
-        gated = sum(bool(transcripts[p]) and not heard[p] for p in paths)
+        kept = {p: tags.tagger.keeps_transcript(transcripts[p], h) for p, h in zip(paths, tags.hears_speech(paths))}
+        gated = sum(bool(transcripts[p]) and not kept[p] for p in paths)
         self.transcript_stats["tagger_gated"] = gated
         self.say(f"tagger speech gate: {gated} of {sum(map(bool, transcripts.values()))} transcripts withheld")
-        return {p: t if heard[p] else "" for p, t in transcripts.items()}
+        return {p: t if kept[p] else "" for p, t in transcripts.items()}
 
     def _setup_tags(self, paths: list[str]):
         """Sound tags of the clips (`training.tagger.StageTags`) for a model that reads them, else None; fits the tagger
@@ -199,17 +200,19 @@ class StageRecipe:
         return tags
 
     def _precompute(self, paths: list[str], clips: dict[str, tuple[int, list[str]]], cache=None,
-                    stats_layers: int = 0) -> tuple[int, int]:
+                    stats_layers: int = 0, sound_block: bool = False) -> tuple[int, int]:
         """Fill the feature cache with the clips' encoder frames (each process its share); `clips` gets every
         clip's (samples, window keys). Clips an earlier pass of this stage saw (the tagging pass) are not read
         again. With `stats_layers`, fill `cache` with every clip's layer stats instead (the stage's frames pass
-        still reads them). Returns (windows found, windows computed) of this pass."""
+        still reads them), and with `sound_block` the sound encoder's stats as one more block
+        (`training.feature_cache.precompute`). Returns (windows found, windows computed) of this pass."""
         frames = not stats_layers
         todo = [p for p in dict.fromkeys(paths) if not frames or p not in self.clip_keys]
         cache = self.cache if frames else cache
         mine: dict[str, tuple[int, list[str]]] = {}
         hits, misses = precompute(cache, self.model, self.processor, todo, self.rank, self.world,
-                                  progress=self.progress and self.main, clips=mine, stats_layers=stats_layers)
+                                  progress=self.progress and self.main, clips=mine, stats_layers=stats_layers,
+                                  sound_block=sound_block)
         self.accelerator.wait_for_everyone()
         cache.reload()
         if self.world > 1:  # each process saw its share of the clips

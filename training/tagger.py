@@ -413,6 +413,8 @@ class TaggerPlan:
     asked_top: bool = False  # and "likely" too when the sound covers the clip's most likely label (`SoundTagger.likely`)
     speech_gate: bool = False  # a clip whose "speech" is "unlikely" gets no transcript, in training as in use
     # (`SoundTagger.hears_speech`; needs asked_verdict and a tagger name "speech")
+    speech_gate_words: int = 0  # with the gate, a transcript of at least this many distinct words is kept anyway
+    # (`SoundTagger.keeps_transcript`; 0: none)
 
 
 def same_tagger(a: SoundTagger, b: SoundTagger) -> bool:
@@ -440,11 +442,12 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError("tagger.asked_verdict: true needs tagger.asked: true (the verdict is said of asked sounds)")
     if plan.asked_top and not plan.asked_verdict:
         raise AlmError("tagger.asked_top: true needs tagger.asked_verdict: true (it is a rule of the verdict)")
+    if plan.speech_gate_words and not plan.speech_gate:
+        raise AlmError("tagger.speech_gate_words: a rule of the speech gate; it needs tagger.speech_gate: true")
+    if plan.speech_gate_words < 0:
+        raise AlmError(f"tagger.speech_gate_words {plan.speech_gate_words}: expected 0 (none kept) or more")
     if plan.speech_gate and not plan.asked_verdict:
         raise AlmError("tagger.speech_gate: true needs tagger.asked_verdict: true (it gates on the verdict on 'speech')")
-    if not model.config.sound_to_aligner:
-        raise AlmError("model.sound_to_aligner false (a sound encoder for the tagger alone) is not trained by a stage "
-                       "yet; scripts/tagger_swap.py fits such a tagger for a trained model")
     stats: dict = {"enabled": True}
     inherited = model.tagger
     if inherited is not None and not (Path(corpus_root) / "clips.jsonl").is_file():
@@ -460,11 +463,17 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
     clip_keys: dict[str, tuple[int, list[str]]] = {}
     sound_block = inherited.settings.sound_block if inherited is not None else \
         layers > 1 and model.sound_encoder is not None
+    # a sound encoder for the tagger alone (sound_to_aligner false): the cached frames are Whisper's alone, so its
+    # block is computed with the layers' stats, in a cache of their own (K + 1 blocks)
+    block_in_stats = sound_block and not model.config.sound_to_aligner
+    if model.sound_encoder is not None and not model.config.sound_to_aligner and not block_in_stats:
+        raise AlmError("model.sound_to_aligner false: the sound encoder feeds only the tagger, which reads it as a "
+                       "block beside several Whisper layers (tagger.layers 2 or more)")
     if layers > 1:  # the stats of every layer read, in a cache of their own beside the frames'
-        stats_cache = cache.beside(f"-layers{layers}")
-        precompute(paths, clip_keys, stats_cache, layers)
+        stats_cache = cache.beside(f"-layers{layers}" + ("-sound" if block_in_stats else ""))
+        precompute(paths, clip_keys, stats_cache, layers, sound_block=block_in_stats)
         pooled = pooled_features(paths, clip_keys, stats_cache, processor.spec.window_seconds)
-    if layers == 1 or sound_block:
+    if layers == 1 or (sound_block and not block_in_stats):
         precompute(paths, clip_keys)
         frames = pooled_features(paths, clip_keys, cache)  # A, 1, 2 (C + E): Whisper's final frames, the sound encoder's
         pooled = with_sound_block(pooled, split_sound(frames, model.config.sound_width)[1]) if sound_block else frames
@@ -563,4 +572,5 @@ def _stage_tags_of(model, features: dict[str, torch.Tensor], stage_paths: list[s
     if plan.speech_gate and SPEECH not in model.tagger.settings.names:
         raise AlmError(f"tagger.speech_gate: the tagger has no name {SPEECH!r} to gate transcripts on")
     model.tagger.settings.speech_gate = plan.speech_gate  # a rule of use, as the verdict's: saved with the model
+    model.tagger.settings.speech_gate_words = plan.speech_gate_words
     return StageTags(model.tagger, {p: probs[p] for p in stage_paths}, model.config.system_prompt), stats

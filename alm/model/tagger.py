@@ -20,8 +20,14 @@ The speech gate (`speech_gate`): a clip whose asked name "speech" the tagger cal
 verdict below on the probability the notes show) gets no transcript, as behind Whisper's no-speech gate, and is not
 decoded. Whisper's gate lets through shouts, grunts, water and applause "transcribed" as "Huh?", "Bye." or
 "Thank you.", and the LLM answers from those words; the tagger's gate withholds 16 of the 34 transcripts of the held-out
-class items and one of the 60 held-out spoken sentences (training/README.md, "Session 43"). `Assistant.transcribe`, the
-vLLM front end (`serve.vllm.model`) and training (`training.tagger.TaggerPlan.speech_gate`) gate alike.
+class items and one of the 60 held-out spoken sentences (training/README.md, "Session 43"). With `speech_gate_words`
+the tagger's "unlikely" withholds only short transcripts: one of at least that many distinct words is kept, since
+Whisper's inventions on sound are a word or two ("Thank you.", "AHHHHH!", "Oh, oh, oh") while the gate also withheld
+whole sentences of real voices the tagger was unsure of ("Please enter the channel number followed by the pound key.").
+At 4 words, on 1,223 non-speech clips of corpus v4 (held-out, validation and training splits) it kept 2 transcripts
+more than the gate alone, both spoken lines of voices labelled as sounds, and on 500 spoken ones 5 more sentences
+(training/README.md, "Session 47"). `Assistant.transcribe`, the vLLM front end (`serve.vllm.model`) and training
+(`training.tagger.TaggerPlan.speech_gate`) gate alike, through `SoundTagger.gated_transcripts` / `keeps_transcript`.
 
 Asked sounds (a tagger with `names`): when the prompt names sounds the tagger knows ("Is there a bird?"), each clip's
 notes also give the tagger's probability of each named sound, ` (sound tags: dog 0.62, cat 0.11; asked: bird 0.03)`,
@@ -132,6 +138,8 @@ class TaggerSettings:
     layers_width: int = 0  # those heads' width, Whisper's frame width C
     speech_gate: bool = False  # a clip the tagger hears no speech in (the name "speech" "unlikely": `hears_speech`)
     # gets no transcript, as behind Whisper's no-speech gate (files without: False); see the module docstring
+    speech_gate_words: int = 0  # with the gate: a transcript of at least this many distinct words is kept even where
+    # the tagger hears no speech (`keeps_transcript`); 0: the tagger's "unlikely" withholds every one (files without)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -152,6 +160,9 @@ class TaggerSettings:
         if self.sound_width and (self.layers != 1 or not 0 < self.sound_width < self.width):
             raise ValueError(f"tagger sound_width {self.sound_width}: a one-layer tagger's sound encoder channels, "
                              f"fewer than its width {self.width}")
+        if self.speech_gate_words < 0 or (self.speech_gate_words and not self.speech_gate):
+            raise ValueError(f"tagger speech_gate_words {self.speech_gate_words}: expected 0 (none kept) or more, and "
+                             "only with speech_gate (it is a rule of the gate)")
         if self.speech_gate and self.names and SPEECH not in self.names:
             raise ValueError(f"tagger speech_gate: the gate reads the probability of the name {SPEECH!r}, which the "
                              "tagger's names lack")
@@ -341,6 +352,23 @@ class SoundTagger(nn.Module):
         threshold = self.settings.asked_threshold
         return (self.likely(p, top, threshold) if threshold is not None else top).tolist()
 
+    def keeps_transcript(self, text: str, heard: bool) -> bool:
+        """Whether a clip keeps its Whisper transcript `text` behind the speech gate: where the tagger hears speech
+        (`heard`, from `hears_speech`), or, with `speech_gate_words`, where the transcript has at least that many
+        distinct words (Whisper's inventions on sound are a word or two: "Thank you.", "AHHHHH!", "Oh, oh, oh")."""
+        words = self.settings.speech_gate_words
+        return heard or (words > 0 and distinct_words(text) >= words)
+
+    def gated_transcripts(self, waves: list, heard: list[bool], transcribe) -> list[str]:
+        """Each clip's transcript behind the speech gate (`keeps_transcript`), `transcribe(wave)` making one: a clip
+        the tagger hears no speech in is not decoded at all unless `speech_gate_words` may keep its transcript.
+        `Assistant.transcribe` and the vLLM front end (`serve.vllm.model`) both gate through here."""
+        out = []
+        for wave, h in zip(waves, heard):
+            text = transcribe(wave) if h or self.settings.speech_gate_words else ""
+            out.append(text if self.keeps_transcript(text, h) else "")
+        return out
+
     def save(self, folder: Path) -> None:
         from safetensors.torch import save_file
 
@@ -354,6 +382,11 @@ class SoundTagger(nn.Module):
         tagger = cls(TaggerSettings(**json.loads((folder / TAGGER_FILE).read_text())))
         tagger.load_state_dict(load_file(folder / TAGGER_WEIGHTS))
         return tagger.eval()
+
+
+def distinct_words(text: str) -> int:
+    """How many different words `text` holds, case and punctuation aside ("Oh, oh, oh," is one)."""
+    return len({w for w in re.findall(r"\w+", text.lower())})
 
 
 def tags_text(tags: list[tuple[str, float]], asked: list[tuple] | None = None) -> str:

@@ -29,6 +29,7 @@ tokens per window, D LLM width):
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -196,12 +197,15 @@ class AlmMultiModalProcessor(BaseMultiModalProcessor[AlmProcessingInfo]):
         for key in ("sound_features", "sound_lengths"):  # the model in vLLM takes Whisper's mel (and the above)
             features.pop(key, None)
         if config.speech_transcripts or config.sound_tags:  # the text alm's processor puts after each clip's audio
-            tags, asked, heard = [None] * len(clips), None, [True] * len(clips)
+            tags, asked, heard = [None] * len(clips), None, None
             if config.sound_tags:
                 names = [n for n in str(hf_kwargs.get(ASKED_KWARG) or "").split("|") if n]
                 tags, asked, heard = clip_tags(export, config, features, sound, names)
-            transcripts = ([transcribe(config, w) if h else "" for w, h in zip(clips, heard)]
-                           if config.speech_transcripts else [None] * len(clips))
+            transcripts = [None] * len(clips)
+            if config.speech_transcripts:  # behind the tagger's speech gate, as `Assistant.transcribe` gates
+                whisper = functools.partial(transcribe, config)
+                transcripts = [whisper(w) for w in clips] if heard is None else \
+                    export_encoders(export, config)[1].gated_transcripts(clips, heard, whisper)
             asked = asked or [None] * len(clips)
             ids = [processor.tokenizer.encode(clip_notes(t, g, a), add_special_tokens=False)
                    for t, g, a in zip(transcripts, tags, asked)]
