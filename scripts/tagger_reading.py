@@ -65,7 +65,9 @@ def main() -> None:
         (tmp / TAGGER_FILE).write_text(json.dumps(data, indent=1) + "\n")
         if (tmp / RECORD).is_file():
             record = json.loads((tmp / RECORD).read_text())
-            record["tagger_reading"] = {"from": str(args.model), "was": was, "now": changes}
+            earlier = record.get("tagger_reading")  # a reading changed before this one stays on record
+            record["tagger_reading"] = {"from": str(args.model), "was": was, "now": changes,
+                                        **({"earlier": earlier} if earlier else {})}
             (tmp / RECORD).write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps({"out": str(out), "was": was, "now": changes}))
 
