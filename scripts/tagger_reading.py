@@ -1,6 +1,7 @@
-"""A trained alm model that reads its sound tagger another way: how many tags the notes give (`top_k`) and whether
-the tagger's speech gate withholds transcripts (`speech_gate`, `alm.model.tagger`). Nothing is trained; the model
-is copied to OUT with its tagger's settings changed, and the change is recorded in its training record
+"""A trained alm model that reads its sound tagger another way: how many tags the notes give (`top_k`), whether
+the tagger's speech gate withholds transcripts (`speech_gate`, `speech_gate_words`, `alm.model.tagger`), and where
+Whisper's own no-speech gate in front of it sits (`no_speech_gate`, the model's config). Nothing is trained; the
+model is copied to OUT with those settings changed, and the change is recorded in its training record
 (`tagger_reading`), so an evaluation of OUT is an evaluation of exactly that reading.
 
     .venv/bin/python scripts/tagger_reading.py runs/alm-tiny-vocal/stage3/model runs/vocal-top1g --top-k 1 --speech-gate
@@ -36,6 +37,8 @@ def main() -> None:
                     help="withhold the transcript of a clip whose 'speech' the tagger calls unlikely")
     ap.add_argument("--speech-gate-words", type=int, default=None,
                     help="with the gate, keep a transcript of at least this many distinct words anyway (0: none)")
+    ap.add_argument("--whisper-gate", type=float, default=None,
+                    help="Whisper's no-speech probability above which a window gets no transcript (the config's)")
     args = ap.parse_args()
     try:
         source = resolve_checkpoint(args.model)
@@ -49,20 +52,28 @@ def main() -> None:
     settings = TaggerSettings(**json.loads((source / TAGGER_FILE).read_text()))
     changes = {k: v for k, v in (("top_k", args.top_k), ("speech_gate", args.speech_gate),
                                  ("speech_gate_words", args.speech_gate_words)) if v is not None}
-    if not changes:
-        raise SystemExit("nothing to change: give --top-k, --speech-gate / --no-speech-gate or --speech-gate-words")
+    config = json.loads((source / "config.json").read_text())
+    gate = {"no_speech_gate": args.whisper_gate} if args.whisper_gate is not None else {}
+    if gate and not 0 < args.whisper_gate <= 1:
+        raise SystemExit(f"--whisper-gate {args.whisper_gate}: expected a probability in (0, 1]")
+    if not changes and not gate:
+        raise SystemExit("nothing to change: give --top-k, --speech-gate / --no-speech-gate, --speech-gate-words or "
+                         "--whisper-gate")
     if changes.get("top_k", 1) < 1:
         raise SystemExit(f"--top-k {args.top_k}: expected at least 1")
     try:
         dataclasses.replace(settings, **changes)  # validated as any tagger's settings
     except ValueError as exc:
         raise SystemExit(f"{args.model}: {exc}") from None
-    was = {k: getattr(settings, k) for k in changes}
+    was = {**{k: getattr(settings, k) for k in changes}, **{k: config.get(k) for k in gate}}
     with atomic_folder(out) as tmp:
         shutil.copytree(source, tmp, dirs_exist_ok=True)
         data = json.loads((tmp / TAGGER_FILE).read_text())
         data.update(changes)
         (tmp / TAGGER_FILE).write_text(json.dumps(data, indent=1) + "\n")
+        if gate:
+            (tmp / "config.json").write_text(json.dumps({**config, **gate}, indent=2) + "\n")
+        changes = {**changes, **gate}
         if (tmp / RECORD).is_file():
             record = json.loads((tmp / RECORD).read_text())
             earlier = record.get("tagger_reading")  # a reading changed before this one stays on record

@@ -22,10 +22,9 @@ from safetensors.torch import save
 from tqdm.auto import tqdm
 
 from alm.audio.io import load_audio
-from alm.model.audio_encoder import window_stats
 from alm.model.audio_tokens import split_windows
 from alm.model.sound_encoder import sound_frames_on_grid
-from alm.model.tagger import with_sound_block
+from alm.model.tagger import with_sound_frames
 from alm.files import atomic_write_bytes
 from alm.hashing import waveform_digest
 
@@ -145,7 +144,7 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
     given, gets path -> (samples, window keys) for those paths (so training need not read the audio again).
     With `stats_layers` the entries are not frames but each window's stats of the last `stats_layers` Whisper
     layers, (K, 2C), what a sound tagger reading them is fit on (`alm.model.tagger`; a cache of their own); with
-    `sound_block` too, the model's sound encoder's window stats as one more block, (K + 1, 2W) (`with_sound_block`):
+    `sound_block` too, the model's sound encoder's window stats as one more block, (K + 1, 2W) (`with_sound_frames`):
     what a tagger reads in a model whose sound encoder feeds the tagger alone (`sound_to_aligner: false`), whose
     frames cached for the aligner are Whisper's alone."""
     encoder = model.audio_encoder
@@ -171,7 +170,7 @@ def precompute(cache: FeatureCache, model, processor, paths: list[str], rank: in
                 if sound_block:  # W, K, 2C -> W, K + 1, 2W, as `encode_windows` makes a tagger's stats
                     sound = sound_frames_on_grid(model.sound_encoder, batch["sound_features"].to(device),
                                                  batch["sound_lengths"].to(device), lengths, frames.shape[1])
-                    stats = with_sound_block(stats, window_stats(sound, lengths)[:, None])
+                    stats = with_sound_frames(stats, sound, lengths)
                 entries = list(stats)
             else:
                 frames, lengths = model.encode_frames(**{k: batch[k].to(device) for k in names if k in batch})

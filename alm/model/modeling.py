@@ -25,7 +25,7 @@ from alm.model.audio_encoder import WhisperAudioEncoder, padding_mask, window_st
 from alm.model.configuration import AlmConfig
 from alm.model.loading import LoadOptions, load_options
 from alm.model.sound_encoder import load_sound_encoder, sound_encoder_for_config, sound_frames_on_grid
-from alm.model.tagger import TAGGER_FILE, SoundTagger, pool_clips, with_sound_block
+from alm.model.tagger import TAGGER_FILE, SoundTagger, pool_clips, with_sound_frames
 from alm.model.trainable import add_lora, is_lora_model
 
 logger = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class AlmForConditionalGeneration(PreTrainedModel):
             sound = sound_frames_on_grid(self.sound_encoder, sound_features, sound_lengths, frame_lengths,
                                          frames.shape[1])  # W, S, E -> W, T, E (always frozen)
             if tag_stats and self.tagger.settings.sound_block:  # W, K, 2C -> W, K + 1, 2W
-                stats = with_sound_block(stats, window_stats(sound, frame_lengths)[:, None])
+                stats = with_sound_frames(stats, sound, frame_lengths)
             if to_aligner:
                 frames = torch.cat([frames, sound.to(frames.dtype)], dim=-1)  # W, T, C + E
         if frames_with_sound:

@@ -206,6 +206,15 @@ def with_sound_block(layer_stats: torch.Tensor, sound_stats: torch.Tensor) -> to
     return torch.cat([padded(layer_stats), padded(sound_stats)], -2)
 
 
+def with_sound_frames(layer_stats: torch.Tensor, sound: torch.Tensor, frame_lengths: torch.Tensor) -> torch.Tensor:
+    """Whisper's window stats (W, K, 2C) and the sound encoder's frames on Whisper's grid (W, T, E;
+    `sound_frames_on_grid`) -> the stats a tagger reading the sound encoder as one more block reads, (W, K + 1, 2W)
+    (`with_sound_block`). `AlmForConditionalGeneration.encode_windows` and the feature cache make them so."""
+    from alm.model.audio_encoder import window_stats
+
+    return with_sound_block(layer_stats, window_stats(sound, frame_lengths)[:, None])
+
+
 def whisper_blocks(pooled: torch.Tensor, settings: TaggerSettings) -> torch.Tensor:
     """Stats with a sound block (A, K + 1, 2W) -> the Whisper layers' alone, unpadded (A, K, 2C), C = `layers_width`
     (`with_sound_block` pads each half of each block to W)."""
