@@ -1,7 +1,7 @@
 """A trained alm model that reads its sound tagger another way: how many tags the notes give (`top_k`), whether
-the tagger's speech gate withholds transcripts (`speech_gate`, `speech_gate_words`, `alm.model.tagger`), and where
-Whisper's own no-speech gate in front of it sits (`no_speech_gate`, the model's config). Nothing is trained; the
-model is copied to OUT with those settings changed, and the change is recorded in its training record
+the tagger's speech gate withholds transcripts (`speech_gate`, `speech_gate_words`, `speech_gate_floor`,
+`alm.model.tagger`), and where Whisper's own no-speech gate in front of it sits (`no_speech_gate`, the model's
+config). Nothing is trained; the model is copied to OUT with those settings changed, and the change is recorded in its training record
 (`tagger_reading`), so an evaluation of OUT is an evaluation of exactly that reading.
 
     .venv/bin/python scripts/tagger_reading.py runs/alm-tiny-vocal/stage3/model runs/vocal-top1g --top-k 1 --speech-gate
@@ -37,6 +37,9 @@ def main() -> None:
                     help="withhold the transcript of a clip whose 'speech' the tagger calls unlikely")
     ap.add_argument("--speech-gate-words", type=int, default=None,
                     help="with the gate, keep a transcript of at least this many distinct words anyway (0: none)")
+    ap.add_argument("--speech-gate-floor", type=float, default=None,
+                    help="with --speech-gate-words, no transcript (and no decode) where 'speech' is under this "
+                         "probability")
     ap.add_argument("--whisper-gate", type=float, default=None,
                     help="Whisper's no-speech probability above which a window gets no transcript (the config's)")
     args = ap.parse_args()
@@ -51,14 +54,15 @@ def main() -> None:
         raise SystemExit(f"{args.model}: no sound tagger ({TAGGER_FILE}) to read another way")
     settings = TaggerSettings(**json.loads((source / TAGGER_FILE).read_text()))
     changes = {k: v for k, v in (("top_k", args.top_k), ("speech_gate", args.speech_gate),
-                                 ("speech_gate_words", args.speech_gate_words)) if v is not None}
+                                 ("speech_gate_words", args.speech_gate_words),
+                                 ("speech_gate_floor", args.speech_gate_floor)) if v is not None}
     config = json.loads((source / "config.json").read_text())
     gate = {"no_speech_gate": args.whisper_gate} if args.whisper_gate is not None else {}
     if gate and not 0 < args.whisper_gate <= 1:
         raise SystemExit(f"--whisper-gate {args.whisper_gate}: expected a probability in (0, 1]")
     if not changes and not gate:
-        raise SystemExit("nothing to change: give --top-k, --speech-gate / --no-speech-gate, --speech-gate-words or "
-                         "--whisper-gate")
+        raise SystemExit("nothing to change: give --top-k, --speech-gate / --no-speech-gate, --speech-gate-words, "
+                         "--speech-gate-floor or --whisper-gate")
     if changes.get("top_k", 1) < 1:
         raise SystemExit(f"--top-k {args.top_k}: expected at least 1")
     try:

@@ -131,13 +131,15 @@ def main() -> None:
                               kind=plan.kind, layers=old.settings.layers, names=names, asked_limit=plan.asked_limit,
                               hidden=plan.hidden, dropout=plan.dropout, sound_block=True, ensemble=plan.ensemble,
                               layers_only=args.layers_only, layers_width=model.config.audio_config.d_model,
-                              speech_gate=plan.speech_gate, speech_gate_words=plan.speech_gate_words)
+                              speech_gate=plan.speech_gate, speech_gate_words=plan.speech_gate_words,
+                              speech_gate_floor=plan.speech_gate_floor)
     tagger, held, _ = held_out_by_scheme(x, y, settings, plan, scheme_groups(fit_data.origins, plan.folds), {}, seed,
                                          fit_kwargs)
     held_out = mixed_held_out(held, seed)
     stats = {"sound_encoder": args.sound_encoder, "fitted_on": len(fit_data.paths), "labels": len(vocab),
              "steps": plan.steps, "label_smoothing": plan.label_smoothing, "top_k": plan.top_k,
              "speech_gate": plan.speech_gate, "speech_gate_words": plan.speech_gate_words,
+             "speech_gate_floor": plan.speech_gate_floor,
              "asked_names": len(names), "train_top1": round(top1_accuracy(tagger, x, fit_data.labels), 4),
              "cross_fit_top1": round(tag_top1(tagger.top_tags(held_out), fit_data.labels), 4)}
     if names and plan.asked_verdict:

@@ -856,6 +856,38 @@ def test_the_speech_gate_keeps_a_long_transcript_the_tagger_hears_no_speech_in_w
         speech_tagger(speech_gate_words=4)
 
 
+def test_under_the_speech_gate_floor_a_clip_is_not_decoded_even_for_a_long_transcript(tiny_model, monkeypatch):
+    """`speech_gate_floor`: a vetoed clip whose "speech" is under the floor keeps no transcript and costs no decode;
+    one at or over it is decoded for `speech_gate_words` as before."""
+    from alm.errors import AlmError
+    from alm.inference import Assistant
+    from training.tagger import TaggerPlan, stage_tags
+
+    tagger = speech_tagger(speech_gate=True, speech_gate_words=4, speech_gate_floor=0.05)
+    probs = torch.tensor([[0.02, 0.90, 0.08],   # speech 0.02: under the floor
+                          [0.10, 0.70, 0.20],   # speech 0.10: vetoed, over the floor
+                          [0.50, 0.30, 0.20]])  # speech first: heard
+    assert tagger.hears_speech(probs) == [None, False, True]
+    assert not tagger.keeps_transcript("Please enter the channel number.", None)
+    assert tagger.keeps_transcript("Please enter the channel number.", False)
+    model, processor = tiny_model()
+    model.config.sound_tags = True
+    model.tagger = tagger
+    whisper = _ScriptedTranscriber(["Please enter the channel number.", "Hi."])
+    assistant = Assistant(model, processor, transcriber=whisper)
+    monkeypatch.setattr(assistant, "_clip_probabilities", lambda audios: probs)
+    clips = [tone(440 + 110 * k, 0.5) for k in range(3)]
+    assert assistant.transcribe(clips) == ["", "Please enter the channel number.", "Hi."]
+    assert whisper.heard == 2  # the clip under the floor is not decoded
+    assert speech_tagger(speech_gate=True, speech_gate_words=4).hears_speech(probs) == [False, False, True]
+    with pytest.raises(ValueError, match="speech_gate_floor 0.05: expected a probability in \\[0, 1\\), and only "
+                                         "with speech_gate_words"):
+        speech_tagger(speech_gate=True, speech_gate_floor=0.05)
+    with pytest.raises(AlmError, match="speech_gate_floor: a rule of speech_gate_words"):
+        stage_tags(None, None, None, "corpus", [], TaggerPlan(speech_gate=True, asked=True, asked_verdict=True,
+                                                              speech_gate_floor=0.05), 0, None)
+
+
 def test_an_assistant_computes_each_clips_tagger_probabilities_once_across_calls(tiny_model, monkeypatch):
     """`alm ask` and the server transcribe behind the speech gate before the tags: the second pass finds them kept."""
     from alm.inference import Assistant

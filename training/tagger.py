@@ -415,6 +415,8 @@ class TaggerPlan:
     # (`SoundTagger.hears_speech`; needs asked_verdict and a tagger name "speech")
     speech_gate_words: int = 0  # with the gate, a transcript of at least this many distinct words is kept anyway
     # (`SoundTagger.keeps_transcript`; 0: none)
+    speech_gate_floor: float = 0.0  # with speech_gate_words, not where "speech" is under this probability (the clip
+    # is not decoded; `SoundTagger.hears_speech`)
 
 
 def same_tagger(a: SoundTagger, b: SoundTagger) -> bool:
@@ -446,6 +448,10 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         raise AlmError("tagger.speech_gate_words: a rule of the speech gate; it needs tagger.speech_gate: true")
     if plan.speech_gate_words < 0:
         raise AlmError(f"tagger.speech_gate_words {plan.speech_gate_words}: expected 0 (none kept) or more")
+    if plan.speech_gate_floor and not plan.speech_gate_words:
+        raise AlmError("tagger.speech_gate_floor: a rule of speech_gate_words; it needs tagger.speech_gate_words")
+    if not 0.0 <= plan.speech_gate_floor < 1.0:
+        raise AlmError(f"tagger.speech_gate_floor {plan.speech_gate_floor}: expected a probability in [0, 1)")
     if plan.speech_gate and not plan.asked_verdict:
         raise AlmError("tagger.speech_gate: true needs tagger.asked_verdict: true (it gates on the verdict on 'speech')")
     stats: dict = {"enabled": True}
@@ -573,4 +579,5 @@ def _stage_tags_of(model, features: dict[str, torch.Tensor], stage_paths: list[s
         raise AlmError(f"tagger.speech_gate: the tagger has no name {SPEECH!r} to gate transcripts on")
     model.tagger.settings.speech_gate = plan.speech_gate  # a rule of use, as the verdict's: saved with the model
     model.tagger.settings.speech_gate_words = plan.speech_gate_words
+    model.tagger.settings.speech_gate_floor = plan.speech_gate_floor
     return StageTags(model.tagger, {p: probs[p] for p in stage_paths}, model.config.system_prompt), stats

@@ -25,7 +25,7 @@ from alm.model.tagger import SoundTagger, TaggerSettings
 FIT_VERSION = 1
 HELD_OUT_FILE = "held_out.safetensors"
 SET_AFTER_FIT = {"asked_threshold", "asked_top", "speech_gate",  # rules of use, set after the fit: not in the key
-                 "speech_gate_words"}
+                 "speech_gate_words", "speech_gate_floor"}
 LATER_FIELDS = {"hidden": 0, "dropout": 0.0, "sound_width": 0, "sound_block": False, "ensemble": 1,  # added later:
                 "layers_only": 0, "layers_width": 0}  # keyed when set
 

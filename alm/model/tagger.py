@@ -26,7 +26,10 @@ Whisper's inventions on sound are a word or two ("Thank you.", "AHHHHH!", "Oh, o
 whole sentences of real voices the tagger was unsure of ("Please enter the channel number followed by the pound key.").
 At 4 words, on 1,223 non-speech clips of corpus v4 (held-out, validation and training splits) it kept 2 transcripts
 more than the gate alone, both spoken lines of voices labelled as sounds, and on 500 spoken ones 5 more sentences
-(training/README.md, "Session 47"). `Assistant.transcribe`, the vLLM front end (`serve.vllm.model`) and training
+(training/README.md, "Session 47"). That rule has every vetoed clip decoded, about 1 s of Whisper a clip on one CPU
+thread; with `speech_gate_floor` a clip whose "speech" probability is under the floor is not (`hears_speech` gives
+None): at 0.01, 712 of 737 vetoed corpus clips, while the five long transcripts the rule kept there had 0.039-0.17
+(training/README.md, "Session 48"). `Assistant.transcribe`, the vLLM front end (`serve.vllm.model`) and training
 (`training.tagger.TaggerPlan.speech_gate`) gate alike, through `SoundTagger.gated_transcripts` / `keeps_transcript`.
 
 Asked sounds (a tagger with `names`): when the prompt names sounds the tagger knows ("Is there a bird?"), each clip's
@@ -140,6 +143,8 @@ class TaggerSettings:
     # gets no transcript, as behind Whisper's no-speech gate (files without: False); see the module docstring
     speech_gate_words: int = 0  # with the gate: a transcript of at least this many distinct words is kept even where
     # the tagger hears no speech (`keeps_transcript`); 0: the tagger's "unlikely" withholds every one (files without)
+    speech_gate_floor: float = 0.0  # with speech_gate_words: a clip whose "speech" probability is under this floor
+    # keeps none, so it is not decoded at all (`hears_speech` gives None; files without: 0.0, every clip may)
 
     def __post_init__(self):
         if self.kind not in KINDS:
@@ -163,6 +168,9 @@ class TaggerSettings:
         if self.speech_gate_words < 0 or (self.speech_gate_words and not self.speech_gate):
             raise ValueError(f"tagger speech_gate_words {self.speech_gate_words}: expected 0 (none kept) or more, and "
                              "only with speech_gate (it is a rule of the gate)")
+        if not 0.0 <= self.speech_gate_floor < 1.0 or (self.speech_gate_floor and not self.speech_gate_words):
+            raise ValueError(f"tagger speech_gate_floor {self.speech_gate_floor}: expected a probability in [0, 1), "
+                             "and only with speech_gate_words (it bounds which clips that rule may keep)")
         if self.speech_gate and self.names and SPEECH not in self.names:
             raise ValueError(f"tagger speech_gate: the gate reads the probability of the name {SPEECH!r}, which the "
                              "tagger's names lack")
@@ -350,31 +358,36 @@ class SoundTagger(nn.Module):
         `asked_top`, naming the clip's most likely label."""
         return (p >= threshold) | (covers_top & self.settings.asked_top)
 
-    def hears_speech(self, probs: torch.Tensor) -> list[bool]:
+    def hears_speech(self, probs: torch.Tensor) -> list[bool | None]:
         """(A, L) probabilities -> whether each clip may have a transcript: True for every clip without
         `speech_gate`; with it, whether the name "speech" is "likely" (`likely`, on the probability the notes show;
-        without an asked threshold, only where speech is the clip's most likely sound)."""
+        without an asked threshold, only where speech is the clip's most likely sound), and None instead of False
+        where its probability is under `speech_gate_floor`: not even a long transcript is kept there."""
         if not self.settings.speech_gate:
             return [True] * len(probs)
-        p = self.asked_probabilities(probs, [SPEECH])[:, 0].round(decimals=2)  # A, as `asked_tags` shows it
+        raw = self.asked_probabilities(probs, [SPEECH])[:, 0]  # A
+        p = raw.round(decimals=2)  # as `asked_tags` shows it
         top = self.asked_cover_top(probs, [SPEECH])[:, 0]
         threshold = self.settings.asked_threshold
-        return (self.likely(p, top, threshold) if threshold is not None else top).tolist()
+        heard = (self.likely(p, top, threshold) if threshold is not None else top).tolist()
+        floor = self.settings.speech_gate_floor
+        return [h or (None if q < floor else False) for h, q in zip(heard, raw.tolist())]
 
-    def keeps_transcript(self, text: str, heard: bool) -> bool:
+    def keeps_transcript(self, text: str, heard: bool | None) -> bool:
         """Whether a clip keeps its Whisper transcript `text` behind the speech gate: where the tagger hears speech
         (`heard`, from `hears_speech`), or, with `speech_gate_words`, where the transcript has at least that many
-        distinct words (Whisper's inventions on sound are a word or two: "Thank you.", "AHHHHH!", "Oh, oh, oh")."""
+        distinct words (Whisper's inventions on sound are a word or two: "Thank you.", "AHHHHH!", "Oh, oh, oh") and
+        the clip is not under the gate's floor (`heard` None)."""
         words = self.settings.speech_gate_words
-        return heard or (words > 0 and distinct_words(text) >= words)
+        return bool(heard) or (heard is not None and words > 0 and distinct_words(text) >= words)
 
-    def gated_transcripts(self, waves: list, heard: list[bool], transcribe) -> list[str]:
+    def gated_transcripts(self, waves: list, heard: list[bool | None], transcribe) -> list[str]:
         """Each clip's transcript behind the speech gate (`keeps_transcript`), `transcribe(wave)` making one: a clip
-        the tagger hears no speech in is not decoded at all unless `speech_gate_words` may keep its transcript.
-        `Assistant.transcribe` and the vLLM front end (`serve.vllm.model`) both gate through here."""
+        the tagger hears no speech in is not decoded at all unless `speech_gate_words` may keep its transcript (not
+        under the floor). `Assistant.transcribe` and the vLLM front end (`serve.vllm.model`) both gate through here."""
         out = []
         for wave, h in zip(waves, heard):
-            text = transcribe(wave) if h or self.settings.speech_gate_words else ""
+            text = transcribe(wave) if h or (h is not None and self.settings.speech_gate_words) else ""
             out.append(text if self.keeps_transcript(text, h) else "")
         return out
 
