@@ -19,8 +19,9 @@
 #       block, with the recipe's layers_only heads): runs/alm-tiny-yamnet, evaluated into runs/eval-retrained-yamnet
 #   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (not run yet): YAMNet joins at stage 2
 #       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
-#       transcripts of 4+ distinct words), so the LLM learns the notes it reads: runs/alm-tiny-v6, evaluated into
-#       runs/eval-retrained-v6 (caches under runs/cache, so they outlive a machine whose ~/.cache does not)
+#       transcripts of 4+ distinct words over its floor of 0.01), so the LLM learns the notes it reads:
+#       runs/alm-tiny-v6, evaluated into runs/eval-retrained-v6 (caches under runs/cache, so they outlive a machine
+#       whose ~/.cache does not). About 3.5 h from a clean machine, corpus and evaluations included: start it first.
 #
 # runs/ and data/ may be links to a disk that outlives the machine (e.g. ~/.cache/alm/persist/{runs,data}).
 set -euo pipefail
@@ -51,7 +52,8 @@ fi
 if [ "$TRAIN" = 1 ] && [ -n "${READING_TRAINED:-}" ]; then
   V6=runs/alm-tiny-v6
   CACHES=(--set feature_cache=runs/cache/feature-cache --set transcript_cache=runs/cache/transcript-cache)
-  READ=(--set tagger.top_k=2 --set tagger.speech_gate=true --set tagger.speech_gate_words=4)
+  READ=(--set tagger.top_k=2 --set tagger.speech_gate=true --set tagger.speech_gate_words=4
+        --set tagger.speech_gate_floor=0.01)
   log "alm-tiny v6, stage 1"
   $ALM train training/recipes/alm-tiny/stage1.yaml "${CACHES[@]}" --out $V6 --resume --quiet
   log "alm-tiny v6, stage 2 (YAMNet joins for the tagger alone)"
