@@ -12,12 +12,13 @@ counts as every word deleted):
 
 The draw: every non-speech clip of the held-out split (test_ood) and 300 of its spoken ones; 400 non-speech and 200
 spoken clips of the validation split; 500 non-speech clips of the training split. `collect` appends a line per clip
-and resumes where it stopped (about 3 s a clip on a 2-core CPU beside an evaluation). Session 47 picked K = 4 from its report
-(training/README.md, "Session 47"); session 48 added the gate sweep ("Session 48")."""
+and resumes where it stopped (about 3 s a clip on a 2-core CPU beside an evaluation). Session 47 picked K = 4 from
+its report (training/README.md, "Session 47"); session 48 added the gate sweep ("Session 48")."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import sys
@@ -83,13 +84,21 @@ def collect(args) -> None:
 
 def given(row: dict, gate: float, words: int | None) -> str:
     """The transcript a clip's row gets behind Whisper's gate `gate` and then, unless `words` is None, the tagger's
-    speech gate keeping transcripts of `words`+ distinct words (0: the tagger's veto alone)."""
-    from alm.model.tagger import distinct_words
-
+    speech gate keeping transcripts of `words`+ distinct words (0: the tagger's veto alone), as
+    `SoundTagger.keeps_transcript` keeps them (a row the tagger put under its `speech_gate_floor`, `heard` None,
+    keeps none)."""
     text = row["decoded"] if row["no_speech"] <= gate else ""
-    if text and words is not None and not row["heard"] and not (words and distinct_words(text) >= words):
-        return ""
-    return text
+    if words is None or not text:
+        return text
+    return text if speech_gate(words).keeps_transcript(text, row["heard"]) else ""
+
+
+@functools.cache
+def speech_gate(words: int):
+    """A tagger whose speech gate keeps transcripts of `words`+ distinct words (only its rule is read)."""
+    from alm.model.tagger import SoundTagger, TaggerSettings
+
+    return SoundTagger(TaggerSettings(labels=["speech"], width=1, speech_gate=True, speech_gate_words=words))
 
 
 def word_error_rate(rows: list[dict], gate: float, words: int | None) -> float:

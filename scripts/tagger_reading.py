@@ -1,8 +1,8 @@
 """A trained alm model that reads its sound tagger another way: how many tags the notes give (`top_k`), whether
 the tagger's speech gate withholds transcripts (`speech_gate`, `speech_gate_words`, `speech_gate_floor`,
 `alm.model.tagger`), and where Whisper's own no-speech gate in front of it sits (`no_speech_gate`, the model's
-config). Nothing is trained; the model is copied to OUT with those settings changed, and the change is recorded in its training record
-(`tagger_reading`), so an evaluation of OUT is an evaluation of exactly that reading.
+config). Nothing is trained; the model is copied to OUT with those settings changed, and the change is recorded in
+its training record (`tagger_reading`), so an evaluation of OUT is an evaluation of exactly that reading.
 
     .venv/bin/python scripts/tagger_reading.py runs/alm-tiny-vocal/stage3/model runs/vocal-top1g --top-k 1 --speech-gate
 
