@@ -888,6 +888,38 @@ def test_under_the_speech_gate_floor_a_clip_is_not_decoded_even_for_a_long_trans
                                                               speech_gate_floor=0.05), 0, None)
 
 
+def test_a_training_stage_decodes_only_the_clips_its_speech_gate_may_keep_a_transcript_of(monkeypatch):
+    """Training gates as `Assistant.transcribe` does: a clip under the floor is not decoded (a corpus is mostly sound
+    effects, so this spares most of a stage's Whisper decodes), a vetoed one keeps only a long transcript."""
+    from types import SimpleNamespace
+
+    from training import recipe
+
+    probs = torch.tensor([[0.02, 0.90, 0.08],   # a: speech 0.02, under the floor
+                          [0.10, 0.70, 0.20],   # b: vetoed, over the floor: decoded, kept only if long
+                          [0.10, 0.70, 0.20],   # c: the same, a short transcript
+                          [0.50, 0.30, 0.20]])  # d: speech first: heard
+    paths = ["d", "a", "b", "c", "a"]
+    tagger = speech_tagger(speech_gate=True, speech_gate_words=4, speech_gate_floor=0.05)
+    tags = StageTags(tagger, dict(zip("abcd", probs)), None)
+    heard = {"b": "Please enter the channel number.", "c": "Thank you.", "d": "Hi."}
+    decoded = []
+
+    def stage_transcripts(config, model_config, clips, accelerator, progress):
+        decoded.extend(clips)
+        return {p: heard[p] for p in clips}, {"dir": "tc", "precompute_hits": 0, "precompute_misses": len(clips)}
+
+    monkeypatch.setattr(recipe, "stage_transcripts", stage_transcripts)
+    stage = SimpleNamespace(model=SimpleNamespace(config=SimpleNamespace(speech_transcripts=True)), config=None,
+                            accelerator=None, progress=False, main=True, say=lambda text: None)
+    texts = recipe.StageRecipe._setup_transcripts(stage, paths, tags)
+    assert decoded == ["b", "c", "d"]
+    assert texts == {"a": "", "b": "Please enter the channel number.", "c": "", "d": "Hi."}
+    assert (stage.transcript_stats["tagger_not_decoded"], stage.transcript_stats["tagger_gated"]) == (1, 1)
+    ungated = recipe.StageRecipe._setup_transcripts(stage, ["b", "c"], None)  # no tagger: every clip, as heard
+    assert ungated == {"b": heard["b"], "c": heard["c"]} and "tagger_gated" not in stage.transcript_stats
+
+
 def test_an_assistant_computes_each_clips_tagger_probabilities_once_across_calls(tiny_model, monkeypatch):
     """`alm ask` and the server transcribe behind the speech gate before the tags: the second pass finds them kept."""
     from alm.inference import Assistant

@@ -129,10 +129,8 @@ class StageRecipe:
         records = select_records(c.data, c.seed)
         eval_records = select_eval_records(c.data, c.seed)
         paths = [p for r in [*records, *eval_records] for p in r.sound]
-        transcripts = self._setup_transcripts(paths)
         tags = self._setup_tags(paths)
-        if transcripts is not None and tags is not None and tags.tagger.settings.speech_gate:
-            transcripts = self._gate_transcripts(transcripts, tags)
+        transcripts = self._setup_transcripts(paths, tags)
         quoting = [k for k in ("speech_answers", "speech_captions") if getattr(c.data, k) == "transcript"]
         if quoting:
             if transcripts is None:
@@ -162,28 +160,32 @@ class StageRecipe:
                            f"grad_accum={c.grad_accum} x {self.world} processes")
         self.total_steps = c.max_steps or per_epoch * c.epochs
 
-    def _setup_transcripts(self, paths: list[str]) -> dict[str, str] | None:
-        """Whisper transcripts of the clips (path -> text) for a speech-aware model, else None."""
+    def _setup_transcripts(self, paths: list[str], tags) -> dict[str, str] | None:
+        """Whisper transcripts of the clips (path -> text) for a speech-aware model, else None. Behind the tagger's
+        speech gate (`tags`, a `training.tagger.StageTags`, or None) as `alm.inference.Assistant.transcribe` gates:
+        a clip that may keep no transcript (`SoundTagger.may_keep`: no speech heard and, with `speech_gate_words`,
+        under the gate's floor) is not decoded and gets none (""), nor does one whose transcript the gate does not
+        keep (`SoundTagger.keeps_transcript`)."""
         self.transcript_stats = {"enabled": False}
         if not self.model.config.speech_transcripts:
             return None
-        transcripts, self.transcript_stats = stage_transcripts(self.config, self.model.config, paths,
+        clips = sorted(set(paths))
+        gate = tags.tagger if tags is not None and tags.tagger.settings.speech_gate else None
+        heard = dict(zip(clips, tags.hears_speech(clips))) if gate else {}
+        decode = [p for p in clips if gate is None or gate.may_keep(heard[p])]
+        transcripts, self.transcript_stats = stage_transcripts(self.config, self.model.config, decode,
                                                                self.accelerator, self.progress and self.main)
         stats = self.transcript_stats
         self.say(f"transcripts {stats['dir']}: {stats['precompute_hits']} clips found, "
                  f"{stats['precompute_misses']} transcribed")
-        return transcripts
-
-    def _gate_transcripts(self, transcripts: dict[str, str], tags) -> dict[str, str]:
-        """The tagger's speech gate on the stage's transcripts, as `alm.inference.Assistant.transcribe` gates: a clip
-        whose "speech" is unlikely gets none ("") unless the transcript is long enough to keep
-        (`SoundTagger.keeps_transcript`)."""
-        paths = sorted(transcripts)
-        kept = {p: tags.tagger.keeps_transcript(transcripts[p], h) for p, h in zip(paths, tags.hears_speech(paths))}
-        gated = sum(bool(transcripts[p]) and not kept[p] for p in paths)
-        self.transcript_stats["tagger_gated"] = gated
-        self.say(f"tagger speech gate: {gated} of {sum(map(bool, transcripts.values()))} transcripts withheld")
-        return {p: t if kept[p] else "" for p, t in transcripts.items()}
+        if gate is None:
+            return transcripts
+        kept = {p: gate.keeps_transcript(t, heard[p]) for p, t in transcripts.items()}
+        stats["tagger_not_decoded"] = len(clips) - len(decode)
+        stats["tagger_gated"] = sum(bool(t) and not kept[p] for p, t in transcripts.items())
+        self.say(f"tagger speech gate: {stats['tagger_not_decoded']} of {len(clips)} clips not decoded, "
+                 f"{stats['tagger_gated']} of {sum(map(bool, transcripts.values()))} transcripts withheld")
+        return {p: transcripts[p] if kept.get(p) else "" for p in clips}
 
     def _setup_tags(self, paths: list[str]):
         """Sound tags of the clips (`training.tagger.StageTags`) for a model that reads them, else None; fits the tagger

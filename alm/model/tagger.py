@@ -381,13 +381,19 @@ class SoundTagger(nn.Module):
         words = self.settings.speech_gate_words
         return bool(heard) or (heard is not None and words > 0 and distinct_words(text) >= words)
 
+    def may_keep(self, heard: bool | None) -> bool:
+        """Whether a clip whose tagger verdict is `heard` (from `hears_speech`) may keep any transcript at all, so is
+        worth decoding: where speech is heard, or where `speech_gate_words` may keep a long one (not under the
+        floor)."""
+        return bool(heard) or (heard is not None and self.settings.speech_gate_words > 0)
+
     def gated_transcripts(self, waves: list, heard: list[bool | None], transcribe) -> list[str]:
         """Each clip's transcript behind the speech gate (`keeps_transcript`), `transcribe(wave)` making one: a clip
         the tagger hears no speech in is not decoded at all unless `speech_gate_words` may keep its transcript (not
         under the floor). `Assistant.transcribe` and the vLLM front end (`serve.vllm.model`) both gate through here."""
         out = []
         for wave, h in zip(waves, heard):
-            text = transcribe(wave) if h or (h is not None and self.settings.speech_gate_words) else ""
+            text = transcribe(wave) if self.may_keep(h) else ""
             out.append(text if self.keeps_transcript(text, h) else "")
         return out
 
