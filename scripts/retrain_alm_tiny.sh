@@ -17,11 +17,15 @@
 #   scripts/retrain_alm_tiny.sh --eval-only alm-tiny runs/eval-alm-tiny   # another model on the same items
 #   SOUND_ENCODER=builtin:yamnet scripts/retrain_alm_tiny.sh   # YAMNet's frames to the aligner too (and the tagger's
 #       block, with the recipe's layers_only heads): runs/alm-tiny-yamnet, evaluated into runs/eval-retrained-yamnet
-#   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (not run yet): YAMNet joins at stage 2
+#   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (stages 1-2 run once): YAMNet joins at stage 2
 #       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
 #       transcripts of 4+ distinct words over its floor of 0.01), so the LLM learns the notes it reads:
 #       runs/alm-tiny-v6, evaluated into runs/eval-retrained-v6 (caches under runs/cache, so they outlive a machine
-#       whose ~/.cache does not). About 3.5 h from a clean machine, corpus and evaluations included: start it first.
+#       whose ~/.cache does not). About 3.5 h from a clean machine with AMX, corpus and evaluations included: start it
+#       first. On a 2-core AVX2-only CPU (fp32; session 49) corpus v4 took 8 min, stage 1 926 s and stage 2 5,859 s
+#       (the tagger's stats and fit 17 min, 1,385 of its 3,682 clips decoded by Whisper in 29 min, the frames pass
+#       and 543 steps 52 min), so the three stages come to about 3 h there and the evaluations do not fit the same
+#       3-hour sitting (stage 3 not run there: 490 steps, about 45-55 min).
 #
 # runs/ and data/ may be links to a disk that outlives the machine (e.g. ~/.cache/alm/persist/{runs,data}).
 set -euo pipefail
