@@ -319,7 +319,7 @@ class StageTags:
     probs: dict[str, torch.Tensor]  # path -> (L,)
     system_prompt: str | None  # the model's, left out of the text asked sounds are found in
 
-    def hears_speech(self, paths: list[str]) -> list[bool]:
+    def hears_speech(self, paths: list[str]) -> list[bool | None]:
         """Whether each clip may have a transcript (`SoundTagger.hears_speech`)."""
         return self.tagger.hears_speech(torch.stack([self.probs[p] for p in paths])) if paths else []
 

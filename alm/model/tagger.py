@@ -378,8 +378,7 @@ class SoundTagger(nn.Module):
         (`heard`, from `hears_speech`), or, with `speech_gate_words`, where the transcript has at least that many
         distinct words (Whisper's inventions on sound are a word or two: "Thank you.", "AHHHHH!", "Oh, oh, oh") and
         the clip is not under the gate's floor (`heard` None)."""
-        words = self.settings.speech_gate_words
-        return bool(heard) or (heard is not None and words > 0 and distinct_words(text) >= words)
+        return bool(heard) or (self.may_keep(heard) and distinct_words(text) >= self.settings.speech_gate_words)
 
     def may_keep(self, heard: bool | None) -> bool:
         """Whether a clip whose tagger verdict is `heard` (from `hears_speech`) may keep any transcript at all, so is
