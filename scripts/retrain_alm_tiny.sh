@@ -24,8 +24,9 @@
 #       whose ~/.cache does not). About 3.5 h from a clean machine with AMX, corpus and evaluations included: start it
 #       first. On a 2-core AVX2-only CPU (fp32; session 49) corpus v4 took 8 min, stage 1 926 s and stage 2 5,859 s
 #       (the tagger's stats and fit 17 min, 1,385 of its 3,682 clips decoded by Whisper in 29 min, the frames pass
-#       and 543 steps 52 min), so the three stages come to about 3 h there and the evaluations do not fit the same
-#       3-hour sitting (stage 3 not run there: 490 steps, about 45-55 min).
+#       and 543 steps 52 min) and, resumed in the next sitting (session 50), stage 3 3,543 s (485 steps), so the
+#       three stages come to about 2 h 55 min there and the evaluations (about 45 min) do not fit the same 3-hour
+#       sitting.
 #
 # runs/ and data/ may be links to a disk that outlives the machine (e.g. ~/.cache/alm/persist/{runs,data}).
 set -euo pipefail
