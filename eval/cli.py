@@ -97,7 +97,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="speech: score this Whisper's own transcripts of the same clips "
                              f"(default {DEFAULT_WHISPER})")
     floors.add_argument("--no-asr", action="store_true",
-                        help="skip Whisper's transcripts (the speech floor and the non-speech transcript rate)")
+                        help="skip Whisper's transcripts (the speech floor, the non-speech transcript rate and "
+                             "whether the answers copy the transcripts the model read)")
 
     judge = parser.add_argument_group("LLM judge (optional; open-ended answers, beside the string metrics)")
     judge.add_argument("--judge-endpoint", default=None, help="an OpenAI-compatible base URL for the judge")
@@ -262,7 +263,7 @@ def _floors(args: argparse.Namespace, runner):
         probe = ProbeSettings(args.probe_encoder or runner.audio_base or DEFAULT_WHISPER, args.probe_per_class,
                               device=args.device)
     return FloorSettings(probe=probe, asr=None if args.no_asr else args.asr, non_speech=not args.no_asr,
-                         device=args.device)
+                         copying=not args.no_asr, device=args.device)
 
 
 def _judge(args: argparse.Namespace):

@@ -1,8 +1,9 @@
 """Floors made without the LLM, added to a benchmark's scores after its answers are scored.
 
 - classification (offline corpus): the encoder probe (`eval.probe`), system `probe`;
-- speech: Whisper's own transcripts of the same clips, system `asr`, and the share of the split's
-  non-speech clips that the model's transcriber gives a transcript (`eval.asr`).
+- speech: Whisper's own transcripts of the same clips, system `asr`, the share of the split's
+  non-speech clips that the model's transcriber gives a transcript (`eval.asr`), and whether the
+  answers copy the transcripts that transcriber gives the speech clips (`eval.copying`).
 
 The encoder and the Whisper are loaded on first use and their outputs cached under OUT/cache, so a
 rerun costs nothing. Whatever cannot be made (an endpoint has no transcriber to ask, the corpus has
@@ -25,6 +26,7 @@ from eval.runners import AnswerCache
 from eval.scored import ASR, PROBE, Scored
 
 NON_SPEECH = "non_speech"  # the key of the non-speech transcript rate (breakdown, unavailable)
+COPYING = "copying"        # the key of the transcripts the model read and whether it copied them
 
 
 @dataclass
@@ -32,10 +34,12 @@ class FloorSettings:
     probe: ProbeSettings | None = None  # the encoder probe (classification); None = none
     asr: str | None = None              # the Whisper whose own transcripts are the speech floor; None = none
     non_speech: bool = True             # transcribe non-speech clips with the model's transcriber (local only)
+    copying: bool = True                # transcribe speech clips with it: did the answers copy them? (local only)
     device: str = "cpu"
 
     def record(self) -> dict[str, Any]:
-        return {"probe": vars(self.probe) if self.probe else None, "asr": self.asr, "non_speech": self.non_speech}
+        return {"probe": vars(self.probe) if self.probe else None, "asr": self.asr, "non_speech": self.non_speech,
+                "copying": self.copying}
 
 
 class Floors:
@@ -60,6 +64,8 @@ class Floors:
                 self._asr(bench, data, scored, unavailable)
             if self.settings.non_speech:
                 self._non_speech(bench, data, scored, unavailable)
+            if self.settings.copying:
+                self._copying(bench, data, scored, unavailable)
         return unavailable
 
     # ------------------------------------------------------------------ classification
@@ -114,6 +120,24 @@ class Floors:
             one = item_scores(ref, hyp)
             row[ASR] = {"answer": text, "read": hyp, "wer": one["wer"], "words": len(ref.split()),
                         "correct": bool(one["exact_match"])}
+
+    def _copying(self, bench: Benchmark, data: BenchmarkData, scored: Scored, unavailable: dict[str, str]) -> None:
+        """The transcripts the model read of the speech clips, and whether its answers copied them."""
+        from eval.copying import add_copying
+        from eval.metrics.speech import normalize_transcript
+
+        if self.model_transcriber is None:
+            unavailable[COPYING] = ("the evaluated model has no transcriber to ask here (an endpoint, or a model "
+                                    "without speech transcripts)")
+            return
+        try:
+            texts = asr.transcribe(self.model_transcriber, [tuple(it.audio) for it in data.items], self.transcripts,
+                                   f"{bench.name} [the model's transcripts]", self.progress)
+        except AlmError as exc:
+            unavailable[COPYING] = str(exc)
+            return
+        refs = [normalize_transcript(it.reference["transcript"]) for it in data.items]
+        add_copying(scored, refs, texts, asr.describe(self.model_transcriber))
 
     def _non_speech(self, bench: Benchmark, data: BenchmarkData, scored: Scored,
                     unavailable: dict[str, str]) -> None:

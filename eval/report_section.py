@@ -109,7 +109,23 @@ def _floor_lines(b: dict[str, Any]) -> list[str]:
                          f"{'off' if gate is None else gate}{tagger}): {r['transcribed']} of {r['clips']} "
                          f"({fmt(r['rate'], 3)}; of {non_speech['of']} in the split)"
                          + (f", e.g. {examples}" if examples else ""))
+    copying = breakdown.get("copying")
+    if copying:
+        lines.append(_copying_line(copying, head["metric"]))
     return lines
+
+
+def _copying_line(c: dict[str, Any], metric: str) -> str:
+    """Whether the answers copy the transcripts the model read (`eval.copying`)."""
+    gate = c["transcriber"]["no_speech_threshold"]
+    tagger = " and its tagger's speech gate" if c["transcriber"].get("speech_gate") else ""
+    examples = "; ".join(f"{short(e['transcript'], 80)!r} -> {short(str(e['answer']), 80)!r}"
+                         for e in c["examples"][:3])
+    return (f"- transcripts the model read (its transcriber, no-speech gate {'off' if gate is None else gate}{tagger}):"
+            f" given on {c['given']} of {c['items']} items, withheld on {c['withheld']}; the answer copied the "
+            f"transcript on {c['copied']} of {c['given']}; {metric} of the transcripts read {fmt(c['wer_read'], 3)}, "
+            f"of the answers with each given transcript in their place {fmt(c['wer_if_copied'], 3)}"
+            + (f"; not copied, e.g. {examples}" if examples else ""))
 
 
 def _metric_names(scores: dict[str, dict[str, Any]]) -> list[str]:

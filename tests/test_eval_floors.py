@@ -1,5 +1,6 @@
-"""The collapse detector, the encoder probe (on a tiny random Whisper), Whisper's own transcripts and the
-non-speech transcript rate (fake transcribers), and how the headline and the report flag them."""
+"""The collapse detector, the encoder probe (on a tiny random Whisper), Whisper's own transcripts, the
+non-speech transcript rate and whether answers copy the transcripts read (fake transcribers), and how the headline
+and the report flag them."""
 
 from __future__ import annotations
 
@@ -232,12 +233,15 @@ def test_a_model_whose_tagger_gates_transcripts_is_measured_behind_that_gate(cor
     scored = families.score(bench, data, {MODEL: ["hello"]}, None)
     assert floors.add(bench, data, scored) == {}
     as_loaded = scored.breakdown["non_speech"]["as_loaded"]
-    assert assistant.calls == 3 and whisper.calls == 0  # asked through the model, which gates, not Whisper alone
+    # asked through the model, which gates, not Whisper alone: the 3 non-speech clips and the 1 speech item's clip
+    assert assistant.calls == 4 and whisper.calls == 0
     assert as_loaded["rate"] == pytest.approx(1 / 3) and as_loaded["transcriber"]["speech_gate"] == "f1ng3rpr1nt"
     assert "gated" not in scored.breakdown["non_speech"]  # Whisper's gate is on already
     line = next(x for x in _floor_lines({"headline": families.headline(bench, scored), "breakdown": scored.breakdown})
                 if "non-speech clips" in x)
     assert "no-speech gate 0.45 and its tagger's speech gate): 1 of 3" in line
+    copying = scored.breakdown["copying"]  # the speech item's clip was the first of its call: "hello", copied
+    assert (copying["given"], copying["copied"], copying["transcriber"]["speech_gate"]) == (1, 1, "f1ng3rpr1nt")
 
 
 def test_non_speech_rate_needs_the_models_transcriber(corpus: Path, benchmarks, tmp_path: Path):
@@ -245,8 +249,36 @@ def test_non_speech_rate_needs_the_models_transcriber(corpus: Path, benchmarks, 
     data = load_benchmark_data(bench, corpus)
     floors = Floors(FloorSettings(), None, tmp_path / "cache")
     scored = families.score(bench, data, {MODEL: ["hello"]}, None)
-    assert "no transcriber to ask" in floors.add(bench, data, scored)["non_speech"]
+    unavailable = floors.add(bench, data, scored)
+    assert "no transcriber to ask" in unavailable["non_speech"] and "no transcriber to ask" in unavailable["copying"]
     assert "non_speech_transcribed" not in families.headline(bench, scored)
+    assert "copying" not in scored.breakdown
+
+
+def test_copying_splits_what_is_said_between_the_transcriber_and_the_llm():
+    """Three items: the transcript copied (quoted), a transcript given but answered otherwise, one withheld."""
+    from eval.copying import add_copying
+    from eval.metrics.speech import read_transcript
+    from eval.report_section import _copying_line
+    from eval.scored import Scored
+
+    refs = ["do not disturb", "turn left now", "eight"]
+    answers = ['The speaker says: "Do not disturb."', "Only a voice.", "I hear speech."]
+    transcripts = ["Do not disturb.", "Turn left, now!", ""]
+    items = [{MODEL: {"answer": a, "read": read_transcript(a)[0]}} for a in answers]
+    scored = Scored({}, items=items)
+    add_copying(scored, refs, transcripts, {"no_speech_threshold": 0.45, "speech_gate": "f1ng3rpr1nt"})
+    c = scored.breakdown["copying"]
+    assert (c["items"], c["given"], c["withheld"], c["copied"]) == (3, 2, 1, 1)
+    # read transcripts: 0 + 0 errors, and 1 deletion where withheld, of 3 + 3 + 1 reference words
+    assert c["wer_read"] == pytest.approx(1 / 7)
+    # answers with the given transcripts in place: item 3 keeps "i hear speech" (1 substitution + 2 insertions)
+    assert c["wer_if_copied"] == pytest.approx(3 / 7)
+    assert c["examples"] == [{"transcript": "Turn left, now!", "answer": "Only a voice."}]
+    assert [row[MODEL]["given_transcript"]["copied"] for row in scored.items] == [True, False, None]
+    line = _copying_line(c, "wer")
+    assert "given on 2 of 3 items, withheld on 1" in line and "copied the transcript on 1 of 2" in line
+    assert "tagger's speech gate" in line and "'Turn left, now!' -> 'Only a voice.'" in line
 
 
 def test_not_above_the_probe_is_flagged():
