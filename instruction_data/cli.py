@@ -46,6 +46,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                    help="a class recorded in fewer source groups than this (outside the held-out sources) goes "
                         "whole to train, so training has every class it can (default 3, as alm-tiny's corpus v3; 0 splits "
                         "every group by hash, as corpus v2 did)")
+    b.add_argument("--passages", type=int, default=0, metavar="N",
+                   help="espeak-ng passages of 2-3 sentences (12-22 words) spoken by voices not held out, so the "
+                        "LLM learns to copy what is said past the first full stop (default 0, as corpus v4)")
+    b.add_argument("--phone-speech", type=int, default=0, metavar="N",
+                   help="telephone-line copies (300-3400 Hz, 8-bit mu-law) of N transcribed speech clips, spread "
+                        "over the train, validation and test splits as the derived clips are (default 0, as corpus v4)")
+    b.add_argument("--whole-speech", action="store_true",
+                   help="drop transcribed speech that the 10 s clip limit cuts short (its transcript names words the "
+                        "clip no longer holds; 48 clips of corpus v4, which keeps them)")
     b.add_argument("--limit", type=int, default=None, help="at most N clips per source (quick builds)")
     b.add_argument("--scale", type=float, default=1.0, help="multiply synthesized and derived clip counts")
     b.add_argument("--reasoning", choices=REASONING, default="auto",
@@ -86,7 +95,8 @@ def _build(args: argparse.Namespace) -> int:
                       llm_base_url=args.llm_base_url, llm_model=args.llm_model, llm_api_key=args.llm_api_key,
                       llm_workers=args.llm_workers, workers=args.workers, install=not args.no_install,
                       force=args.force, ood=tuple(s.strip() for s in args.ood.split(",") if s.strip()),
-                      min_split_groups=args.min_split_groups)
+                      min_split_groups=args.min_split_groups, n_passages=args.passages, n_phone=args.phone_speech,
+                      whole_speech=args.whole_speech)
     try:
         manifest = build(cfg, progress=not args.quiet)
     except PermissionError as exc:  # e.g. the folder's permissions changed while building

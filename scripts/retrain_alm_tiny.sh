@@ -17,6 +17,11 @@
 #   scripts/retrain_alm_tiny.sh --eval-only alm-tiny runs/eval-alm-tiny   # another model on the same items
 #   SOUND_ENCODER=builtin:yamnet scripts/retrain_alm_tiny.sh   # YAMNet's frames to the aligner too (and the tagger's
 #       block, with the recipe's layers_only heads): runs/alm-tiny-yamnet, evaluated into runs/eval-retrained-yamnet
+#   CORPUS_V5=1 scripts/retrain_alm_tiny.sh   # the shipped recipe (v5u, then v5y's tagger and its reading) on corpus
+#       v5: v4 plus 500 espeak-ng passages of 2-3 sentences, 600 telephone-line copies of transcribed speech and no
+#       speech cut short by the 10 s clip limit (`alm data build --passages 500 --phone-speech 600 --whole-speech`;
+#       instruction_data/README.md): runs/alm-tiny-v7, evaluated into runs/eval-retrained-v7 on the same held-out items
+#       (corpus v4's test_ood: v5 holds out the same sources) and first split; caches under runs/cache
 #   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (stages 1-2 run once): YAMNet joins at stage 2
 #       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
 #       transcripts of 4+ distinct words over its floor of 0.01), so the LLM learns the notes it reads:
@@ -33,10 +38,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 ALM=.venv/bin/alm
-MODEL=runs/alm-tiny/stage3/model
+RUN=runs/alm-tiny
+MODEL=$RUN/stage3/model
 EVALS=runs/eval-retrained
 TRAIN=1
 SOUND=()
+V5=()  # corpus v5's training settings (CORPUS_V5=1)
+if [ -n "${CORPUS_V5:-}" ]; then
+  RUN=runs/alm-tiny-v7; MODEL=$RUN/stage3/model; EVALS=runs/eval-retrained-v7
+  V5=(--set data.root=data/corpus-v5 --set feature_cache=runs/cache/feature-cache
+      --set transcript_cache=runs/cache/transcript-cache --out $RUN)
+fi
 if [ -n "${SOUND_ENCODER:-}" ]; then  # the stages read it themselves: no tagger swap after
   name=${SOUND_ENCODER#builtin:}; name=${name//\//-}
   SOUND=(--set "model.sound_encoder=$SOUND_ENCODER" --out "runs/alm-tiny-$name")
@@ -54,6 +66,10 @@ log() { echo "[$(date +%H:%M:%S)] $*"; }
 if [ ! -f data/corpus-v4/.done ]; then
   log "corpus v4"; bash scripts/build_corpus.sh; touch data/corpus-v4/.done
 fi
+if [ ${#V5[@]} -gt 0 ] && [ ! -f data/corpus-v5/.done ]; then
+  log "corpus v5"; OUT=data/corpus-v5 bash scripts/build_corpus.sh --passages 500 --phone-speech 600 --whole-speech
+  touch data/corpus-v5/.done
+fi
 if [ "$TRAIN" = 1 ] && [ -n "${READING_TRAINED:-}" ]; then
   V6=runs/alm-tiny-v6
   CACHES=(--set feature_cache=runs/cache/feature-cache --set transcript_cache=runs/cache/transcript-cache)
@@ -69,16 +85,18 @@ if [ "$TRAIN" = 1 ] && [ -n "${READING_TRAINED:-}" ]; then
   $ALM train training/recipes/alm-tiny/stage3.yaml --set model.init_from=$V6/stage2 "${READ[@]}" "${CACHES[@]}" \
     --out $V6 --resume --quiet
 elif [ "$TRAIN" = 1 ]; then
-  log "alm-tiny, stages 1-3"; $ALM train training/recipes/alm-tiny "${SOUND[@]}" --resume --quiet
+  log "alm-tiny, stages 1-3 ($RUN)"; $ALM train training/recipes/alm-tiny "${SOUND[@]}" "${V5[@]}" --resume --quiet
   if [ ${#SOUND[@]} = 0 ]; then
-    if [ ! -f runs/alm-tiny/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)
-      log "the tagger with YAMNet"; .venv/bin/python scripts/tagger_swap.py "$MODEL" runs/alm-tiny/yamtags
+    if [ ! -f $RUN/yamtags/config.json ]; then  # v5y: YAMNet beside Whisper in the tagger (about 15 min)
+      log "the tagger with YAMNet"
+      .venv/bin/python scripts/tagger_swap.py "$MODEL" $RUN/yamtags ${V5:+--set data.root=data/corpus-v5}
     fi
-    if [ ! -f runs/alm-tiny/read/config.json ]; then  # read with two tags and its speech gate (no fit; session 44)
+    if [ ! -f $RUN/read/config.json ]; then  # read with two tags and its speech gate (no fit; sessions 44, 48)
       log "the tagger read with two tags and its speech gate"
-      .venv/bin/python scripts/tagger_reading.py runs/alm-tiny/yamtags runs/alm-tiny/read --top-k 2 --speech-gate
+      GATE=(); [ ${#V5[@]} -gt 0 ] && GATE=(--speech-gate-words 4 --speech-gate-floor 0.01)  # as alm-tiny reads
+      .venv/bin/python scripts/tagger_reading.py $RUN/yamtags $RUN/read --top-k 2 --speech-gate "${GATE[@]}"
     fi
-    MODEL=runs/alm-tiny/read
+    MODEL=$RUN/read
   fi
 fi
 OPTS=(--model "$MODEL" --no-meteor --no-probe --no-progress)

@@ -26,7 +26,7 @@ DEFAULT_OOD = ("gcompris", "minetest", "freedesktop", "lmms", "asterisk", "synth
 REASONING = ("auto", "templates", "endpoint")
 # settings added after corpora were built, with the value that builds as before: hashed only when set otherwise, so
 # an older corpus keeps its fingerprint (and is not rebuilt for nothing)
-ADDED_LATER = {"min_split_groups": 0}
+ADDED_LATER = {"min_split_groups": 0, "n_passages": 0, "n_phone": 0, "whole_speech": False}
 # what the record generators write from the same settings: raised when a template or generator change alters a build's
 # records, so a corpus built before is rebuilt rather than taken as up to date (hashed from 2 on, so builds of version 1
 # keep their fingerprints). 1: up to corpus v3; 2: no-speech answers that name the sound (corpus v4)
@@ -52,6 +52,9 @@ class BuildConfig:
     n_foreign: int = 150                                # espeak-ng captions in other languages
     n_long: int = 1500                                  # espeak-ng sentences of 8-30 words, many voices/variants
     n_piper: int = 250                                  # Piper (joe voice) sentences of 8-30 words
+    n_passages: int = 0                                 # espeak-ng passages of 2-3 sentences, voices not held out
+    n_phone: int = 0                                    # telephone-line copies of transcribed speech (all splits)
+    whole_speech: bool = False                          # drop transcribed speech cut at the 10 s clip limit
     gm_per_program: int = 24                            # fluidsynth renders per named GM program
     gm_per_drum: int = 16                               # fluidsynth renders per GM percussion key
     n_mixes: int = 1500                                 # sounds/voices over real ambience at random SNR
@@ -82,6 +85,8 @@ class BuildConfig:
             raise DataError("--scale must be positive")
         if self.min_split_groups < 0:
             raise DataError("--min-split-groups must be 0 or more")
+        if self.n_passages < 0 or self.n_phone < 0:
+            raise DataError("--passages and --phone-speech must be 0 or more")
         self.out = Path(self.out).expanduser()
         self.ood = tuple(self.ood)
 

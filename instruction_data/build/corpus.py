@@ -24,6 +24,7 @@ from tqdm import tqdm
 from alm.errors import AlmError
 from alm.files import atomic_write_json, atomic_write_text
 from instruction_data.adapters import DEBIAN, load_source, packages_for
+from instruction_data.adapters.common import MAX_SECONDS
 from instruction_data.build import packages
 from instruction_data.build.config import BuildConfig
 from instruction_data.build.manifest import summarize
@@ -46,6 +47,7 @@ from instruction_data.synth.speech import plan_piper, plan_speech
 from instruction_data.synth.tones import plan_tones
 
 MANIFEST_VERSION = 1
+CUT_TOLERANCE = 0.01  # s: a clip this close to MAX_SECONDS was cut mid-sound (a 16-bit wav of 10 s reads 9.999-10.0)
 
 
 def _rng(cfg: BuildConfig, *parts: str) -> random.Random:
@@ -64,7 +66,7 @@ def collect_sources(cfg: BuildConfig, console: Console) -> list[Clip]:
             continue
         if source == "speech":
             found = plan_speech(cfg.seed, cfg.n("n_sentences"), cfg.n("n_commands"), cfg.n("n_foreign"),
-                                n_long=cfg.n("n_long"))
+                                n_long=cfg.n("n_long"), n_passages=cfg.n("n_passages"), held_out=cfg.ood)
         elif source == "tones":
             found = plan_tones(cfg.n("n_tones"), cfg.seed)
         elif source == "gm":
@@ -102,6 +104,19 @@ def render_all(clips: list[Clip], ctx: RenderContext, cfg: BuildConfig, desc: st
     return [c for c in done if c is not None]
 
 
+def drop_cut_speech(clips: list[Clip], failures: Counter) -> list[Clip]:
+    """The clips but transcribed speech that the clip limit cut mid-sound (`MAX_SECONDS` long after trimming the
+    silence at its ends): its transcript would name words the clip no longer holds. Counted by dataset as
+    `<dataset> (cut speech)` in the manifest's failed clips."""
+    kept = []
+    for clip in clips:
+        if clip.transcript and clip.duration >= MAX_SECONDS - CUT_TOLERANCE:
+            failures[f"{clip.dataset} (cut speech)"] += 1
+        else:
+            kept.append(clip)
+    return kept
+
+
 def plan_derived(split: str, clips: list[Clip], cfg: BuildConfig) -> tuple[list[Clip], list[Clip]]:
     """(new clips, of which the edited copies for change questions) for one split (none for test_ood:
     it holds the held-out sources' own recordings only)."""
@@ -116,7 +131,8 @@ def plan_derived(split: str, clips: list[Clip], cfg: BuildConfig) -> tuple[list[
     new = (derive.plan_sequences(clips, n("n_sequences"), seed + 1, split)
            + derive.plan_repeats(clips, n("n_repeats"), seed + 2, split)
            + derive.plan_speech_scenes(clips, n("n_scenes"), seed + 3, split)
-           + derive.plan_background_mixes(clips, n("n_mixes"), seed + 6, split))
+           + derive.plan_background_mixes(clips, n("n_mixes"), seed + 6, split)
+           + derive.plan_phone_speech(clips, n("n_phone"), seed + 7, split))
     if split == "train" and cfg.min_per_class:
         new += derive.plan_augmentations(clips, cfg.min_per_class, seed + 4, split)
     changes = derive.plan_changes(clips, n("n_changes"), seed + 5, split)
@@ -213,6 +229,8 @@ def build(cfg: BuildConfig, console: Console | None = None, progress: bool = Tru
         if split == OOD:  # only classes that training sees from other sources
             todo, unseen = keep_seen_classes(todo, [c for c in clips["train"] if not c.sources])
         rendered = render_all(todo, ctx, cfg, f"audio ({split}, sources)", failures, progress)
+        if cfg.whole_speech:
+            rendered = drop_cut_speech(rendered, failures)
         new, changes = plan_derived(split, rendered, cfg)
         every.update({c.id: c for c in new})
         made = render_all(new, ctx, cfg, f"audio ({split}, derived)", failures, progress)

@@ -137,6 +137,28 @@ def _reverb_ir(rt60: float, seed: int) -> np.ndarray:
     return ir
 
 
+PHONE_BAND = (300.0, 3400.0)  # Hz: the voice band of a telephone line
+MU = 255  # G.711 mu-law
+
+
+def phone_line(x: np.ndarray) -> np.ndarray:
+    """The signal as a telephone line carries it: band-limited to PHONE_BAND, companded to 8-bit mu-law (G.711) and
+    low-passed at 4 kHz, the Nyquist limit of its 8 kHz sampling, so the quantisation noise stays in that band."""
+    freqs = np.fft.rfftfreq(len(x), 1 / SR)
+    spectrum = np.fft.rfft(x)
+    spectrum[(freqs < PHONE_BAND[0]) | (freqs > PHONE_BAND[1])] = 0
+    voice = np.fft.irfft(spectrum, len(x))
+    peak = float(np.abs(voice).max())
+    if peak == 0:
+        return voice
+    y = voice / peak
+    code = np.round(np.sign(y) * np.log1p(MU * np.abs(y)) / np.log1p(MU) * 127) / 127  # 8 bits: 255 levels
+    y = np.sign(code) * np.expm1(np.abs(code) * np.log1p(MU)) / MU
+    spectrum = np.fft.rfft(y)
+    spectrum[freqs > SR / 4] = 0
+    return np.fft.irfft(spectrum, len(x)) * peak
+
+
 def _augment(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
     x = ctx.wave(recipe["clip"]).astype(np.float64)
     for op in recipe["ops"]:
@@ -150,6 +172,8 @@ def _augment(recipe: dict[str, Any], ctx: RenderContext) -> np.ndarray:
             x = to_mono_16k(x.astype(np.float32), int(round(SR * op["factor"]))).astype(np.float64)
         elif kind == "shift":
             x = np.concatenate([np.zeros(int(op["seconds"] * SR)), x])
+        elif kind == "phone":
+            x = phone_line(x)
         elif kind == "reverb":
             ir = _reverb_ir(op["rt60"], op["seed"])
             size = len(x) + len(ir) - 1

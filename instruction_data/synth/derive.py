@@ -1,5 +1,6 @@
 """Clips made from rendered clips of one split: sequences at known onsets, repeats for counting,
-speech over a background, and label-preserving augmentations for classes with few clips.
+speech over a background, speech over a telephone line, and label-preserving augmentations for classes with few
+clips.
 
 Planners take the split's rendered clips (durations known) and return new `Clip`s whose
 recipes name their parts by clip id; `sources` lists those ids and `group` joins them, so a
@@ -110,6 +111,21 @@ def plan_speech_scenes(clips: list[Clip], n: int, seed: int, prefix: str) -> lis
         out.append(_derived(safe_id(prefix, "scene", f"{i:04d}"), [voice, bg], recipe,
                             expand(["speech", *bg.labels]), caption, events=events, transcript=voice.transcript,
                             speaker=voice.speaker, language=voice.language, kind="speech"))
+    return out
+
+
+def plan_phone_speech(clips: list[Clip], n: int, seed: int, prefix: str) -> list[Clip]:
+    """Copies of `n` transcribed speech clips (distinct, drawn by the seed) as heard over a telephone line (render op
+    `phone`): same words, speaker and language. A voice recorded for a phone system (Asterisk's prompts, held out in
+    corpus v4) sounds unlike every trained voice, and alm-tiny answered "Only a voice." to them beside a transcript it
+    had: these teach the LLM that such a voice speaks too."""
+    pool = [c for c in clips if c.kind == "speech" and c.transcript and not c.sources]
+    out = []
+    for clip in random.Random(seed).sample(pool, min(n, len(pool))):
+        recipe = {"op": "augment", "clip": clip.id, "ops": [{"op": "phone"}]}
+        caption = f"{clip.caption.rstrip()} It sounds like a telephone line."
+        out.append(_derived(safe_id(prefix, "phone", clip.id), [clip], recipe, list(clip.labels), caption,
+                            transcript=clip.transcript, speaker=clip.speaker, language=clip.language, kind="speech"))
     return out
 
 

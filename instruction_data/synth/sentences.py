@@ -1,4 +1,5 @@
-"""Deterministic English sentences for synthesized speech: short commands and statements."""
+"""Deterministic English sentences for synthesized speech: short commands, statements, long sentences and
+passages of several sentences."""
 
 from __future__ import annotations
 
@@ -107,17 +108,55 @@ def long_sentences(n: int, seed: int, min_words: int = 8, max_words: int = 30) -
         parts: list[str] = []
         words = 0
         while words < target:
-            values = {k: rng.choice(v) for k, v in _LONG_SLOTS.items()}
-            values["Person"] = values["person"][:1].upper() + values["person"][1:]
+            values = _long_values(rng)  # drawn before the clause, as corpora v2-v4 were built
             clause = rng.choice(_CLAUSES).format(**values)
             parts.append(clause)
             words += len(clause.split())
-        text = parts[0]
-        for clause in parts[1:]:
-            text += rng.choice(_JOINERS) + clause
-        text = text[:1].upper() + text[1:] + "."
+        text = _joined(parts, rng) + "."
         count = len(text.split())
         if min_words <= count <= max_words and text not in seen:
             seen.add(text)
             out.append(text)
     return out
+
+
+def passages(n: int, seed: int, min_words: int = 12, max_words: int = 22) -> list[str]:
+    """`n` distinct passages of 2-3 sentences (`min_words` to `max_words` words in all, so that spoken at 160 words a
+    minute or faster they fit a 10 s clip), the same for the seed.
+
+    "What is said?" on a recording of several sentences asks for all of them. An LLM trained on one sentence a clip
+    stops copying at the first full stop (alm-tiny on the held-out Asterisk prompts: "That is not a valid password."
+    for "That is not a valid password. Please try again."); these teach it to go on."""
+    rng = random.Random(f"{seed}:passage")
+    out: list[str] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(out) < n and tries < 50 * n + 100:
+        tries += 1
+        count = rng.choice((2, 2, 3))
+        sentences_ = []
+        for _ in range(count):
+            clauses = []
+            for _ in range(rng.choice((1, 1, 2))):
+                values = _long_values(rng)
+                clauses.append(rng.choice(_CLAUSES).format(**values))
+            sentences_.append(_joined(clauses, rng) + rng.choice((".", ".", ".", "!")))
+        text = " ".join(sentences_)
+        if min_words <= len(text.split()) <= max_words and text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+def _joined(clauses: list[str], rng: random.Random) -> str:
+    """The clauses as one sentence (a joiner drawn between each two), capitalised, without its full stop."""
+    text = clauses[0]
+    for clause in clauses[1:]:
+        text += rng.choice(_JOINERS) + clause
+    return text[:1].upper() + text[1:]
+
+
+def _long_values(rng: random.Random) -> dict[str, str]:
+    values = {k: rng.choice(v) for k, v in _LONG_SLOTS.items()}
+    values["Person"] = values["person"][:1].upper() + values["person"][1:]
+    return values

@@ -13,7 +13,7 @@ import numpy as np
 from instruction_data.adapters.debian import tuxpaint
 from instruction_data.clips import Clip, safe_id
 from instruction_data.errors import DataError
-from instruction_data.synth.sentences import COMMANDS, long_sentences, sentences
+from instruction_data.synth.sentences import COMMANDS, long_sentences, passages, sentences
 
 # espeak-ng voice -> accent description
 ENGLISH_VOICES = {"en-us": "an American", "en-gb": "a British", "en-gb-scotland": "a Scottish",
@@ -55,9 +55,11 @@ def _clip(cid: str, text: str, voice: str, variant: str, speed: int, language: s
 
 
 def plan_speech(seed: int, n_sentences: int = 500, n_commands: int = 150, n_foreign: int = 150,
-                n_long: int = 0) -> list[Clip]:
-    """Recipes for English sentences, one-word commands, short foreign-language captions and
-    `n_long` sentences of 8-30 words spoken by many voices and variants."""
+                n_long: int = 0, n_passages: int = 0, held_out: tuple[str, ...] = ()) -> list[Clip]:
+    """Recipes for English sentences, one-word commands, short foreign-language captions,
+    `n_long` sentences of 8-30 words and `n_passages` passages of 2-3 sentences (12-22 words), both spoken by many
+    voices and variants. Passages are training material: no voice of `held_out` (the build's test_ood sources,
+    `synth_speech:<voice>`) speaks one, so adding them leaves the held-out split as it was."""
     rng = random.Random(seed)
     clips: list[Clip] = []
     voices, variants = sorted(ENGLISH_VOICES), sorted(VARIANTS)
@@ -73,6 +75,10 @@ def plan_speech(seed: int, n_sentences: int = 500, n_commands: int = 150, n_fore
     for i, text in enumerate(long_sentences(n_long, seed)):
         clips.append(_clip(safe_id("speech", f"l{i:04d}"), text, rng.choice(voices), rng.choice(every_variant),
                            rng.randrange(130, 190, 10), "English", f"text:{text.lower()}"))
+    voices_heard = [v for v in voices if f"synth_speech:{v}" not in held_out and "synth_speech" not in held_out]
+    for i, text in enumerate(passages(n_passages if voices_heard else 0, seed)):  # 160-190 words a minute: < 10 s
+        clips.append(_clip(safe_id("speech", f"p{i:04d}"), text, rng.choice(voices_heard), rng.choice(every_variant),
+                           rng.randrange(160, 200, 10), "English", f"text:{text.lower()}"))
     return clips
 
 
