@@ -26,8 +26,8 @@ def domain_pairs(benchmarks: list[Benchmark]) -> list[dict[str, str]]:
 
 
 def family_details(b: dict[str, Any]) -> dict[str, Any]:
-    """What a family adds to its row: per-mode yes-ratios (hallucination), Whisper's floor and the non-speech
-    transcript rate (speech), the nearest-centroid probe (classification)."""
+    """What a family adds to its row: per-mode yes-ratios (hallucination), Whisper's floor, the non-speech
+    transcript rate and how many transcripts read were copied (speech), the nearest-centroid probe (classification)."""
     head, out = b["headline"], {}
     per_mode = b.get("breakdown", {}).get("per_mode", {}).get("model", {})
     if per_mode:
@@ -38,6 +38,9 @@ def family_details(b: dict[str, Any]) -> dict[str, Any]:
     for key in ("non_speech_transcribed", "non_speech_transcribed_gated"):
         if head.get(key) is not None:
             out[key] = head[key]
+    copying = b.get("breakdown", {}).get("copying")
+    if copying:
+        out["copying"] = {k: copying[k] for k in ("given", "copied", "wer_read")}
     probe = b.get("scores", {}).get("probe", {})
     if "centroid_accuracy" in probe:
         out["centroid_accuracy"] = probe["centroid_accuracy"]

@@ -71,6 +71,9 @@ def _describe(d: dict[str, Any]) -> str:
         gated = (f" (gate at the default threshold: {fmt(d['non_speech_transcribed_gated'], 2)})"
                  if "non_speech_transcribed_gated" in d else "")
         out.append(f"non-speech clips given a transcript {fmt(d['non_speech_transcribed'], 2)}{gated}")
+    if "copying" in d:
+        c = d["copying"]
+        out.append(f"transcripts read copied {c['copied']} of {c['given']} (their WER {fmt(c['wer_read'])})")
     if "centroid_accuracy" in d:
         out.append(f"nearest-centroid probe {fmt(d['centroid_accuracy'])}")
     return ", ".join(out)

@@ -279,6 +279,12 @@ def test_copying_splits_what_is_said_between_the_transcriber_and_the_llm():
     line = _copying_line(c, "wer")
     assert "given on 2 of 3 items, withheld on 1" in line and "copied the transcript on 1 of 2" in line
     assert "tagger's speech gate" in line and "'Turn left, now!' -> 'Only a voice.'" in line
+    # the in-domain vs out-of-domain summary carries it too
+    from eval.domains import family_details
+    from eval.report_domains import _describe
+
+    assert "transcripts read copied 1 of 2 (their WER 0.143)" in _describe(
+        family_details({"headline": {}, "breakdown": scored.breakdown}))
 
 
 def test_not_above_the_probe_is_flagged():
