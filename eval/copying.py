@@ -27,9 +27,9 @@ SHOWN = 5  # given transcripts the answer did not copy, kept as examples
 
 
 def add_copying(scored: Scored, references: list[str], transcripts: list[str], transcriber: dict[str, Any]) -> None:
-    """Add `breakdown["copying"]` and each item's `given_transcript` (in its model row). `references`: the items' normalised reference
-    transcripts; `transcripts`: what the model's transcriber gave each item's clips (raw text; "" = withheld);
-    `transcriber`: its description (`eval.asr.describe`)."""
+    """Add `breakdown["copying"]` and each item's `given_transcript` (in its model row). `references`: the items'
+    normalised reference transcripts; `transcripts`: what the model's transcriber gave each item's clips (raw text;
+    "" = withheld); `transcriber`: its description (`eval.asr.describe`)."""
     answers = [row[MODEL]["read"] if isinstance(row.get(MODEL), dict) else None for row in scored.items]
     read = [normalize_transcript(t) for t in transcripts]
     given = [bool(r) for r in read]

@@ -98,12 +98,7 @@ _JOINERS = [", and ", ", but ", " because ", ", so ", " while ", " after ", " be
 
 def long_sentences(n: int, seed: int, min_words: int = 8, max_words: int = 30) -> list[str]:
     """`n` distinct sentences of `min_words` to `max_words` words (lengths spread evenly), same for the seed."""
-    rng = random.Random(f"{seed}:long")
-    out: list[str] = []
-    seen: set[str] = set()
-    tries = 0
-    while len(out) < n and tries < 50 * n + 100:
-        tries += 1
+    def draw(rng: random.Random) -> str:
         target = rng.randint(min_words, max_words)
         parts: list[str] = []
         words = 0
@@ -112,12 +107,9 @@ def long_sentences(n: int, seed: int, min_words: int = 8, max_words: int = 30) -
             clause = rng.choice(_CLAUSES).format(**values)
             parts.append(clause)
             words += len(clause.split())
-        text = _joined(parts, rng) + "."
-        count = len(text.split())
-        if min_words <= count <= max_words and text not in seen:
-            seen.add(text)
-            out.append(text)
-    return out
+        return _joined(parts, rng) + "."
+
+    return _distinct(n, random.Random(f"{seed}:long"), draw, min_words, max_words)
 
 
 def passages(n: int, seed: int, min_words: int = 12, max_words: int = 22) -> list[str]:
@@ -127,21 +119,28 @@ def passages(n: int, seed: int, min_words: int = 12, max_words: int = 22) -> lis
     "What is said?" on a recording of several sentences asks for all of them. An LLM trained on one sentence a clip
     stops copying at the first full stop (alm-tiny on the held-out Asterisk prompts: "That is not a valid password."
     for "That is not a valid password. Please try again."); these teach it to go on."""
-    rng = random.Random(f"{seed}:passage")
-    out: list[str] = []
-    seen: set[str] = set()
-    tries = 0
-    while len(out) < n and tries < 50 * n + 100:
-        tries += 1
-        count = rng.choice((2, 2, 3))
+    def draw(rng: random.Random) -> str:
         sentences_ = []
-        for _ in range(count):
+        for _ in range(rng.choice((2, 2, 3))):
             clauses = []
             for _ in range(rng.choice((1, 1, 2))):
                 values = _long_values(rng)
                 clauses.append(rng.choice(_CLAUSES).format(**values))
             sentences_.append(_joined(clauses, rng) + rng.choice((".", ".", ".", "!")))
-        text = " ".join(sentences_)
+        return " ".join(sentences_)
+
+    return _distinct(n, random.Random(f"{seed}:passage"), draw, min_words, max_words)
+
+
+def _distinct(n: int, rng: random.Random, draw, min_words: int, max_words: int) -> list[str]:
+    """Up to `n` distinct texts of `draw(rng)` with `min_words` to `max_words` words, in the order drawn (at most
+    50 n + 100 draws)."""
+    out: list[str] = []
+    seen: set[str] = set()
+    tries = 0
+    while len(out) < n and tries < 50 * n + 100:
+        tries += 1
+        text = draw(rng)
         if min_words <= len(text.split()) <= max_words and text not in seen:
             seen.add(text)
             out.append(text)
