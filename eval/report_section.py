@@ -102,11 +102,9 @@ def _floor_lines(b: dict[str, Any]) -> list[str]:
     for key, what in (("as_loaded", "as the model loads it"), ("gated", "the same Whisper")):
         if key in non_speech:
             r = non_speech[key]
-            gate = r["transcriber"]["no_speech_threshold"]
             examples = ", ".join(repr(short(t, 40)) for t in r["examples"][:3])
-            tagger = " and its tagger's speech gate" if r["transcriber"].get("speech_gate") else ""
-            lines.append(f"- non-speech clips given a transcript by the model's transcriber ({what}, no-speech gate "
-                         f"{'off' if gate is None else gate}{tagger}): {r['transcribed']} of {r['clips']} "
+            lines.append(f"- non-speech clips given a transcript by the model's transcriber ({what}, "
+                         f"{_gates(r['transcriber'])}): {r['transcribed']} of {r['clips']} "
                          f"({fmt(r['rate'], 3)}; of {non_speech['of']} in the split)"
                          + (f", e.g. {examples}" if examples else ""))
     copying = breakdown.get("copying")
@@ -115,13 +113,18 @@ def _floor_lines(b: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _gates(transcriber: dict[str, Any]) -> str:
+    """A transcriber's gates as the report names them (`eval.asr.describe`)."""
+    gate = transcriber["no_speech_threshold"]
+    tagger = " and its tagger's speech gate" if transcriber.get("speech_gate") else ""
+    return f"no-speech gate {'off' if gate is None else gate}{tagger}"
+
+
 def _copying_line(c: dict[str, Any], metric: str) -> str:
     """Whether the answers copy the transcripts the model read (`eval.copying`)."""
-    gate = c["transcriber"]["no_speech_threshold"]
-    tagger = " and its tagger's speech gate" if c["transcriber"].get("speech_gate") else ""
     examples = "; ".join(f"{short(e['transcript'], 80)!r} -> {short(str(e['answer']), 80)!r}"
                          for e in c["examples"][:3])
-    return (f"- transcripts the model read (its transcriber, no-speech gate {'off' if gate is None else gate}{tagger}):"
+    return (f"- transcripts the model read (its transcriber, {_gates(c['transcriber'])}):"
             f" given on {c['given']} of {c['items']} items, withheld on {c['withheld']}; the answer copied the "
             f"transcript on {c['copied']} of {c['given']}; {metric} of the transcripts read {fmt(c['wer_read'], 3)}, "
             f"of the answers with each given transcript in their place {fmt(c['wer_if_copied'], 3)}"
