@@ -21,7 +21,9 @@
 #       v5: v4 plus 500 espeak-ng passages of 2-3 sentences, 600 telephone-line copies of transcribed speech and no
 #       speech cut short by the 10 s clip limit (`alm data build --passages 500 --phone-speech 600 --whole-speech`;
 #       instruction_data/README.md): runs/alm-tiny-v7, evaluated into runs/eval-retrained-v7 on the same held-out items
-#       (corpus v4's test_ood: v5 holds out the same sources) and first split; caches under runs/cache
+#       (corpus v4's test_ood: v5 holds out the same sources) and first split; caches under runs/cache. Measured in
+#       session 52 (2-core AVX2, fp32): stages 1,272 + 7,231 + 4,065 s, tagger 860 s, evaluations 37 min; held-out
+#       WER 0.380 (alm-tiny 0.409) but class 0.427 (0.461) and yes/no 0.750 (0.850): not shipped (training/README.md)
 #   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (stages 1-2 run once): YAMNet joins at stage 2
 #       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
 #       transcripts of 4+ distinct words over its floor of 0.01), so the LLM learns the notes it reads:
