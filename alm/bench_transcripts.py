@@ -63,7 +63,7 @@ class OwnLengthFrames(Ct2Transcriber):
     it: each clip at its own length, float32, no 30 s padding (`alm.model.audio_encoder.WhisperAudioEncoder`)."""
 
     def __init__(self, audio_base: str, threshold: float | None = None):
-        from transformers import WhisperFeatureExtractor, WhisperForConditionalGeneration
+        from transformers import WhisperForConditionalGeneration
 
         from alm.model.audio_encoder import WhisperAudioEncoder
         from alm.weights.resolve import resolve_base
@@ -72,13 +72,12 @@ class OwnLengthFrames(Ct2Transcriber):
         base = resolve_base(audio_base)
         whisper = WhisperForConditionalGeneration.from_pretrained(base, dtype=torch.float32).model.encoder.eval()
         self.own_length = WhisperAudioEncoder(whisper.config, whisper)
-        self.extractor = WhisperFeatureExtractor.from_pretrained(base)
 
     def _encode(self, chunk):
         if len(chunk) != 1:  # CTranslate2 reads no padding mask: one window at a time
             raise ValueError("own-length frames are decoded one window at a time")
         _, _, n, wave = chunk[0]
-        mel = torch.from_numpy(mel_windows(wave[:n], WINDOW_SECONDS, self.extractor)[0])[None]  # 1, M, Tm
+        mel = torch.from_numpy(mel_windows(wave[:n], WINDOW_SECONDS, self.feature_extractor)[0])[None]  # 1, M, Tm
         with torch.inference_mode():
             frames, _ = self.own_length(mel, torch.tensor([mel.shape[-1]]))  # 1, ceil(Tm / 2), C
         return import_ctranslate2().StorageView.from_array(frames.float().numpy().copy(order="C"))
