@@ -32,7 +32,7 @@ import torch
 
 from alm.audio.features import mel_windows
 from alm.files import atomic_write_json
-from alm.transcribe import WINDOW_SECONDS, Ct2Transcriber, import_ctranslate2
+from alm.transcribe import WINDOW_SECONDS, Ct2Transcriber, Transcriber, import_ctranslate2
 
 THRESHOLDS = (0.3, 0.4, 0.45, 0.5, 0.6, 0.7, 0.8, 0.9)
 # "ctranslate2-int8-encoder": CTranslate2's own encoder; "own-length-frames": its decoder on the model's frames
@@ -48,8 +48,6 @@ def corpus_clips(root: str, split: str) -> list[dict]:
 
 
 def make(backend: str, audio_base: str, threshold: float | None = None):
-    from alm.transcribe import Transcriber
-
     if backend == "transformers":
         return Transcriber(audio_base, device="cpu", no_speech_threshold=threshold)
     if backend == "own-length-frames":

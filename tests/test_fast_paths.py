@@ -181,11 +181,10 @@ def test_no_speech_gate_rates():
     assert rows[0.3]["non_speech_still_transcribed"] == 0.0
 
 
-@pytest.mark.skipif(not __import__("alm.transcribe", fromlist=["ct2_available"]).ct2_available(),
-                    reason="CTranslate2 is not installed")
 def test_own_length_frames_feed_ct2s_decoder_one_window_at_a_time():
     """The bench's `own-length-frames` backend: the real Whisper-base encoder at the clip's own length (10 s: 500
     frames, not Whisper's 1500), read by CTranslate2's decoder."""
+    pytest.importorskip("ctranslate2")
     from alm.audio import load_audio
     from alm.bench import DEFAULT_CLIP
     from alm.bench_transcripts import OwnLengthFrames
