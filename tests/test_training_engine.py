@@ -652,6 +652,10 @@ def test_transcript_answers_copy_what_the_model_reads_and_drop_withheld_speech()
     out, dropped, unclear = transcript_answers(records, transcripts, unheard="unclear", unheard_repeat=3)
     assert [r.id for r in out] == ["read", "gated", "gated", "gated", "music", "tag"] and (dropped, unclear) == (0, 3)
     assert {r.output for r in out[1:4]} == {out[1].output} and out[1].output in UNCLEAR_SPEECH_A
+    from instruction_data.generate.templates import INAUDIBLE_SPEECH_A
+    out, dropped, unclear = transcript_answers(records, transcripts, unheard="inaudible", unheard_repeat=2)
+    assert [r.id for r in out] == ["read", "gated", "gated", "music", "tag"] and (dropped, unclear) == (0, 2)
+    assert out[1].output in INAUDIBLE_SPEECH_A and out[0].output == "Set an alarm for 7"
 
 
 def test_unheard_speech_setting_is_checked():
@@ -664,6 +668,7 @@ def test_unheard_speech_setting_is_checked():
     with pytest.raises(ConfigError, match="unheard_speech"):
         data(unheard_speech="guess")
     assert data(unheard_speech="unclear", unheard_repeat=4).unheard_repeat == 4 and data().unheard_repeat == 1
+    assert data(unheard_speech="inaudible", unheard_repeat=2).unheard_repeat == 2
     with pytest.raises(ConfigError, match="unheard_repeat: must be >= 1"):
         data(unheard_speech="unclear", unheard_repeat=0)
     with pytest.raises(ConfigError, match="unheard_repeat: repeats"):

@@ -90,10 +90,11 @@ class DataSection:
     speech_captions: Literal["reference", "transcript"] = "reference"  # what a speech clip's caption quotes: the
     # words, or the transcript read (needs a speech-aware model; captions whose transcript was withheld are left out)
     speech_min_words: int = 0  # "what is said" records of speech with fewer words are left out (letters, syllables)
-    unheard_speech: Literal["drop", "unclear"] = "drop"  # with speech_answers: transcript, "what is said" about speech
-    # whose transcript the no-speech gate withheld: left out, or answered that the words cannot be made out
-    unheard_repeat: int = 1  # with unheard_speech: unclear, each such answer this many times (v6 met 68 of them beside
-    # thousands of no-speech answers that name the first tag, and never gave one: training/README.md, "v6")
+    unheard_speech: Literal["drop", "unclear", "inaudible"] = "drop"  # with speech_answers: transcript, "what is
+    # said" about speech whose transcript the no-speech gate withheld: left out, answered that the words cannot be made
+    # out (a sentence), or marked as a transcript marks unintelligible speech ("[inaudible]")
+    unheard_repeat: int = 1  # with unheard_speech: unclear or inaudible, each such answer this many times (v6 met 68 of
+    # them beside thousands of no-speech answers that name the first tag, and never gave one: training/README.md, "v6")
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
     sample_answers: int = 3  # greedy answers to validation questions printed and logged at each validation
@@ -212,8 +213,9 @@ def validate(c: TrainConfig) -> None:
                 raise ConfigError(f"data.{name}.{key}: must be >= 0, got {weight}")
     if c.data.unheard_repeat < 1:
         raise ConfigError(f"data.unheard_repeat: must be >= 1, got {c.data.unheard_repeat}")
-    if c.data.unheard_repeat > 1 and c.data.unheard_speech != "unclear":
-        raise ConfigError("data.unheard_repeat: repeats the answers of data.unheard_speech: unclear, which is not set")
+    if c.data.unheard_repeat > 1 and c.data.unheard_speech == "drop":
+        raise ConfigError("data.unheard_repeat: repeats the answers of data.unheard_speech (unclear or inaudible), "
+                          "which is not set")
     positive = {"lr": c.lr, "batch_size": c.batch_size, "grad_accum": c.grad_accum, "max_length": c.max_length,
                 "epochs": c.epochs, "keep_checkpoints": c.keep_checkpoints, "log_every": c.log_every}
     for name, value in positive.items():

@@ -30,7 +30,7 @@ from alm.model.audio_tokens import SAMPLE_RATE, split_windows
 from alm.conversation import Conversation, clips_then_text
 from alm.processor import IGNORE_INDEX, AlmProcessor
 from instruction_data.errors import DataError
-from instruction_data.generate.templates import UNCLEAR_SPEECH_A
+from instruction_data.generate.templates import INAUDIBLE_SPEECH_A, UNCLEAR_SPEECH_A
 from instruction_data.loader import load_split
 from instruction_data.schema import Record
 from training.config import DataSection
@@ -156,13 +156,18 @@ def balanced_answers(group: list[Record], tasks: set[str]) -> list[Record]:
     return kept
 
 
+UNHEARD_ANSWERS = {"unclear": UNCLEAR_SPEECH_A, "inaudible": INAUDIBLE_SPEECH_A}  # data.unheard_speech -> wordings
+
+
 def transcript_answers(records: list[Record], transcripts: dict[str, str], captions: bool = False,
                        answers: bool = True, unheard: str = "drop", unheard_repeat: int = 1
                        ) -> tuple[list[Record], int, int]:
     """With `answers`, "what is said" records answered with the transcript the model reads beside the clip (so it
     learns to copy it word for word, rather than to rewrite it); speech clips whose transcript the no-speech gate
     withheld are left out (no transcript to copy), or with `unheard="unclear"` answered that the words cannot be
-    made out (`templates.UNCLEAR_SPEECH_A`, a wording chosen by the record's id), each `unheard_repeat` times;
+    made out (`templates.UNCLEAR_SPEECH_A`), with `unheard="inaudible"` marked as a transcript marks unintelligible
+    speech (`templates.INAUDIBLE_SPEECH_A`: "[inaudible]"), a wording chosen by the record's id, each
+    `unheard_repeat` times;
     answers to clips without speech ("It is a bell; nothing is said.") and other tasks are kept as they are. With
     `captions`, a speech clip's caption that quotes its words (`A voice says in Danish: "En VW Beetle."`) quotes the
     transcript instead, and is left out when it was withheld. Returns the records, how many were left out and how
@@ -177,9 +182,9 @@ def transcript_answers(records: list[Record], transcripts: dict[str, str], capti
             heard = transcripts.get(record.sound[0], "").strip()
             if heard:
                 output = heard if record.task == "speech_content" else record.output.replace(quoted, f'"{heard}"')
-            elif record.task == "speech_content" and unheard == "unclear":
-                output = UNCLEAR_SPEECH_A[int(hashlib.sha256(record.id.encode()).hexdigest(), 16)
-                                          % len(UNCLEAR_SPEECH_A)]
+            elif record.task == "speech_content" and unheard in UNHEARD_ANSWERS:
+                wordings = UNHEARD_ANSWERS[unheard]
+                output = wordings[int(hashlib.sha256(record.id.encode()).hexdigest(), 16) % len(wordings)]
                 unclear += unheard_repeat
                 out += [dataclasses.replace(record, output=output)] * (unheard_repeat - 1)
             else:

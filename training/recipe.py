@@ -143,7 +143,7 @@ class StageRecipe:
             self.say(f"{' and '.join(k.replace('_', ' ') for k in quoting)} quote the transcript the model reads; "
                      f"{withheld} records of speech left out (the no-speech gate withheld their clip's transcript)"
                      + (f"; {unclear} asked what is said about such clips answered that the words cannot be made out"
-                        if unheard == "unclear" and answers else ""))
+                        if unheard != "drop" and answers else ""))
         lengths = self.clip_lengths = ClipLengths()
         self.examples, self.data_stats = prepare_examples(records, self.processor, c.max_length, c.overlong,
                                                           lengths, transcripts, tags)
