@@ -24,6 +24,10 @@
 #       (corpus v4's test_ood: v5 holds out the same sources) and first split; caches under runs/cache. Measured in
 #       session 52 (2-core AVX2, fp32): stages 1,272 + 7,231 + 4,065 s, tagger 860 s, evaluations 37 min; held-out
 #       WER 0.380 (alm-tiny 0.409) but class 0.427 (0.461) and yes/no 0.750 (0.850): not shipped (training/README.md)
+#   SPEECH_STAGE=1 scripts/retrain_alm_tiny.sh   # then a fourth stage on "what is said" and "is there X?" (LoRA, from the
+#       model read with two tags and its speech gate; training/recipes/alm-tiny-speech/stage4.yaml): $RUN/stage4,
+#       evaluated into runs/eval-retrained-speech. Session 53 ran that stage from the shipped alm-tiny (1,228 s, 2-core
+#       AVX2 fp32): first split WER 0.494 (alm-tiny 0.619) but held-out class 0.412 (0.461): not shipped
 #   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (stages 1-2 run once): YAMNet joins at stage 2
 #       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
 #       transcripts of 4+ distinct words over its floor of 0.01), so the LLM learns the notes it reads:
@@ -99,6 +103,12 @@ elif [ "$TRAIN" = 1 ]; then
       .venv/bin/python scripts/tagger_reading.py $RUN/yamtags $RUN/read --top-k 2 --speech-gate "${GATE[@]}"
     fi
     MODEL=$RUN/read
+    if [ -n "${SPEECH_STAGE:-}" ]; then  # what is said, copied from the transcript read (session 53)
+      log "stage 4: what is said"
+      $ALM train training/recipes/alm-tiny-speech/stage4.yaml --set model.init_from=$RUN/read \
+        ${V5:+--set data.root=data/corpus-v5} --out $RUN --resume --quiet
+      MODEL=$RUN/stage4/model; EVALS=${EVALS}-speech
+    fi
   fi
 fi
 OPTS=(--model "$MODEL" --no-meteor --no-probe --no-progress)

@@ -96,6 +96,25 @@ def test_packaged_curriculum_chains_stages():
     assert s2.tagger.ensemble == 5
 
 
+def test_speech_stage_reads_as_the_shipped_model_and_keeps_its_aligner():
+    """alm-tiny's fourth stage (what is said): LoRA alone, from the shipped model, its tagger read as alm-tiny reads it
+    (two tags behind the speech gate), the fit plan stage 3's; withheld speech is marked "[inaudible]"."""
+    import dataclasses
+    import json
+
+    from alm.checkpoints import resolve_checkpoint
+
+    s4 = load_stages(RECIPES / "alm-tiny-speech")[0].config
+    s3 = load_stages(RECIPES / "alm-tiny" / "stage3.yaml")[0].config
+    assert (s4.encoder, s4.aligner, s4.llm, s4.model.init_from) == ("frozen", "frozen", "lora", "alm-tiny")
+    assert set(s4.data.tasks) == {"speech_content", "existence"} and s4.data.balance_answers == ["existence"]
+    assert (s4.data.speech_answers, s4.data.unheard_speech, s4.data.speech_min_words) == ("transcript", "inaudible", 1)
+    reading = ("top_k", "speech_gate", "speech_gate_words", "speech_gate_floor")
+    shipped = json.loads((resolve_checkpoint("alm-tiny") / "tagger.json").read_text())
+    assert {k: getattr(s4.tagger, k) for k in reading} == {k: shipped[k] for k in reading}
+    assert dataclasses.replace(s4.tagger, **{k: getattr(s3.tagger, k) for k in reading}) == s3.tagger
+
+
 def test_curriculum_out_moves_every_stage_and_its_chain(tmp_path):
     """`alm train alm-tiny --out DIR`: each stage trains into DIR/<stage>, starting from the moved earlier stage; an
     init_from outside the curriculum is kept."""
