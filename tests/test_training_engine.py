@@ -412,22 +412,32 @@ def test_a_notes_only_stage_trains_lora_on_tags_and_saves_no_aligner_weights(sta
 def test_a_later_stage_keeps_the_tagger_and_its_cross_fitted_tags(stage, corpus, tmp_path):
     """A stage starting from a tag-reading model keeps its tagger (not fit again); the clips that tagger was fit on
     keep their cross-fitted tags when the stage's tagger plan names the same fit in the tagger cache, and get the
-    tagger's own tags, said so in the record, when it does not."""
+    tagger's own tags, said so in the record, when it does not, or with `tagger.refold` tags cross-fitted now by folds
+    fit under the stage's plan, which must tag the kept tagger's labels."""
+    from alm.errors import AlmError
+
     plan = dict(feature_cache=str(tmp_path / "fc"), tagger__min_clips=1, tagger__folds=2, tagger__steps=50)
     first = stage("first", max_steps=1, model__sound_tags=True, **plan)
     later = stage("later", max_steps=1, model={"init_from": str(first.output_dir)}, **plan)
     other = stage("other", max_steps=1, model={"init_from": str(first.output_dir)},
                   **{**plan, "tagger__steps": 20})  # another plan: its fit is not the one the model holds
     unlisted = stage("unlisted", max_steps=1, model={"init_from": str(first.output_dir)}, **plan)
+    refolded = stage("refolded", max_steps=1, model={"init_from": str(first.output_dir)},
+                     **{**plan, "tagger__steps": 20, "tagger__refold": True})  # that plan's folds fit now
+    relabelled = stage("relabelled", max_steps=1, model={"init_from": str(first.output_dir)},
+                       **{**plan, "tagger__refold": True, "tagger__exclude": [next(iter(FREQS))]})
     with labelled_clips(corpus):
-        for config in (first, later, other):
+        for config in (first, later, other, refolded):
             train_stage(config, progress=False)
+        with pytest.raises(AlmError, match="tagger.refold: this plan draws 3 labels, the kept tagger tells 4 apart"):
+            train_stage(relabelled, progress=False)  # folds of other labels cannot stand in for the kept tagger's
     train_stage(unlisted, progress=False)  # a corpus with no clip list: nothing to find the fit by, and no error
-    runs = (first, later, other, unlisted)
+    runs = (first, later, other, unlisted, refolded)
     records = [json.loads((c.model_dir / RECORD_FILE).read_text())["sound_tags"] for c in runs]
     assert records[0]["fitted_on"] == 8 and "inherited" not in records[0]
     assert records[1] == {"enabled": True, "inherited": True, "fit_cross_fitted": 8, "tagged": 10}
     assert records[2] == records[3] == {"enabled": True, "inherited": True, "fit_cross_fitted": 0, "tagged": 10}
+    assert records[4] == {"enabled": True, "inherited": True, "fit_cross_fitted": 8, "tagged": 10, "refolded": True}
     saved = [load_file(str(c.model_dir / "tagger.safetensors")) for c in runs]
     assert all(torch.equal(saved[0][k], s[k]) for s in saved[1:] for k in saved[0])  # kept, not fit again
 

@@ -417,6 +417,9 @@ class TaggerPlan:
     # (`SoundTagger.keeps_transcript`; 0: none)
     speech_gate_floor: float = 0.0  # with speech_gate_words, not where "speech" is under this probability (the clip
     # is not decoded; `SoundTagger.hears_speech`)
+    refold: bool = False  # a later stage whose kept tagger's fit is not in the tagger cache (a tagger swapped in by
+    # scripts/tagger_swap.py, a cache emptied): its fitting clips get tags cross-fitted now by folds fit under this plan
+    # (the kept tagger unchanged), as new recordings are tagged, rather than its own tags, learnt on them
 
 
 def same_tagger(a: SoundTagger, b: SoundTagger) -> bool:
@@ -524,18 +527,27 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
         plan.fold_by]
     if inherited is not None:  # its fit in the cache under any scheme shows these clips fit it
         same = any(f is not None and same_tagger(f[0], inherited) for f in found.values())
-        if same:
-            _, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found, seed, fit_kwargs, inherited,
-                                                  progress)
-            for s in fit_now:
+        refold = plan.refold and not same
+        if refold and settings.labels != inherited.settings.labels:
+            raise AlmError(f"tagger.refold: this plan draws {len(settings.labels)} labels, the kept tagger tells "
+                           f"{len(inherited.settings.labels)} apart; the folds must tag the same labels (its fit's "
+                           "clips_per_label, min_clips, exclude and seed)")
+        if same or refold:  # folds found in the cache, or (refold) fit now under this plan: the kept tagger stays
+            _, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found if same else {}, seed,
+                                                  fit_kwargs, inherited, progress)
+            for s in fit_now if same else ():  # refolded fits are not saved: the kept tagger is not their fit
                 save_fit(root, keys[s], inherited, held[s])
             probs.update(zip(fit_data.paths, mixed_held_out(held, seed)))
-        stats.update(inherited=True, fit_cross_fitted=len(fit_data.paths) if same else 0)
+        stats.update(inherited=True, fit_cross_fitted=len(fit_data.paths) if same or refold else 0)
+        if refold:
+            stats["refolded"] = True
         say("sound tagger: kept from the model the stage starts from; "
             + (f"the {len(fit_data.paths)} clips it was fit on keep tags cross-fitted over {plan.folds} folds of "
                f"{unit}" if same else
-               "no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on get "
-               "its own tags (learnt on them)"))
+               f"no fit in the tagger cache matches it, so the {len(fit_data.paths)} clips it was fit on get tags "
+               f"cross-fitted now over {plan.folds} folds of {unit} under this stage's plan (tagger.refold)" if refold
+               else "no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on "
+               "get its own tags (learnt on them; tagger.refold: true cross-fits them under this plan instead)"))
     else:
         tagger, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found, seed, fit_kwargs,
                                                    progress=progress)
