@@ -532,22 +532,25 @@ def stage_tags(model, processor, cache, corpus_root: str | Path, stage_paths: li
             raise AlmError(f"tagger.refold: this plan draws {len(settings.labels)} labels, the kept tagger tells "
                            f"{len(inherited.settings.labels)} apart; the folds must tag the same labels (its fit's "
                            "clips_per_label, min_clips, exclude and seed)")
-        if same or refold:  # folds found in the cache, or (refold) fit now under this plan: the kept tagger stays
-            _, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found if same else {}, seed,
-                                                  fit_kwargs, inherited, progress)
+        if same or refold:  # the kept tagger stays; its fitting clips' folds are found in the cache or fit now
+            # (a fit under this plan's key holds those folds' tags whichever tagger it saved, so refold reuses them too)
+            _, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found, seed, fit_kwargs, inherited,
+                                                  progress)
             for s in fit_now if same else ():  # refolded fits are not saved: the kept tagger is not their fit
                 save_fit(root, keys[s], inherited, held[s])
             probs.update(zip(fit_data.paths, mixed_held_out(held, seed)))
         stats.update(inherited=True, fit_cross_fitted=len(fit_data.paths) if same or refold else 0)
-        if refold:
+        if same:
+            told = (f"the {len(fit_data.paths)} clips it was fit on keep tags cross-fitted over {plan.folds} folds of "
+                    f"{unit}")
+        elif refold:
             stats["refolded"] = True
-        say("sound tagger: kept from the model the stage starts from; "
-            + (f"the {len(fit_data.paths)} clips it was fit on keep tags cross-fitted over {plan.folds} folds of "
-               f"{unit}" if same else
-               f"no fit in the tagger cache matches it, so the {len(fit_data.paths)} clips it was fit on get tags "
-               f"cross-fitted now over {plan.folds} folds of {unit} under this stage's plan (tagger.refold)" if refold
-               else "no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on "
-               "get its own tags (learnt on them; tagger.refold: true cross-fits them under this plan instead)"))
+            told = (f"no fit in the tagger cache matches it, so the {len(fit_data.paths)} clips it was fit on get tags "
+                    f"cross-fitted over {plan.folds} folds of {unit} under this stage's plan (tagger.refold)")
+        else:
+            told = ("no fit in the tagger cache matches it under this stage's tagger plan, so the clips it was fit on "
+                    "get its own tags (learnt on them; tagger.refold: true cross-fits them under this plan instead)")
+        say(f"sound tagger: kept from the model the stage starts from; {told}")
     else:
         tagger, held, fit_now = held_out_by_scheme(x, y, settings, plan, groups, found, seed, fit_kwargs,
                                                    progress=progress)
