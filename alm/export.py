@@ -134,6 +134,9 @@ def model_card(name: str, config, origin: dict, record: Path | None) -> str:
                   f"final validation loss: {facts.get('final_eval_loss', '?')}",
                   f"- wall time: {facts.get('curriculum_wall_time_s') or facts.get('wall_time_s', '?')} s on "
                   f"{(facts.get('hardware') or {}).get('device', 'the recorded hardware')}",
+                  *([f"- weights interpolated after training: {blend['alpha']} of this stage's, the rest of "
+                     f"`{blend['from']}`'s (scripts/interpolate_models.py)"] if (blend := facts.get("interpolated"))
+                    else []),
                   "- the whole record is in `training_record.json`.", ""]
     lines += ["## Limitations", "",
               "Scores and their protocols are in alm's README and `alm eval` reports; a small model trained on a small "

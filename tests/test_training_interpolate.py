@@ -44,3 +44,18 @@ def test_models_of_other_lineages_are_refused_and_nothing_is_written(tmp_path):
     with pytest.raises(AlmError, match="names or shapes"):
         interpolate_folder(start, other_shape, tmp_path / "out", alpha=0.5)
     assert not (tmp_path / "out").exists()
+
+
+def test_an_exported_model_card_says_its_weights_were_interpolated(tmp_path):
+    from types import SimpleNamespace
+
+    from alm.export import model_card
+
+    config = SimpleNamespace(speech_transcripts=True, trained=True, sound_tags=False, aligner="mlp")
+    record = tmp_path / "training_record.json"
+    record.write_text(json.dumps({"stage": "stage4", "steps": 309,
+                                  "interpolated": {"from": "alm-tiny", "to": "runs/x", "alpha": 0.5}}))
+    card = model_card("m", config, {"audio_base": "w", "text_base": "l"}, record)
+    assert "weights interpolated after training: 0.5 of this stage's, the rest of `alm-tiny`'s" in card
+    record.write_text(json.dumps({"stage": "stage4"}))
+    assert "interpolated" not in model_card("m", config, {"audio_base": "w", "text_base": "l"}, record)
