@@ -1,5 +1,5 @@
-"""A model between two trained alm models of one lineage: every weight tensor is (1 - alpha) * FROM + alpha * TO, the
-rest of the folder is TO's. Weight-space ensembling of a fine-tuned model with the one it started from (WiSE-FT,
+"""A model between two trained alm models of one lineage: every weight tensor is (1 - alpha) * START + alpha * END,
+the rest of the folder is END's. Weight-space ensembling of a fine-tuned model with the one it started from (WiSE-FT,
 Wortsman et al. 2022) keeps much of what the later training gained while giving back less of what the earlier model
 did well; here it is meant for a stage that trains the LoRA alone from another model (the speech stage,
 `training/recipes/alm-tiny-speech/`, from alm-tiny), so the two share every frozen tensor and their LoRA factors

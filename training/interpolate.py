@@ -21,10 +21,7 @@ def interpolate_folder(start: Path, end: Path, out: Path, alpha: float) -> dict[
     missing = [str(f) for f in weight_files if not (start / f).is_file()]
     if missing or not weight_files:
         raise AlmError(f"{start}: has no {', '.join(missing) or 'weight files'} to blend with {end}")
-    if (start / TAGGER_FILE).is_file() != (end / TAGGER_FILE).is_file() or (
-            (end / TAGGER_FILE).is_file()
-            and json.loads((start / TAGGER_FILE).read_text()).get("labels")
-            != json.loads((end / TAGGER_FILE).read_text()).get("labels")):
+    if tagger_labels(start) != tagger_labels(end):
         raise AlmError(f"{start} and {end}: their sound taggers name different labels; nothing to blend")
     blended = {}
     with atomic_folder(out) as tmp:
@@ -33,13 +30,19 @@ def interpolate_folder(start: Path, end: Path, out: Path, alpha: float) -> dict[
             a, b = load_file(str(start / name)), load_file(str(end / name))
             if a.keys() != b.keys() or any(a[k].shape != b[k].shape for k in b):
                 raise AlmError(f"{name}: the two models' tensors differ in names or shapes; not one lineage")
-            mixed = {k: (b[k] if not b[k].is_floating_point() or a[k].equal(b[k])
-                         else ((1 - alpha) * a[k].float() + alpha * b[k].float()).to(b[k].dtype)) for k in b}
-            blended[str(name)] = sum(not a[k].equal(b[k]) for k in b if b[k].is_floating_point())
-            save_file(mixed, str(tmp / name), metadata={"format": "pt"})
+            changed = [k for k in b if b[k].is_floating_point() and not a[k].equal(b[k])]
+            blended[str(name)] = len(changed)
+            if changed:  # a file with nothing to blend is END's, already copied
+                mixed = {**b, **{k: ((1 - alpha) * a[k].float() + alpha * b[k].float()).to(b[k].dtype)
+                                 for k in changed}}
+                save_file(mixed, str(tmp / name), metadata={"format": "pt"})
         if (tmp / RECORD_FILE).is_file():
             record = json.loads((tmp / RECORD_FILE).read_text())
             record["interpolated"] = {"from": str(start), "to": str(end), "alpha": alpha, "tensors": blended}
             (tmp / RECORD_FILE).write_text(json.dumps(record, indent=1) + "\n")
     return blended
 
+
+def tagger_labels(model: Path) -> list[str] | None:
+    """The labels a model's sound tagger names (its output rows), None without a tagger."""
+    return json.loads((model / TAGGER_FILE).read_text()).get("labels") if (model / TAGGER_FILE).is_file() else None
