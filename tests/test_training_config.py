@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from alm.errors import AlmError
+from instruction_data.schema import TASKS
 from training.config import ConfigError, TrainConfig, config_from_dict, load_config, resume_differences
 from training.curriculum import RECIPES, load_stages
 
@@ -51,6 +52,9 @@ def test_load_with_overrides(tmp_path):
     ({"tagger": {"layers": 0}}, "tagger.layers: the last Whisper layers the tagger reads, at least 1; got 0"),
     ({"tagger": {"steps": 0}}, "tagger.steps: the fit's optimizer steps, at least 1; got 0"),
     ({"tagger": {"batch_size": -1}}, "tagger.batch_size: 0 (every fitting clip each step) or a batch size; got -1"),
+    ({"data": {"teacher": "alm-tiny"}}, "data.teacher and data.teacher_tasks go together"),
+    ({"data": {"teacher": "alm-tiny", "teacher_tasks": ["sing"]}}, "data.teacher_tasks: unknown task 'sing'"),
+    ({"data": {"teacher": "init_from", "teacher_tasks": ["caption"]}}, "data.teacher: init_from names the model"),
 ])
 def test_validation_errors_are_one_line(tmp_path, change, message):
     data = {**BASE, **change}
@@ -98,7 +102,8 @@ def test_packaged_curriculum_chains_stages():
 
 def test_speech_stage_reads_as_the_shipped_model_and_keeps_its_aligner():
     """alm-tiny's fourth stage (what is said): LoRA alone, from the shipped model, its tagger read as alm-tiny reads it
-    (two tags behind the speech gate), the fit plan stage 3's; withheld speech is marked "[inaudible]"."""
+    (two tags behind the speech gate), the fit plan stage 3's with the fitting clips refolded; withheld speech is
+    marked "[inaudible]"; every other task is answered by the model it starts from."""
     import dataclasses
     import json
 
@@ -107,12 +112,14 @@ def test_speech_stage_reads_as_the_shipped_model_and_keeps_its_aligner():
     s4 = load_stages(RECIPES / "alm-tiny-speech")[0].config
     s3 = load_stages(RECIPES / "alm-tiny" / "stage3.yaml")[0].config
     assert (s4.encoder, s4.aligner, s4.llm, s4.model.init_from) == ("frozen", "frozen", "lora", "alm-tiny")
-    assert set(s4.data.tasks) == {"speech_content", "existence"} and s4.data.balance_answers == ["existence"]
+    assert s4.data.tasks is None and s4.data.balance_answers == ["existence"]
+    assert s4.data.teacher == "init_from" and set(s4.data.teacher_tasks) == set(TASKS) - {"speech_content"}
     assert (s4.data.speech_answers, s4.data.unheard_speech, s4.data.speech_min_words) == ("transcript", "inaudible", 1)
     reading = ("top_k", "speech_gate", "speech_gate_words", "speech_gate_floor")
     shipped = json.loads((resolve_checkpoint("alm-tiny") / "tagger.json").read_text())
     assert {k: getattr(s4.tagger, k) for k in reading} == {k: shipped[k] for k in reading}
-    assert dataclasses.replace(s4.tagger, **{k: getattr(s3.tagger, k) for k in reading}) == s3.tagger
+    assert s4.tagger.refold and not s3.tagger.refold
+    assert dataclasses.replace(s4.tagger, refold=False, **{k: getattr(s3.tagger, k) for k in reading}) == s3.tagger
 
 
 def test_curriculum_out_moves_every_stage_and_its_chain(tmp_path):

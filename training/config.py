@@ -95,6 +95,10 @@ class DataSection:
     # out (a sentence), or marked as a transcript marks unintelligible speech ("[inaudible]")
     unheard_repeat: int = 1  # with unheard_speech: unclear or inaudible, each such answer this many times (v6 met 68 of
     # them beside thousands of no-speech answers that name the first tag, and never gave one: training/README.md, "v6")
+    teacher: str | None = None  # a model (name or folder; "init_from": the model the stage starts from) whose own
+    # answers replace the corpus's for teacher_tasks, made once before training (self-distillation replay:
+    # training/teacher.py)
+    teacher_tasks: list[str] = field(default_factory=list)  # tasks the teacher answers (needs teacher)
     eval_split: str = "validation"  # split for the periodic validation loss
     eval_samples: int = 64  # validation records scored (same filters; 0: no validation)
     sample_answers: int = 3  # greedy answers to validation questions printed and logged at each validation
@@ -216,6 +220,14 @@ def validate(c: TrainConfig) -> None:
     if c.data.unheard_repeat > 1 and c.data.unheard_speech == "drop":
         raise ConfigError("data.unheard_repeat: repeats the answers of data.unheard_speech (unclear or inaudible), "
                           "which is not set")
+    for task in c.data.teacher_tasks:
+        if task not in TASKS:
+            raise ConfigError(f"data.teacher_tasks: unknown task {task!r}; known tasks: {', '.join(TASKS)}")
+    if c.data.teacher == "init_from" and not m.init_from:
+        raise ConfigError("data.teacher: init_from names the model the stage starts from, and model.init_from is unset")
+    if bool(c.data.teacher) != bool(c.data.teacher_tasks):
+        raise ConfigError("data.teacher and data.teacher_tasks go together: the teacher answers the records of "
+                          "those tasks")
     positive = {"lr": c.lr, "batch_size": c.batch_size, "grad_accum": c.grad_accum, "max_length": c.max_length,
                 "epochs": c.epochs, "keep_checkpoints": c.keep_checkpoints, "log_every": c.log_every}
     for name, value in positive.items():

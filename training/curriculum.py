@@ -115,8 +115,13 @@ def describe(stage: Stage) -> str:
     m = c.model
     origin = f"init_from {m.init_from}" if m.init_from else f"new {m.audio_base} + {m.text_base}"
     status = "done" if stage_done(c) else "to train"
+    teacher = ""
+    if c.data.teacher:
+        asked = {r.id for r in records if r.task in c.data.teacher_tasks and not r.history}
+        teacher = f"; {len(asked)} records answered by the teacher ({c.data.teacher})"
     return (f"{stage.name}: {status}; {origin}; encoder={c.encoder} aligner={c.aligner} llm={c.llm}; "
-            f"{len(records)} samples, ~{steps} steps of {c.batch_size}x{c.grad_accum}; lr {c.lr:g}; -> {c.output_dir}")
+            f"{len(records)} samples, ~{steps} steps of {c.batch_size}x{c.grad_accum}; lr {c.lr:g}{teacher}; "
+            f"-> {c.output_dir}")
 
 
 def run_curriculum(recipe: str | Path, overrides: list[str] | None = None, *, out: str | Path | None = None,

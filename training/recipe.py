@@ -39,6 +39,7 @@ from training.engine import (RECORD_FILE, StageResult, answer_loss, build_model,
 from training.feature_cache import FeatureCache, default_cache_root, encoder_identity, precompute
 from training.logs import MetricsLog
 from training.tagger import stage_tags
+from training.teacher import teacher_answers
 
 
 @dataclass
@@ -128,6 +129,9 @@ class StageRecipe:
         c = self.config
         records = select_records(c.data, c.seed)
         eval_records = select_eval_records(c.data, c.seed)
+        self.teacher_stats = None
+        if c.data.teacher:
+            records = self._teacher_answers(records)
         paths = [p for r in [*records, *eval_records] for p in r.sound]
         tags = self._setup_tags(paths)
         transcripts = self._setup_transcripts(paths, tags)
@@ -159,6 +163,23 @@ class StageRecipe:
             raise AlmError(f"{len(self.examples)} samples make no whole step of batch_size={c.batch_size} x "
                            f"grad_accum={c.grad_accum} x {self.world} processes")
         self.total_steps = c.max_steps or per_epoch * c.epochs
+
+    def _teacher_answers(self, records: list) -> list:
+        """The records of data.teacher_tasks answered by data.teacher (`training.teacher`), on the main process."""
+        c = self.config
+        teacher = c.model.init_from if c.data.teacher == "init_from" else c.data.teacher
+        path = c.run_dir / "teacher-answers.jsonl"
+        if self.main:
+            records, stats = teacher_answers(records, teacher, c.data.teacher_tasks, path,
+                                             str(self.accelerator.device), self.say)
+            self.teacher_stats = {"model": teacher, **asdict(stats)}
+            self.say(f"teacher {teacher}: {stats.answered} records of {len(c.data.teacher_tasks)} tasks "
+                     f"answered ({stats.cached} from {path.name}), {stats.changed} unlike the corpus's answer; "
+                     f"{stats.kept} keep the corpus's (earlier turns, answers cut at the token limit)")
+        self.accelerator.wait_for_everyone()
+        if not self.main:  # the others read what the main process wrote
+            records, _ = teacher_answers(records, teacher, c.data.teacher_tasks, path, "cpu", lambda _: None)
+        return records
 
     def _setup_transcripts(self, paths: list[str], tags) -> dict[str, str] | None:
         """Whisper transcripts of the clips (path -> text) for a speech-aware model, else None. Behind the tagger's
@@ -456,6 +477,7 @@ class StageRecipe:
             "final_train_loss": self.train_loss,
             "final_eval_loss": self.eval_loss,
             "transcripts": self.transcript_stats,
+            "teacher": self.teacher_stats,
             "sound_tags": self.tag_stats,
             "feature_cache": {**self.cache_stats, "lookup_hits": self.cache.hits if self.cache else 0,
                               "lookup_misses": self.cache.misses if self.cache else 0},

@@ -1,0 +1,119 @@
+"""A teacher's own answers in place of the corpus's (self-distillation replay, as in Learning without Forgetting).
+
+A stage that teaches one skill to a trained model (the LoRA-only "what is said" stage) moves what it answers to
+everything else, even with those tasks' records beside it: their corpus answers are not what the model said, so it
+learns them anew, and held-out sources pay (training/README.md, sessions 53-55). With `data.teacher` (a model: a
+packaged name or a folder, usually the stage's `init_from`) the records of `data.teacher_tasks` are answered by that
+model first, as it answers at inference (`Assistant.answer_batch`: its transcripts, tags and gates, greedy), and the
+stage trains on those answers: on them the loss starts near its floor, so the stage's gradient comes from the skill it
+teaches and the rest is held where the teacher stood.
+
+Answers are kept in `<run dir>/teacher-answers.jsonl` (one appended line each, keyed by the teacher's fingerprint and
+the record's question and clips), so an interrupted stage resumes with what it wrote. Records with earlier turns keep
+their corpus answer (the teacher is asked single questions), as do answers the teacher cut at its token limit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import hashlib
+import json
+from pathlib import Path
+from typing import Callable
+
+from tqdm import tqdm
+
+from alm.errors import AlmError
+from instruction_data.schema import Record
+
+MAX_NEW_TOKENS = 64  # as the evaluations decode
+BATCH_SIZE = 8
+
+
+@dataclasses.dataclass
+class TeacherStats:
+    answered: int = 0  # distinct records answered by the teacher (cached ones included)
+    cached: int = 0  # of which read from an earlier run's file
+    kept: int = 0  # records of the teacher's tasks that keep the corpus's answer (earlier turns, cut answers)
+    changed: int = 0  # distinct records whose answer differs from the corpus's
+
+
+def record_key(fingerprint: str, record: Record) -> str:
+    payload = [fingerprint, record.id, record.instruction, record.input, list(record.sound)]
+    return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:32]
+
+
+def read_answers(path: Path) -> dict[str, dict]:
+    """key -> {"text", "finish_reason"}; a torn last line (an interrupted run) is skipped."""
+    answers = {}
+    if path.is_file():
+        for line in path.read_text(encoding="utf-8").splitlines():
+            try:
+                row = json.loads(line)
+                answers[row["key"]] = row
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue
+    return answers
+
+
+def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path: Path, device: str,
+                    say: Callable[[str], None] = print) -> tuple[list[Record], TeacherStats]:
+    """`records` with the answers of `teacher` for those of `tasks` (see the module docstring)."""
+    from alm.audio.io import load_audio
+    from alm.checkpoints import resolve_checkpoint
+    from alm.conversation import Conversation, clips_then_text
+    from alm.hashing import folder_fingerprint
+    from alm.inference import Assistant, SamplingParams
+
+    fingerprint = folder_fingerprint(resolve_checkpoint(teacher))
+    asked = {record_key(fingerprint, r): r for r in records if r.task in tasks and not r.history}
+    stats = TeacherStats(kept=sum(1 for r in records if r.task in tasks and r.history))
+    answers = read_answers(path)
+    stats.cached = sum(1 for k in asked if k in answers)
+    todo = sorted((k for k in asked if k not in answers),
+                  key=lambda k: (len(asked[k].sound), len(asked[k].instruction) + len(asked[k].input)))
+    if todo:
+        say(f"teacher {teacher}: answering {len(todo)} records of {len(tasks)} tasks "
+            f"({stats.cached} already in {path.name})")
+        assistant = Assistant.load(teacher, device=device)
+        params = SamplingParams(max_new_tokens=MAX_NEW_TOKENS, temperature=0.0)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as fh, tqdm(total=len(todo), desc="teacher answers", unit="rec") as bar:
+            for start in range(0, len(todo), BATCH_SIZE):
+                keys = todo[start:start + BATCH_SIZE]
+                convs = []
+                for key in keys:
+                    r = asked[key]
+                    question = r.instruction + "\n" + r.input if r.input else r.instruction
+                    clips = [load_audio(p) for p in r.sound]
+                    convs.append(Conversation([{"role": "user", "content": clips_then_text(len(clips), question)}],
+                                              clips))
+                for key, answer in zip(keys, assistant.answer_batch(convs, params)):
+                    row = {"key": key, "id": asked[key].id, "text": answer.text.strip(),
+                           "finish_reason": answer.finish_reason}
+                    answers[key] = row
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                fh.flush()
+                bar.update(len(keys))
+        del assistant
+        gc.collect()
+    out = []
+    changed = set()
+    for r in records:
+        key = record_key(fingerprint, r) if r.task in tasks and not r.history else None
+        row = answers.get(key) if key else None
+        if row is None:
+            out.append(r)
+            continue
+        if row["finish_reason"] == "length" or not row["text"]:
+            stats.kept += 1
+            out.append(r)
+            continue
+        if row["text"] != r.output:
+            changed.add(key)
+        out.append(dataclasses.replace(r, output=row["text"]))
+    stats.answered, stats.changed = len(asked), len(changed)
+    if not asked and tasks:
+        raise AlmError(f"data.teacher_tasks: no selected record is of {', '.join(tasks)}")
+    return out, stats
