@@ -180,23 +180,35 @@ def apply_overrides(data: dict, overrides: list[str]) -> dict:
 
 # --------------------------------------------------------------------------- documentation
 def source_comments(cls: type) -> dict[str, str]:
-    """The comments of a class's annotated fields, read from its source: `name: int = 1  # text` -> text."""
+    """The comments of a class's annotated fields, read from its source: `name: int = 1  # text` -> text, with the
+    comment-only lines right below it (no blank line between) joined on as its continuation."""
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
         return {}
     out: dict[str, str] = {}
-    depth, line = 0, []
+    depth, line, last, commented = 0, [], None, False
     for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        field = depth == 1 and len(line) >= 2 and line[1] == ":"
         if tok.type == tokenize.INDENT:
             depth += 1
         elif tok.type == tokenize.DEDENT:
             depth -= 1
         elif tok.type == tokenize.NEWLINE:
-            line = []
-        elif tok.type == tokenize.COMMENT and depth == 1 and len(line) >= 2 and line[1] == ":":
-            out.setdefault(line[0], tok.string.lstrip("#").strip())
-        elif tok.type not in (tokenize.NL, tokenize.COMMENT):
+            last = line[0] if field and line[0] in out else None
+            line, commented = [], False
+        elif tok.type == tokenize.COMMENT and depth == 1:
+            text = tok.string.lstrip("#").strip()
+            if field:
+                out.setdefault(line[0], text)
+            elif not line and last is not None:  # a comment-only line continuing the field's comment
+                out[last] += " " + text
+            commented = True
+        elif tok.type == tokenize.NL:
+            if not line and not commented:  # a blank line ends a field's comment
+                last = None
+            commented = False
+        else:
             line.append(tok.string)
     return out
 

@@ -84,6 +84,21 @@ def test_read_mapping_yaml_and_json(tmp_path):
         assert "\n" not in str(info.value)
 
 
+@dataclass
+class Continued:
+    mode: str = "a"  # how it runs: a is the
+    # usual way, b the other
+    after_blank: int = 0  # its own text
+
+    # a section heading, not a continuation
+    last: int = 1  # last
+
+
+def test_comment_lines_below_a_field_continue_its_doc_until_a_blank_line():
+    assert source_comments(Continued) == {"mode": "how it runs: a is the usual way, b the other",
+                                          "after_blank": "its own text", "last": "last"}
+
+
 def test_docs_come_from_field_comments():
     assert source_comments(Inner) == {"size": "how big", "kinds": "which kinds"}
     assert field_docs(Outer)["rate"] == "optional number" and "path" not in field_docs(Outer)
