@@ -29,7 +29,9 @@
 #       evaluated into runs/eval-retrained-speech. Session 53 ran that stage from the shipped alm-tiny (1,228 s, 2-core
 #       AVX2 fp32): first split WER 0.494 (alm-tiny 0.619) but held-out class 0.412 (0.461): not shipped
 #       (its arm with every task beside it, session 54: WER 0.492, held-out class 0.439; with tagger.refold, session
-#       55: WER 0.474, held-out class 0.436; interpolated halfway to alm-tiny: 0.570, 0.455: training/README.md)
+#       55: WER 0.474, held-out class 0.436; interpolated halfway to alm-tiny: 0.570, 0.455: training/README.md;
+#       with every other task answered by the model it starts from, data.teacher, session 56: WER 0.462, held-out
+#       class 0.448 against alm-tiny's 0.445 there, but first-split CIDEr-D 1.305 against 1.381)
 #   READING_TRAINED=1 scripts/retrain_alm_tiny.sh   # the candidate after v5y (stages 1-2 run once): YAMNet joins at stage 2
 #       for the tagger alone and stages 2-3 train on the reading alm-tiny ships (two tags, the speech gate keeping
 #       transcripts of 4+ distinct words over its floor of 0.01), so the LLM learns the notes it reads:

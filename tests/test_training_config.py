@@ -102,8 +102,8 @@ def test_packaged_curriculum_chains_stages():
 
 def test_speech_stage_reads_as_the_shipped_model_and_keeps_its_aligner():
     """alm-tiny's fourth stage (what is said): LoRA alone, from the shipped model, its tagger read as alm-tiny reads it
-    (two tags behind the speech gate), the fit plan stage 3's with the fitting clips refolded; withheld speech is
-    marked "[inaudible]"; every other task is answered by the model it starts from."""
+    (two tags behind the speech gate), the fit plan stage 3's; withheld speech is marked "[inaudible]"; every other
+    task is answered by the model it starts from."""
     import dataclasses
     import json
 
@@ -118,8 +118,7 @@ def test_speech_stage_reads_as_the_shipped_model_and_keeps_its_aligner():
     reading = ("top_k", "speech_gate", "speech_gate_words", "speech_gate_floor")
     shipped = json.loads((resolve_checkpoint("alm-tiny") / "tagger.json").read_text())
     assert {k: getattr(s4.tagger, k) for k in reading} == {k: shipped[k] for k in reading}
-    assert s4.tagger.refold and not s3.tagger.refold
-    assert dataclasses.replace(s4.tagger, refold=False, **{k: getattr(s3.tagger, k) for k in reading}) == s3.tagger
+    assert dataclasses.replace(s4.tagger, **{k: getattr(s3.tagger, k) for k in reading}) == s3.tagger
 
 
 def test_curriculum_out_moves_every_stage_and_its_chain(tmp_path):
