@@ -7,7 +7,6 @@ import pytest
 
 from alm.inference import Answer
 from instruction_data.schema import Record, Turn
-from training import teacher as teacher_module
 from training.teacher import teacher_answers
 
 
@@ -75,3 +74,12 @@ def test_answers_written_before_are_read_back_without_loading_the_teacher(tmp_pa
     assert FakeAssistant.loads == 1 and stats.cached == 2
     assert [r.output for r in out] == ["teacher says question a?", "teacher says question c?"]
     assert all(json.loads(line)["id"] in {"a", "c"} for line in path.read_text().splitlines()[:2])
+
+
+def test_a_stage_with_no_record_of_the_teachers_tasks_is_told_so_in_one_line(tmp_path, fake_teacher):
+    from alm.errors import AlmError
+
+    with pytest.raises(AlmError, match="no selected single-question record is of caption"):
+        teacher_answers([record("b", "speech_content", "hello")], fake_teacher, ["caption"], tmp_path / "t.jsonl",
+                        "cpu", lambda _: None)
+    assert FakeAssistant.loads == 0

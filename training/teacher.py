@@ -68,6 +68,8 @@ def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path:
 
     fingerprint = folder_fingerprint(resolve_checkpoint(teacher))
     asked = {record_key(fingerprint, r): r for r in records if r.task in tasks and not r.history}
+    if not asked:
+        raise AlmError(f"data.teacher_tasks: no selected single-question record is of {', '.join(tasks)}")
     stats = TeacherStats(kept=sum(1 for r in records if r.task in tasks and r.history))
     answers = read_answers(path)
     stats.cached = sum(1 for k in asked if k in answers)
@@ -114,6 +116,4 @@ def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path:
             changed.add(key)
         out.append(dataclasses.replace(r, output=row["text"]))
     stats.answered, stats.changed = len(asked), len(changed)
-    if not asked and tasks:
-        raise AlmError(f"data.teacher_tasks: no selected record is of {', '.join(tasks)}")
     return out, stats
