@@ -62,9 +62,10 @@ def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path:
     """`records` with the answers of `teacher` for those of `tasks` (see the module docstring)."""
     from alm.audio.io import load_audio
     from alm.checkpoints import resolve_checkpoint
-    from alm.conversation import Conversation, clips_then_text
+    from alm.conversation import Conversation
     from alm.hashing import folder_fingerprint
     from alm.inference import Assistant, SamplingParams
+    from training.data import record_messages
 
     fingerprint = folder_fingerprint(resolve_checkpoint(teacher))
     asked = {record_key(fingerprint, r): r for r in records if r.task in tasks and not r.history}
@@ -85,12 +86,9 @@ def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path:
             for start in range(0, len(todo), BATCH_SIZE):
                 keys = todo[start:start + BATCH_SIZE]
                 convs = []
-                for key in keys:
+                for key in keys:  # the question as training lays it out (`record_messages`), without the answer
                     r = asked[key]
-                    question = r.instruction + "\n" + r.input if r.input else r.instruction
-                    clips = [load_audio(p) for p in r.sound]
-                    convs.append(Conversation([{"role": "user", "content": clips_then_text(len(clips), question)}],
-                                              clips))
+                    convs.append(Conversation(record_messages(r)[:1], [load_audio(p) for p in r.sound]))
                 for key, answer in zip(keys, assistant.answer_batch(convs, params)):
                     row = {"key": key, "id": asked[key].id, "text": answer.text.strip(),
                            "finish_reason": answer.finish_reason}
