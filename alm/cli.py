@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"alm {args.command}: interrupted", file=sys.stderr)
         return 130
+    except ModuleNotFoundError as exc:  # an extra's package, imported when the command first needs it
+        if os.environ.get("ALM_DEBUG"):
+            raise
+        from alm.extras import missing_package_message
+        print(f"alm {args.command}: error: {missing_package_message(exc)}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - last resort: one line, full trace only on request
         if os.environ.get("ALM_DEBUG"):
             raise

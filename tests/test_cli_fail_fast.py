@@ -126,3 +126,25 @@ def test_train_checks_its_data_before_loading_a_model(tmp_path, monkeypatch, cap
     assert main(["train", "alm-tiny/stage1", "--set", f"data.root={corpus}"]) == 1
     err = capsys.readouterr().err
     assert "has no validation split (validation.jsonl)" in err and "internal error" not in err, err
+
+
+def test_a_missing_extra_names_the_setup_command(monkeypatch, capsys):
+    """A package of an extra that was not installed (jiwer without `./setup.sh eval`) is one line naming the extra,
+    not an internal error."""
+    from alm import cli
+    from alm.extras import extra_providing
+
+    assert (extra_providing("jiwer"), extra_providing("gradio_client.client"), extra_providing("bitsandbytes")) == (
+        "eval", "serve", "qlora")
+    assert extra_providing("no_such_package") is None
+
+    def needs_jiwer(args):
+        raise ModuleNotFoundError("No module named 'jiwer'", name="jiwer")
+
+    import alm.commands.weights
+
+    monkeypatch.setattr(alm.commands.weights, "run", needs_jiwer)
+    monkeypatch.delenv("ALM_DEBUG", raising=False)
+    assert cli.main(["weights", "list"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip() == "alm weights: error: needs the Python package 'jiwer' from the eval extra: run ./setup.sh eval"
