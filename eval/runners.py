@@ -16,11 +16,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alm.answer_cache import AnswerCache, Reply  # noqa: F401 - re-exported: the evaluations' names
 from alm.errors import AlmError
 from eval.data import AudioRef
 
@@ -54,15 +54,6 @@ class Query:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:32]
 
 
-@dataclass
-class Reply:
-    text: str = ""
-    finish_reason: str = ""
-    completion_tokens: int | None = None
-    seconds: float = 0.0
-    error: str | None = None   # set when the item could not be answered (not cached)
-
-
 def read_clip(ref: AudioRef) -> np.ndarray:
     """16 kHz mono float32, cut to [start, end) when the reference says so."""
     from alm.audio.io import SAMPLE_RATE, load_audio
@@ -74,40 +65,6 @@ def read_clip(ref: AudioRef) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------- cache
-class AnswerCache:
-    """key -> Reply, persisted as JSONL (one appended line per answer; a torn last line is skipped)."""
-
-    def __init__(self, path: str | Path | None, read: bool = True) -> None:
-        self.path = Path(path) if path else None
-        self.replies: dict[str, Reply] = {}
-        self._lock = threading.Lock()
-        if read and self.path and self.path.is_file():
-            with self.path.open(encoding="utf-8") as fh:
-                for line in fh:
-                    try:
-                        obj = json.loads(line)
-                        self.replies[obj["key"]] = Reply(obj["text"], obj.get("finish_reason", ""),
-                                                         obj.get("completion_tokens"), obj.get("seconds", 0.0))
-                    except (json.JSONDecodeError, KeyError, TypeError):
-                        continue
-
-    def get(self, key: str) -> Reply | None:
-        return self.replies.get(key)
-
-    def put(self, key: str, reply: Reply, extra: dict[str, Any]) -> None:
-        if reply.error is not None:
-            return
-        with self._lock:
-            self.replies[key] = reply
-            if self.path is None:
-                return
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            row = {"key": key, **extra, **{k: v for k, v in asdict(reply).items() if k != "error"}}
-            with self.path.open("a", encoding="utf-8") as fh:
-                fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                fh.flush()
-
-
 # ------------------------------------------------------------------------------------------- runners
 class Runner:
     """Answers queries; `identity` names the model in results and in cache keys."""

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from alm.errors import AlmError
 from training.config import TrainConfig, load_config
+from training.teacher import asks
 
 RECIPES = Path(__file__).parent / "recipes"
 
@@ -117,7 +118,7 @@ def describe(stage: Stage) -> str:
     status = "done" if stage_done(c) else "to train"
     teacher = ""
     if c.data.teacher:
-        asked = {r.id for r in records if r.task in c.data.teacher_tasks and not r.history}
+        asked = {r.id for r in records if asks(r, c.data.teacher_tasks)}
         teacher = f"; {len(asked)} records answered by the teacher ({c.data.teacher})"
     return (f"{stage.name}: {status}; {origin}; encoder={c.encoder} aligner={c.aligner} llm={c.llm}; "
             f"{len(records)} samples, ~{steps} steps of {c.batch_size}x{c.grad_accum}; lr {c.lr:g}{teacher}; "

@@ -8,8 +8,8 @@ model first, as it answers at inference (`Assistant.answer_batch`: its transcrip
 stage trains on those answers: on them the loss starts near its floor, so the stage's gradient comes from the skill it
 teaches and the rest is held where the teacher stood.
 
-Answers are kept in `<run dir>/teacher-answers.jsonl` (one appended line each, keyed by the teacher's fingerprint and
-the record's question and clips), so an interrupted stage resumes with what it wrote. Records with earlier turns keep
+Answers are kept in `<run dir>/teacher-answers.jsonl` (`alm.answer_cache.AnswerCache`, keyed by the teacher's
+fingerprint and the record's question and clips), so an interrupted stage resumes with what it wrote. Records with earlier turns keep
 their corpus answer (the teacher is asked single questions), as do answers the teacher cut at its token limit.
 """
 
@@ -24,6 +24,7 @@ from typing import Callable
 
 from tqdm import tqdm
 
+from alm.answer_cache import AnswerCache, Reply
 from alm.errors import AlmError
 from instruction_data.schema import Record
 
@@ -39,22 +40,14 @@ class TeacherStats:
     changed: int = 0  # distinct records whose answer differs from the corpus's
 
 
+def asks(record: Record, tasks: list[str]) -> bool:
+    """Whether the teacher answers this record: one of its tasks, a single question (no earlier turns)."""
+    return record.task in tasks and not record.history
+
+
 def record_key(fingerprint: str, record: Record) -> str:
     payload = [fingerprint, record.id, record.instruction, record.input, list(record.sound)]
     return hashlib.sha256(json.dumps(payload).encode()).hexdigest()[:32]
-
-
-def read_answers(path: Path) -> dict[str, dict]:
-    """key -> {"text", "finish_reason"}; a torn last line (an interrupted run) is skipped."""
-    answers = {}
-    if path.is_file():
-        for line in path.read_text(encoding="utf-8").splitlines():
-            try:
-                row = json.loads(line)
-                answers[row["key"]] = row
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue
-    return answers
 
 
 def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path: Path, device: str,
@@ -68,50 +61,45 @@ def teacher_answers(records: list[Record], teacher: str, tasks: list[str], path:
     from training.data import record_messages
 
     fingerprint = folder_fingerprint(resolve_checkpoint(teacher))
-    asked = {record_key(fingerprint, r): r for r in records if r.task in tasks and not r.history}
+    keys = [record_key(fingerprint, r) if asks(r, tasks) else None for r in records]  # aligned with records
+    asked = {k: r for k, r in zip(keys, records) if k}
     if not asked:
         raise AlmError(f"data.teacher_tasks: no selected single-question record is of {', '.join(tasks)}")
     stats = TeacherStats(kept=sum(1 for r in records if r.task in tasks and r.history))
-    answers = read_answers(path)
-    stats.cached = sum(1 for k in asked if k in answers)
-    todo = sorted((k for k in asked if k not in answers),
+    cache = AnswerCache(path)
+    stats.cached = sum(1 for k in asked if cache.get(k) is not None)
+    todo = sorted((k for k in asked if cache.get(k) is None),
                   key=lambda k: (len(asked[k].sound), len(asked[k].instruction) + len(asked[k].input)))
     if todo:
         say(f"teacher {teacher}: answering {len(todo)} records of {len(tasks)} tasks "
             f"({stats.cached} already in {path.name})")
         assistant = Assistant.load(teacher, device=device)
         params = SamplingParams(max_new_tokens=MAX_NEW_TOKENS, temperature=0.0)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as fh, tqdm(total=len(todo), desc="teacher answers", unit="rec") as bar:
+        with tqdm(total=len(todo), desc="teacher answers", unit="rec") as bar:
             for start in range(0, len(todo), BATCH_SIZE):
-                keys = todo[start:start + BATCH_SIZE]
+                batch = todo[start:start + BATCH_SIZE]
                 convs = []
-                for key in keys:  # the question as training lays it out (`record_messages`), without the answer
+                for key in batch:  # the question as training lays it out (`record_messages`), without the answer
                     r = asked[key]
                     convs.append(Conversation(record_messages(r)[:1], [load_audio(p) for p in r.sound]))
-                for key, answer in zip(keys, assistant.answer_batch(convs, params)):
-                    row = {"key": key, "id": asked[key].id, "text": answer.text.strip(),
-                           "finish_reason": answer.finish_reason}
-                    answers[key] = row
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                fh.flush()
-                bar.update(len(keys))
+                for key, answer in zip(batch, assistant.answer_batch(convs, params)):
+                    cache.put(key, Reply(answer.text.strip(), answer.finish_reason), {"id": asked[key].id})
+                bar.update(len(batch))
         del assistant
         gc.collect()
     out = []
     changed = set()
-    for r in records:
-        key = record_key(fingerprint, r) if r.task in tasks and not r.history else None
-        row = answers.get(key) if key else None
-        if row is None:
+    for key, r in zip(keys, records):
+        reply = cache.get(key) if key else None
+        if reply is None:
             out.append(r)
             continue
-        if row["finish_reason"] == "length" or not row["text"]:
+        if reply.finish_reason == "length" or not reply.text:
             stats.kept += 1
             out.append(r)
             continue
-        if row["text"] != r.output:
+        if reply.text != r.output:
             changed.add(key)
-        out.append(dataclasses.replace(r, output=row["text"]))
+        out.append(dataclasses.replace(r, output=reply.text))
     stats.answered, stats.changed = len(asked), len(changed)
     return out, stats
